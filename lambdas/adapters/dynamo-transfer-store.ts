@@ -1,0 +1,513 @@
+import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  PutCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { ConflictError, ValidationError } from '../domain/errors.ts';
+import type {
+  ApprovalLink,
+  ApprovalStep,
+  CustomerMove,
+  Decision,
+  NewTransfer,
+  StatusChange,
+  TransferPage,
+  TransferStorePort,
+} from '../domain/ports.ts';
+import type { HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from '../domain/transfer.ts';
+import { TABLE_INDEXES } from './table-schema.ts';
+import { keys } from './table-keys.ts';
+import { asTransient } from './transient.ts';
+
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+
+const [BY_PARTY, BY_PARTY_STATUS] = TABLE_INDEXES;
+const KEY_ATTRIBUTES = ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'];
+
+function strip<T>(item: Record<string, unknown>): T {
+  return Object.fromEntries(Object.entries(item).filter(([k]) => !KEY_ATTRIBUTES.includes(k))) as T;
+}
+
+function listSortKey(transfer: Pick<Transfer, 'createdAt' | 'id'>): string {
+  return `${transfer.createdAt}#${transfer.id}`;
+}
+
+/** The party views let each partner list its own transfers through an index, never a scan. */
+function partyIds(transfer: Pick<Transfer, 'fromPartner' | 'toPartner'>): string[] {
+  return [transfer.fromPartner.id, transfer.toPartner.id];
+}
+
+function eventItem(transferId: string, event: HistoryEvent): Record<string, unknown> {
+  return { ...keys.event(transferId, event.at, randomBytes(4).toString('hex')), kind: 'event', ...event };
+}
+
+export class DynamoTransferStore implements TransferStorePort {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create({ transfer, events }: NewTransfer): Promise<void> {
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.transfer(transfer.id),
+            kind: 'transfer',
+            ...transfer,
+            gsi1pk: 'ALL',
+            gsi1sk: listSortKey(transfer),
+            gsi2pk: `ALL#${transfer.status}`,
+            gsi2sk: listSortKey(transfer),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      ...partyIds(transfer).map((partnerId) => ({
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.party(transfer.id, partnerId),
+            kind: 'party',
+            transferId: transfer.id,
+            status: transfer.status,
+            gsi1pk: `PARTY#${partnerId}`,
+            gsi1sk: listSortKey(transfer),
+            gsi2pk: `PARTY#${partnerId}#${transfer.status}`,
+            gsi2sk: listSortKey(transfer),
+          },
+        },
+      })),
+      ...events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(transfer.id, event) } })),
+      ...transfer.customers.map((customer) => ({
+        Put: {
+          TableName: this.tableName,
+          Item: { ...keys.claim(customer.id), kind: 'claim', transferId: transfer.id, claimedAt: transfer.createdAt },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      })),
+    ];
+    const claimOffset = items.length - transfer.customers.length;
+    try {
+      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (!reasons) throw error;
+      const busy = transfer.customers
+        .filter((_, index) => reasons[claimOffset + index]?.Code === 'ConditionalCheckFailed')
+        .map((c) => c.id);
+      if (busy.length > 0) {
+        throw new ConflictError(
+          'CUSTOMER_BUSY',
+          `Customer${busy.length > 1 ? 's' : ''} ${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} already in another active transfer.`,
+          { customerIds: busy },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async discard(transfer: Transfer): Promise<void> {
+    const items: TransactItem[] = [
+      { Delete: { TableName: this.tableName, Key: keys.transfer(transfer.id) } },
+      ...partyIds(transfer).map((partnerId) => ({ Delete: { TableName: this.tableName, Key: keys.party(transfer.id, partnerId) } })),
+      ...transfer.customers.map((customer) => ({
+        Delete: {
+          TableName: this.tableName,
+          Key: keys.claim(customer.id),
+          ConditionExpression: 'transferId = :id',
+          ExpressionAttributeValues: { ':id': transfer.id },
+        },
+      })),
+    ];
+    await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+    // History events of a discarded request go too, so a rejected request leaves nothing behind.
+    const events = await this.queryAll(`TRANSFER#${transfer.id}`, 'EVENT#');
+    for (const event of events) {
+      await asTransient(() => this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: event.pk, sk: event.sk } })));
+    }
+  }
+
+  async get(id: string): Promise<TransferWithHistory | undefined> {
+    const items = await this.queryAll(keys.transfer(id).pk);
+    const transferItem = items.find((item) => item.kind === 'transfer');
+    if (!transferItem) return undefined;
+    const history = items.filter((item) => item.kind === 'event').map((item) => strip<HistoryEvent>(item));
+    return { ...strip<Transfer>(transferItem), history };
+  }
+
+  async list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage> {
+    const owner = query.partnerId ? `PARTY#${query.partnerId}` : 'ALL';
+    const index = query.status ? BY_PARTY_STATUS : BY_PARTY;
+    const result = await asTransient(() =>
+      this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.indexName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': index.partitionKey },
+          ExpressionAttributeValues: { ':pk': query.status ? `${owner}#${query.status}` : owner },
+          ScanIndexForward: false,
+          Limit: query.limit,
+          ExclusiveStartKey: query.nextToken ? decodeToken(query.nextToken, index.partitionKey, owner) : undefined,
+        }),
+      ),
+    );
+    const ids = (result.Items ?? []).map((item) => String(item.kind === 'party' ? item.transferId : item.id));
+    const transfers = await this.batchGetTransfers(ids);
+    return {
+      items: ids.map((id) => transfers.get(id)).filter((t): t is Transfer => t !== undefined),
+      ...(result.LastEvaluatedKey ? { nextToken: encodeToken(result.LastEvaluatedKey) } : {}),
+    };
+  }
+
+  async getStep(transferId: string, step: Step): Promise<ApprovalStep | undefined> {
+    const result = await asTransient(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.step(transferId, step), ConsistentRead: true })),
+    );
+    if (!result.Item) return undefined;
+    const item = result.Item;
+    return {
+      transferId,
+      step,
+      partnerId: String(item.partnerId),
+      taskToken: (item.taskToken as string | undefined) ?? null,
+      linkHash: (item.linkHash as string | undefined) ?? null,
+      expiresAt: (item.expiresAt as string | undefined) ?? null,
+      decision: (item.decision as ApprovalStep['decision'] | undefined) ?? null,
+      signal: (item.workflowSignal as ApprovalStep['signal'] | undefined) ?? null,
+      signalledAt: (item.signalledAt as string | undefined) ?? null,
+    };
+  }
+
+  async openStep(input: {
+    transferId: string;
+    step: Step;
+    partnerId: string;
+    taskToken: string;
+    linkHash: string;
+    supersedes: string | null;
+    expiresAt: string;
+    event: HistoryEvent;
+  }): Promise<boolean> {
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.step(input.transferId, input.step),
+          UpdateExpression: 'SET partnerId = :partner, taskToken = :token, linkHash = :hash, expiresAt = :expires, openedAt = :at, kind = :kind',
+          ConditionExpression: 'attribute_not_exists(decision)',
+          ExpressionAttributeValues: {
+            ':partner': input.partnerId,
+            ':token': input.taskToken,
+            ':hash': input.linkHash,
+            ':expires': input.expiresAt,
+            ':at': input.event.at,
+            ':kind': 'step',
+          },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.link(input.linkHash),
+            kind: 'link',
+            transferId: input.transferId,
+            step: input.step,
+            partnerId: input.partnerId,
+            expiresAt: input.expiresAt,
+            state: 'open',
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      { Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } },
+    ];
+    if (input.supersedes) {
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.link(input.supersedes),
+          UpdateExpression: 'SET #state = :superseded',
+          ConditionExpression: '#state = :open',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open' },
+        },
+      });
+    }
+    try {
+      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+      return true;
+    } catch (error) {
+      if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  async getLink(hash: string): Promise<ApprovalLink | undefined> {
+    const result = await asTransient(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.link(hash), ConsistentRead: true })),
+    );
+    if (!result.Item) return undefined;
+    return { hash, ...strip<Omit<ApprovalLink, 'hash'>>(result.Item) };
+  }
+
+  async decide(decision: Decision): Promise<void> {
+    const transfer = await this.getTransferItem(decision.transferId);
+    const items: TransactItem[] = [
+      ...this.statusUpdates(transfer, [decision.from], decision.to, decision.at, decision.changes),
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.step(decision.transferId, decision.step),
+          UpdateExpression: 'SET decision = :decision, workflowSignal = :signal, decidedAt = :at, kind = :kind, partnerId = if_not_exists(partnerId, :partner)',
+          ConditionExpression: 'attribute_not_exists(decision)',
+          ExpressionAttributeValues: {
+            ':decision': decision.consent,
+            ':signal': decision.signal,
+            ':at': decision.at,
+            ':kind': 'step',
+            ':partner': decision.step === 'release' ? transfer.fromPartner.id : transfer.toPartner.id,
+          },
+        },
+      },
+      { Put: { TableName: this.tableName, Item: eventItem(decision.transferId, decision.event) } },
+      ...(decision.releaseClaims ? this.claimReleases(transfer) : []),
+    ];
+    if (decision.linkHash) {
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.link(decision.linkHash),
+          UpdateExpression: 'SET #state = :used, usedAt = :at',
+          ConditionExpression: '#state = :open',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':used': 'used', ':open': 'open', ':at': decision.at },
+        },
+      });
+    }
+    try {
+      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+    } catch (error) {
+      if (cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) {
+        throw new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.');
+      }
+      throw error;
+    }
+  }
+
+  async markSignalled(transferId: string, step: Step, at: string): Promise<void> {
+    await asTransient(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.step(transferId, step),
+          UpdateExpression: 'SET signalledAt = if_not_exists(signalledAt, :at)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      ),
+    );
+  }
+
+  async changeStatus(change: StatusChange): Promise<void> {
+    const transfer = await this.getTransferItem(change.transferId);
+    const items: TransactItem[] = [
+      ...this.statusUpdates(transfer, change.from, change.to, change.at, change.changes ?? {}),
+      { Put: { TableName: this.tableName, Item: eventItem(change.transferId, change.event) } },
+      ...(change.releaseClaims ? this.claimReleases(transfer) : []),
+    ];
+    try {
+      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+    } catch (error) {
+      if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') {
+        const now = await this.getTransferItem(change.transferId);
+        throw new ConflictError('INVALID_STATE', `The transfer is ${now.status}; it cannot become ${change.to}.`, {
+          status: now.status,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async appendEvent(transferId: string, event: HistoryEvent): Promise<void> {
+    await asTransient(() => this.db.send(new PutCommand({ TableName: this.tableName, Item: eventItem(transferId, event) })));
+  }
+
+  async moveCustomer(move: CustomerMove): Promise<'moved' | 'already-moved' | 'not-movable'> {
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.ownership(move.customerId),
+          UpdateExpression:
+            'SET partnerId = :to, previousPartnerId = :from, lastTransferId = :transfer, lockedUntil = :lock, updatedAt = :at',
+          ConditionExpression: 'partnerId = :from',
+          ExpressionAttributeValues: {
+            ':to': move.toPartnerId,
+            ':from': move.fromPartnerId,
+            ':transfer': move.transferId,
+            ':lock': move.lockedUntil,
+            ':at': move.at,
+          },
+        },
+      },
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: keys.claim(move.customerId),
+          ConditionExpression: 'transferId = :transfer',
+          ExpressionAttributeValues: { ':transfer': move.transferId },
+        },
+      },
+      { Put: { TableName: this.tableName, Item: eventItem(move.transferId, move.event) } },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.customerAudit(move.customerId, move.at, move.transferId),
+            kind: 'audit',
+            type: 'OWNERSHIP_MOVED',
+            transferId: move.transferId,
+            fromPartnerId: move.fromPartnerId,
+            toPartnerId: move.toPartnerId,
+            at: move.at,
+          },
+        },
+      },
+    ];
+    try {
+      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+      return 'moved';
+    } catch (error) {
+      if (!cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
+      const owner = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: keys.ownership(move.customerId), ConsistentRead: true }),
+      );
+      const movedByThis = owner.Item?.partnerId === move.toPartnerId && owner.Item?.lastTransferId === move.transferId;
+      return movedByThis ? 'already-moved' : 'not-movable';
+    }
+  }
+
+  private statusUpdates(
+    transfer: Transfer,
+    from: TransferStatus[],
+    to: TransferStatus,
+    at: string,
+    changes: Record<string, unknown>,
+  ): TransactItem[] {
+    const sets = Object.keys(changes).map((name, index) => `#c${index} = :c${index}`);
+    const names = Object.fromEntries(Object.keys(changes).map((name, index) => [`#c${index}`, name]));
+    const values = Object.fromEntries(Object.values(changes).map((value, index) => [`:c${index}`, value]));
+    const fromValues = Object.fromEntries(from.map((status, index) => [`:from${index}`, status]));
+    return [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.transfer(transfer.id),
+          UpdateExpression: ['SET #status = :to', 'updatedAt = :at', 'gsi2pk = :gsi2pk', ...sets].join(', '),
+          ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
+          ExpressionAttributeNames: { '#status': 'status', ...names },
+          ExpressionAttributeValues: { ':to': to, ':at': at, ':gsi2pk': `ALL#${to}`, ...values, ...fromValues },
+        },
+      },
+      ...partyIds(transfer).map((partnerId) => ({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.party(transfer.id, partnerId),
+          UpdateExpression: 'SET #status = :to, gsi2pk = :gsi2pk',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':to': to, ':gsi2pk': `PARTY#${partnerId}#${to}` },
+        },
+      })),
+    ];
+  }
+
+  /** Claims this transfer still holds; a claim another transfer took is left alone. */
+  private claimReleases(transfer: Transfer): TransactItem[] {
+    return transfer.customers.map((customer) => ({
+      Delete: {
+        TableName: this.tableName,
+        Key: keys.claim(customer.id),
+        ConditionExpression: 'attribute_not_exists(pk) OR transferId = :transfer',
+        ExpressionAttributeValues: { ':transfer': transfer.id },
+      },
+    }));
+  }
+
+  private async getTransferItem(id: string): Promise<Transfer> {
+    const result = await asTransient(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.transfer(id), ConsistentRead: true })),
+    );
+    if (!result.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
+    return strip<Transfer>(result.Item);
+  }
+
+  private async batchGetTransfers(ids: string[]): Promise<Map<string, Transfer>> {
+    const found = new Map<string, Transfer>();
+    let pending = ids.map((id) => keys.transfer(id));
+    for (let attempt = 0; pending.length > 0 && attempt < 8; attempt += 1) {
+      const result = await asTransient(() =>
+        this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } })),
+      );
+      for (const item of result.Responses?.[this.tableName] ?? []) {
+        const transfer = strip<Transfer>(item);
+        found.set(transfer.id, transfer);
+      }
+      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof pending;
+    }
+    return found;
+  }
+
+  private async queryAll(pk: string, skPrefix?: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await asTransient(() =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+            ExpressionAttributeValues: skPrefix ? { ':pk': pk, ':prefix': skPrefix } : { ':pk': pk },
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+}
+
+function cancellationReasons(error: unknown): CancellationReason[] | undefined {
+  return error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : undefined;
+}
+
+/** Page tokens are opaque to callers and bound to the listing they came from. */
+function encodeToken(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeToken(token: string, partitionAttribute: string, owner: string): Record<string, unknown> {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  const partition = typeof key === 'object' && key !== null ? (key as Record<string, unknown>)[partitionAttribute] : undefined;
+  if (typeof partition !== 'string' || !(partition === owner || partition.startsWith(`${owner}#`))) {
+    throw new ValidationError('nextToken does not belong to this listing; start again without it.');
+  }
+  return key as Record<string, unknown>;
+}

@@ -1,0 +1,35 @@
+import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { WorkflowPort, WorkflowSignal } from '../domain/ports.ts';
+import { asTransient } from './transient.ts';
+
+/** A task that finished, timed out or never existed can no longer take a signal. */
+const GONE = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
+
+export class StepFunctionsWorkflow implements WorkflowPort {
+  constructor(
+    private readonly sfn: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  async start(transferId: string, input: Record<string, unknown>): Promise<void> {
+    await asTransient(() =>
+      this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: transferId, input: JSON.stringify(input) })),
+    );
+  }
+
+  async signal(taskToken: string, signal: WorkflowSignal): Promise<'delivered' | 'gone'> {
+    try {
+      await asTransient(async () => {
+        if (signal.kind === 'success') {
+          await this.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(signal.output) }));
+        } else {
+          await this.sfn.send(new SendTaskFailureCommand({ taskToken, error: signal.error, cause: signal.cause }));
+        }
+      });
+      return 'delivered';
+    } catch (error) {
+      if (error instanceof Error && GONE.has(error.name)) return 'gone';
+      throw error;
+    }
+  }
+}

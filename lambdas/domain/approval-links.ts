@@ -1,0 +1,153 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { SIGNER_PLACEHOLDER, statementFor } from './consent.ts';
+import { addDays } from './dates.ts';
+import { ConflictError, ValidationError } from './errors.ts';
+import type { ApprovalLink, Clock, TransferStorePort } from './ports.ts';
+import { approvalForm, parseInput, type ApprovalForm } from './requests.ts';
+import type { DecisionResult, RequestMeta, TransferService } from './transfer-service.ts';
+import { STEP_STATUS, type ConsentRecord, type PartyRef, type Step, type TransferWithHistory } from './transfer.ts';
+
+/** 256 bits from the CSPRNG; only its hash is ever stored. */
+export function newLinkSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export type LinkProblem = 'not-found' | 'expired' | 'used' | 'superseded' | 'closed';
+
+export interface ApprovalView {
+  transfer: TransferWithHistory;
+  step: Step;
+  partner: PartyRef;
+  statement: string;
+  today: string;
+  latestDate: string;
+  expiresAt: string;
+}
+
+export type LinkState =
+  | { kind: 'open'; view: ApprovalView; link: ApprovalLink }
+  | { kind: 'problem'; problem: LinkProblem; transfer?: TransferWithHistory; consent?: ConsentRecord; step?: Step };
+
+export type LinkDecision =
+  | { kind: 'recorded'; result: DecisionResult; step: Step }
+  | { kind: 'invalid'; view: ApprovalView; errors: { field: string; message: string }[]; values: Record<string, unknown> }
+  | { kind: 'problem'; problem: LinkProblem; transfer?: TransferWithHistory; consent?: ConsentRecord; step?: Step };
+
+/** Approval links: opening one only shows the page; only the signed form's POST decides. */
+export class ApprovalLinks {
+  constructor(
+    private readonly store: TransferStorePort,
+    private readonly transfers: TransferService,
+    private readonly clock: Clock,
+    private readonly maxDaysAhead: number,
+  ) {}
+
+  async open(secret: string): Promise<LinkState> {
+    if (!SECRET_PATTERN.test(secret)) return { kind: 'problem', problem: 'not-found' };
+    const link = await this.store.getLink(hashSecret(secret));
+    if (!link) return { kind: 'problem', problem: 'not-found' };
+    const transfer = await this.store.get(link.transferId);
+    if (!transfer) return { kind: 'problem', problem: 'not-found' };
+    if (link.state === 'used') {
+      const step = await this.store.getStep(link.transferId, link.step);
+      return { kind: 'problem', problem: 'used', transfer, step: link.step, ...(step?.decision ? { consent: step.decision } : {}) };
+    }
+    if (link.state === 'superseded') return { kind: 'problem', problem: 'superseded', transfer, step: link.step };
+    if (transfer.status !== STEP_STATUS[link.step]) return { kind: 'problem', problem: 'closed', transfer, step: link.step };
+    if (Date.parse(link.expiresAt) <= this.clock.now().getTime()) {
+      return { kind: 'problem', problem: 'expired', transfer, step: link.step };
+    }
+    const today = this.transfers.today();
+    const partner = link.step === 'release' ? transfer.fromPartner : transfer.toPartner;
+    return {
+      kind: 'open',
+      link,
+      view: {
+        transfer,
+        step: link.step,
+        partner,
+        statement: statementFor(link.step, { ...transfer, signedBy: SIGNER_PLACEHOLDER }),
+        today,
+        latestDate: addDays(today, this.maxDaysAhead),
+        expiresAt: link.expiresAt,
+      },
+    };
+  }
+
+  async decide(secret: string, form: Record<string, string>, meta: RequestMeta): Promise<LinkDecision> {
+    const state = await this.open(secret);
+    if (state.kind === 'problem') return this.answerAgain(state, form);
+    const { view, link } = state;
+    let parsed: ApprovalForm;
+    try {
+      parsed = parseInput(approvalForm, form, 'form');
+      const allowed = link.step === 'release' ? ['release', 'decline'] : ['accept', 'decline'];
+      if (!allowed.includes(parsed.decision)) {
+        throw new ValidationError('decision not allowed', { issues: [{ field: 'decision', message: `choose ${allowed.join(' or ')}` }] });
+      }
+      const issues: { field: string; message: string }[] = [];
+      if (!parsed.acknowledge) issues.push({ field: 'acknowledge', message: 'tick the box to confirm this is your written, signed decision' });
+      if (parsed.decision === 'decline' && (!parsed.reason || parsed.reason.length < 3)) {
+        issues.push({ field: 'reason', message: 'say why you decline, in a few words' });
+      }
+      if (parsed.decision === 'release' && !parsed.immediate && !parsed.transferDate) {
+        issues.push({ field: 'transferDate', message: 'choose a transfer date, or tick "immediate"' });
+      }
+      if (issues.length > 0) throw new ValidationError('form incomplete', { issues });
+    } catch (error) {
+      if (error instanceof ValidationError) return { kind: 'invalid', view, errors: issuesOf(error), values: form };
+      throw error;
+    }
+
+    const body =
+      parsed.decision === 'decline'
+        ? { decision: 'decline' as const, reason: parsed.reason ?? '', signedBy: parsed.signedBy }
+        : parsed.decision === 'release'
+          ? { decision: 'release' as const, transferDate: parsed.immediate ? ('immediate' as const) : (parsed.transferDate ?? ''), signedBy: parsed.signedBy }
+          : { decision: 'accept' as const, signedBy: parsed.signedBy };
+    try {
+      const result = await this.transfers.decide({
+        transfer: view.transfer,
+        step: link.step,
+        body,
+        actor: { kind: 'partner', partnerId: link.partnerId, name: parsed.signedBy },
+        via: 'link',
+        linkHash: link.hash,
+        meta,
+      });
+      return { kind: 'recorded', result, step: link.step };
+    } catch (error) {
+      if (error instanceof ValidationError) return { kind: 'invalid', view, errors: issuesOf(error), values: form };
+      if (error instanceof ConflictError) {
+        // Someone decided first (another tab, a double submit): answer with what stands now.
+        const now = await this.open(secret);
+        return now.kind === 'problem' ? this.answerAgain(now, form) : { kind: 'problem', problem: 'closed', transfer: now.view.transfer };
+      }
+      throw error;
+    }
+  }
+
+  /** A second submission of the same form answers with the decision already recorded. */
+  private async answerAgain(state: Extract<LinkState, { kind: 'problem' }>, form: Record<string, string>): Promise<LinkDecision> {
+    const { transfer, consent, step } = state;
+    if (state.problem !== 'used' || !transfer || !consent || !step || !sameDecision(consent, form)) return state;
+    await this.transfers.deliver(transfer.id, step);
+    const at = transfer.history.find((e) => e.detail.step === step && e.detail.decision === consent.decision)?.at;
+    return { kind: 'recorded', step, result: { consent, at: at ?? transfer.updatedAt, repeated: true, transfer } };
+  }
+}
+
+function sameDecision(consent: ConsentRecord, form: Record<string, string>): boolean {
+  return consent.decision === form.decision && consent.signedBy === (form.signedBy ?? '').trim();
+}
+
+function issuesOf(error: ValidationError): { field: string; message: string }[] {
+  const details = error.details as { issues?: { field: string; message: string }[] } | undefined;
+  return details?.issues ?? [{ field: 'form', message: error.message }];
+}

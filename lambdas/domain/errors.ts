@@ -1,0 +1,69 @@
+/** Errors the domain raises; each maps to one HTTP status in the API layer, and nowhere else. */
+export abstract class DomainError extends Error {
+  abstract readonly status: number;
+  readonly code: string;
+  readonly details?: unknown;
+
+  constructor(code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class ValidationError extends DomainError {
+  readonly status = 400;
+  constructor(message: string, details?: unknown) {
+    super('INVALID_REQUEST', message, details);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly status = 404;
+  constructor(message = 'Not found.') {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly status = 403;
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly status = 409;
+  constructor(code: string, message: string, details?: unknown) {
+    super(code, message, details);
+  }
+}
+
+export class NotAllowedError extends DomainError {
+  readonly status = 422;
+  constructor(code: string, message: string, details?: unknown) {
+    super(code, message, details);
+  }
+}
+
+/**
+ * A dependency was briefly unavailable; nothing was written and the same request may be sent again.
+ * Its name is the error the state machine retries with backoff.
+ */
+export class TransientError extends DomainError {
+  readonly status = 503;
+  constructor(message = 'The service is briefly unavailable. Nothing was changed; please try again.') {
+    super('TRY_AGAIN', message);
+  }
+}
+
+/** Raised by a workflow step when the transfer was cancelled; the state machine ends quietly on it. */
+export class TransferCancelled extends Error {
+  override readonly name = 'TransferCancelled';
+}
+
+/** Raised when re-homing ended with customers that could not be moved; leads to the failure path. */
+export class RehomeFailed extends Error {
+  override readonly name = 'RehomeFailed';
+}

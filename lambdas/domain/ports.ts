@@ -1,0 +1,141 @@
+import type { CalendarDate } from './dates.ts';
+import type { Customer, CustomerOwnership, Partner } from './directory.ts';
+import type { ConsentRecord, HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from './transfer.ts';
+
+export interface DirectoryPort {
+  getPartner(id: string): Promise<Partner | undefined>;
+  getOwnerships(customerIds: string[]): Promise<CustomerOwnership[]>;
+  getCustomer(id: string): Promise<Customer | undefined>;
+}
+
+/** What a waiting step knows: the current task token (server-side only), its link and its decision. */
+export interface ApprovalStep {
+  transferId: string;
+  step: Step;
+  partnerId: string;
+  taskToken: string | null;
+  linkHash: string | null;
+  expiresAt: string | null;
+  decision: ConsentRecord | null;
+  /** The output sent to the workflow with the decision, kept so either side can deliver it. */
+  signal: WorkflowSignal | null;
+  signalledAt: string | null;
+}
+
+export interface ApprovalLink {
+  hash: string;
+  transferId: string;
+  step: Step;
+  partnerId: string;
+  expiresAt: string;
+  state: 'open' | 'used' | 'superseded';
+}
+
+export type WorkflowSignal =
+  | { kind: 'success'; output: Record<string, unknown> }
+  | { kind: 'failure'; error: string; cause: string };
+
+export interface NewTransfer {
+  transfer: Transfer;
+  /** The request and any consent given up front, recorded like every other consent. */
+  events: HistoryEvent[];
+}
+
+export interface Decision {
+  transferId: string;
+  step: Step;
+  from: TransferStatus;
+  to: TransferStatus;
+  consent: ConsentRecord;
+  event: HistoryEvent;
+  signal: WorkflowSignal;
+  /** Fields of the transfer that change with the decision. */
+  changes: Partial<Pick<Transfer, 'transferDate' | 'immediate' | 'billing' | 'acceptedDate'>>;
+  /** Release the customers' claims in the same write (a decline). */
+  releaseClaims: boolean;
+  linkHash: string | null;
+  at: string;
+}
+
+export interface StatusChange {
+  transferId: string;
+  from: TransferStatus[];
+  to: TransferStatus;
+  event: HistoryEvent;
+  at: string;
+  releaseClaims?: boolean;
+  changes?: Partial<Pick<Transfer, 'billing'>> & { outcomes?: CustomerOutcome[] };
+}
+
+export interface CustomerOutcome {
+  customerId: string;
+  outcome: 'moved' | 'already-moved' | 'failed';
+  reason?: string;
+}
+
+export interface CustomerMove {
+  transferId: string;
+  customerId: string;
+  fromPartnerId: string;
+  toPartnerId: string;
+  lockedUntil: CalendarDate;
+  event: HistoryEvent;
+  at: string;
+}
+
+export interface TransferPage {
+  items: Transfer[];
+  nextToken?: string;
+}
+
+export interface TransferStorePort {
+  /** Writes the transfer, its history, its up-front decisions and a claim per customer, all or nothing. */
+  create(input: NewTransfer): Promise<void>;
+  /** Undoes a create whose workflow could not start. */
+  discard(transfer: Transfer): Promise<void>;
+  get(id: string): Promise<TransferWithHistory | undefined>;
+  list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage>;
+  getStep(transferId: string, step: Step): Promise<ApprovalStep | undefined>;
+  /**
+   * Stores the task token of a newly reached wait and its new link (superseding an older one);
+   * false when the step was decided already.
+   */
+  openStep(input: {
+    transferId: string;
+    step: Step;
+    partnerId: string;
+    taskToken: string;
+    linkHash: string;
+    supersedes: string | null;
+    expiresAt: string;
+    event: HistoryEvent;
+  }): Promise<boolean>;
+  getLink(hash: string): Promise<ApprovalLink | undefined>;
+  /** Records a decision and moves the status, all or nothing; throws ConflictError when someone decided first. */
+  decide(decision: Decision): Promise<void>;
+  markSignalled(transferId: string, step: Step, at: string): Promise<void>;
+  changeStatus(change: StatusChange): Promise<void>;
+  appendEvent(transferId: string, event: HistoryEvent): Promise<void>;
+  /** Moves one customer: ownership, claim and audit event in one transaction. */
+  moveCustomer(move: CustomerMove): Promise<'moved' | 'already-moved' | 'not-movable'>;
+}
+
+export interface EmailMessage {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface MailerPort {
+  send(message: EmailMessage): Promise<void>;
+}
+
+export interface WorkflowPort {
+  start(transferId: string, input: Record<string, unknown>): Promise<void>;
+  signal(taskToken: string, signal: WorkflowSignal): Promise<'delivered' | 'gone'>;
+}
+
+export interface Clock {
+  now(): Date;
+}

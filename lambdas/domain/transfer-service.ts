@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { billingAdvice } from './billing.ts';
+import { actorOf, type Caller } from './caller.ts';
+import { acceptanceStatement, declineStatement, releaseStatement } from './consent.ts';
+import { dateAt, type CalendarDate } from './dates.ts';
+import type { Customer, Partner } from './directory.ts';
+import { ConflictError, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
+import { chooseDate, type ChosenDate, type Policy } from './policy.ts';
+import type { Clock, DirectoryPort, TransferPage, TransferStorePort, WorkflowPort, WorkflowSignal } from './ports.ts';
+import {
+  acceptanceDecisionBody,
+  createTransferBody,
+  listTransfersQuery,
+  parseInput,
+  releaseDecisionBody,
+  type AcceptanceDecisionBody,
+  type ReleaseDecisionBody,
+} from './requests.ts';
+import {
+  STEP_STATUS,
+  type Actor,
+  type ConsentRecord,
+  type HistoryEvent,
+  type Step,
+  type Transfer,
+  type TransferStatus,
+  type TransferWithHistory,
+} from './transfer.ts';
+
+/** Where a request came from, recorded with every written consent. */
+export interface RequestMeta {
+  sourceIp: string | null;
+  userAgent: string | null;
+}
+
+export interface TransferServiceDeps {
+  store: TransferStorePort;
+  directory: DirectoryPort;
+  workflow: WorkflowPort;
+  clock: Clock;
+  policy: Policy;
+}
+
+type DecisionBody = ReleaseDecisionBody | AcceptanceDecisionBody;
+
+/** A decision as it reaches the domain, from the portal API or from a link's form. */
+export interface DecisionRequest {
+  transfer: TransferWithHistory;
+  step: Step;
+  body: DecisionBody;
+  actor: Actor;
+  via: 'api' | 'link';
+  linkHash: string | null;
+  meta: RequestMeta;
+}
+
+export type DecisionResult = { consent: ConsentRecord; at: string; repeated: boolean; transfer: TransferWithHistory };
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Transfer ids double as execution names: short, unguessable enough, sortable by day. */
+function newTransferId(today: CalendarDate): string {
+  const suffix = Array.from(randomBytes(10), (byte) => CROCKFORD[byte % 32]).join('');
+  return `TR-${today.replaceAll('-', '')}-${suffix}`;
+}
+
+function matchesAcceptance(accepted: Transfer['acceptedDate'], chosen: ChosenDate): boolean {
+  if (accepted === null) return false;
+  return accepted === 'immediate' ? chosen.immediate : !chosen.immediate && accepted === chosen.transferDate;
+}
+
+/** The portal's use cases: request, read, list, and the two written decisions. */
+export class TransferService {
+  constructor(private readonly deps: TransferServiceDeps) {}
+
+  today(): CalendarDate {
+    return dateAt(this.deps.clock.now(), this.deps.policy.timeZone);
+  }
+
+  async create(caller: Caller, rawBody: unknown, meta: RequestMeta): Promise<TransferWithHistory> {
+    const body = parseInput(createTransferBody, rawBody, 'request');
+    const { directory, policy } = this.deps;
+    if (caller.kind === 'operator' && !body.ticketId) {
+      throw new ValidationError('An operator files a request on a support ticket\'s behalf: ticketId is required.', {
+        issues: [{ field: 'ticketId', message: 'is required for operators' }],
+      });
+    }
+    const today = this.today();
+    const requested = body.requestedDate ? chooseDate(body.requestedDate, today, policy, 'requestedDate') : null;
+    const released = body.release ? chooseDate(body.release.transferDate, today, policy, 'release.transferDate') : null;
+    if (requested && released && !(requested.immediate === released.immediate && requested.transferDate === released.transferDate)) {
+      throw new ValidationError('requestedDate and release.transferDate differ; give one date (or only the release).');
+    }
+
+    const owned = await directory.getOwnerships(body.customerIds);
+    const unknown = body.customerIds.filter((id) => !owned.some((c) => c.id === id));
+    if (unknown.length > 0) {
+      throw new NotAllowedError('UNKNOWN_CUSTOMER', `Unknown customer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}.`, {
+        customerIds: unknown,
+      });
+    }
+    const owners = [...new Set(owned.map((c) => c.partnerId))];
+    const fromId = owners[0];
+    if (owners.length !== 1 || fromId === undefined) {
+      throw new NotAllowedError('MIXED_PARTNERS', 'All customers of one request must belong to the same partner.', {
+        partners: owners,
+      });
+    }
+    if (fromId === body.toPartnerId) {
+      throw new NotAllowedError('SAME_PARTNER', `The customers already belong to ${body.toPartnerId}.`);
+    }
+    if (caller.kind === 'partner' && caller.partnerId !== fromId && caller.partnerId !== body.toPartnerId) {
+      throw new ForbiddenError('A partner may request a transfer only of its own customers, or to itself.');
+    }
+    if (body.release && caller.kind === 'partner' && caller.partnerId !== fromId) {
+      throw new ForbiddenError('Only the current partner can release its customers.');
+    }
+    const [from, to] = await Promise.all([directory.getPartner(fromId), directory.getPartner(body.toPartnerId)]);
+    if (!to) throw new NotAllowedError('UNKNOWN_PARTNER', `Unknown partner: ${body.toPartnerId}.`);
+    if (!from) throw new NotAllowedError('UNKNOWN_PARTNER', `The current partner ${fromId} is not in the directory.`);
+    const locked = owned.filter((c) => c.lockedUntil !== null && c.lockedUntil >= today);
+    if (locked.length > 0) {
+      throw new ConflictError(
+        'LOCKED',
+        locked.map((c) => `${c.id} was transferred recently and is locked until ${c.lockedUntil}`).join('; ') + '.',
+        { customers: locked.map((c) => ({ id: c.id, lockedUntil: c.lockedUntil })) },
+      );
+    }
+
+    const at = this.deps.clock.now().toISOString();
+    const actor = actorOf(caller);
+    const filedByNewPartner = caller.kind === 'partner' && caller.partnerId === to.id;
+    const transfer: Transfer = {
+      id: newTransferId(today),
+      status: released ? 'AWAITING_ACCEPTANCE' : 'AWAITING_RELEASE',
+      customers: owned.map(({ id, name, domains }) => ({ id, name, domains })),
+      fromPartner: { id: from.id, name: from.name },
+      toPartner: { id: to.id, name: to.name },
+      requestedDate: requested?.transferDate ?? null,
+      transferDate: released?.transferDate ?? null,
+      immediate: released?.immediate ?? false,
+      acceptedDate: filedByNewPartner && requested ? (requested.immediate ? 'immediate' : requested.transferDate) : null,
+      billing: this.advice(from, to, today, released?.transferDate ?? requested?.transferDate ?? null),
+      ticketId: body.ticketId ?? null,
+      note: body.note ?? null,
+      requestedBy: actor,
+      createdAt: at,
+      updatedAt: at,
+    };
+    const events: HistoryEvent[] = [
+      {
+        at,
+        type: 'REQUESTED',
+        actor,
+        detail: {
+          customerIds: body.customerIds,
+          toPartnerId: to.id,
+          requestedDate: body.requestedDate ?? null,
+          ticketId: transfer.ticketId,
+          note: transfer.note,
+          sourceIp: meta.sourceIp,
+          userAgent: meta.userAgent,
+        },
+      },
+    ];
+    if (body.release && released) {
+      const consent = this.consent(transfer, 'release', 'release', body.release.signedBy, released, null, 'request', transfer.ticketId, meta);
+      events.push({ at, type: 'RELEASED', actor: { ...actor, name: body.release.signedBy }, detail: { ...consent } });
+    }
+    if (transfer.acceptedDate !== null && requested) {
+      // A new partner's request with a date is its written acceptance of exactly that date.
+      const consent = this.consent(transfer, 'acceptance', 'accept', caller.subject, requested, null, 'request', transfer.ticketId, meta);
+      events.push({ at, type: 'ACCEPTED', actor, detail: { ...consent } });
+    }
+
+    await this.deps.store.create({ transfer, events });
+    try {
+      await this.deps.workflow.start(transfer.id, {
+        transferId: transfer.id,
+        policy: {
+          approvalWindowSeconds: policy.approvalWindowSeconds,
+          reminderIntervalSeconds: policy.reminderIntervalSeconds,
+        },
+        ...(released ? { release: { acceptanceNeeded: true, transferDate: released.transferDate, immediate: released.immediate } } : {}),
+      });
+    } catch (error) {
+      // A request whose workflow did not start is withdrawn whole: nothing half-written stays.
+      await this.deps.store.discard(transfer);
+      throw error instanceof TransientError ? error : new TransientError();
+    }
+    return { ...transfer, history: events };
+  }
+
+  /** A transfer the caller may see; anything else is "not found", so ids cannot be probed. */
+  async getVisible(caller: Caller, id: string): Promise<TransferWithHistory> {
+    const transfer = await this.deps.store.get(id);
+    if (!transfer || !isParty(caller, transfer)) throw new NotFoundError(`Transfer ${id} was not found.`);
+    return transfer;
+  }
+
+  async list(caller: Caller, rawQuery: Record<string, string | undefined>): Promise<TransferPage> {
+    const query = parseInput(listTransfersQuery, rawQuery, 'query');
+    return this.deps.store.list({
+      ...(caller.kind === 'partner' ? { partnerId: caller.partnerId } : {}),
+      ...(query.status ? { status: query.status } : {}),
+      limit: query.limit ?? 25,
+      ...(query.nextToken ? { nextToken: query.nextToken } : {}),
+    });
+  }
+
+  async getCustomer(caller: Caller, id: string): Promise<Customer> {
+    const customer = await this.deps.directory.getCustomer(id);
+    if (!customer || (caller.kind === 'partner' && caller.partnerId !== customer.partnerId)) {
+      throw new NotFoundError(`Customer ${id} was not found.`);
+    }
+    return customer;
+  }
+
+  /** A decision through the portal API: the step's own party, or an operator citing a ticket. */
+  async decideByCaller(caller: Caller, id: string, step: Step, rawBody: unknown, meta: RequestMeta): Promise<DecisionResult> {
+    const transfer = await this.getVisible(caller, id);
+    const body: DecisionBody =
+      step === 'release'
+        ? parseInput(releaseDecisionBody, rawBody, 'decision')
+        : parseInput(acceptanceDecisionBody, rawBody, 'decision');
+    const party = step === 'release' ? transfer.fromPartner : transfer.toPartner;
+    if (caller.kind === 'partner' && caller.partnerId !== party.id) {
+      throw new ForbiddenError(
+        step === 'release' ? 'Only the current partner can release or decline here.' : 'Only the new partner can accept or decline here.',
+      );
+    }
+    if (caller.kind === 'operator' && !body.ticketId) {
+      throw new ValidationError('An operator decides on a partner\'s behalf only citing a support ticket: ticketId is required.', {
+        issues: [{ field: 'ticketId', message: 'is required for operators' }],
+      });
+    }
+    const actor: Actor = caller.kind === 'operator' ? actorOf(caller) : { kind: 'partner', partnerId: party.id, name: caller.subject };
+    return this.decide({ transfer, step, body, actor, via: 'api', linkHash: null, meta });
+  }
+
+  /** Records a written decision and signals the workflow; a repeat of the recorded decision is answered again. */
+  async decide(request: DecisionRequest): Promise<DecisionResult> {
+    const { transfer, step, body } = request;
+    const recorded = await this.deps.store.getStep(transfer.id, step);
+    if (recorded?.decision) {
+      if (recorded.decision.decision === body.decision && recorded.decision.signedBy === body.signedBy.trim()) {
+        await this.deliver(transfer.id, step);
+        const at = transfer.history.find((e) => e.detail.step === step && e.detail.decision === body.decision)?.at ?? transfer.updatedAt;
+        return { consent: recorded.decision, at, repeated: true, transfer };
+      }
+      throw new ConflictError('ALREADY_DECIDED', `A ${recorded.decision.decision} decision was already recorded for the ${step}.`, {
+        decision: recorded.decision.decision,
+        signedBy: recorded.decision.signedBy,
+      });
+    }
+    if (transfer.status !== STEP_STATUS[step]) {
+      throw new ConflictError('NOT_WAITING', `The transfer is ${transfer.status}; it is not waiting for the ${step}.`, {
+        status: transfer.status,
+      });
+    }
+
+    const at = this.deps.clock.now().toISOString();
+    const today = this.today();
+    const ticketId = body.ticketId ?? null;
+    let consent: ConsentRecord;
+    let to: TransferStatus;
+    let signal: WorkflowSignal;
+    let changes: Partial<Transfer> = {};
+    let type: string;
+    if (body.decision === 'decline') {
+      const date = { transferDate: transfer.transferDate ?? today, immediate: transfer.immediate };
+      consent = this.consent(transfer, step, 'decline', body.signedBy, date, body.reason, request.via, ticketId, request.meta);
+      to = 'DECLINED';
+      type = 'DECLINED';
+      signal = { kind: 'failure', error: 'TransferDeclined', cause: `The ${step} was declined.` };
+    } else if (body.decision === 'release') {
+      const chosen = chooseDate(body.transferDate, today, this.deps.policy, 'transferDate');
+      const acceptanceNeeded = !matchesAcceptance(transfer.acceptedDate, chosen);
+      consent = this.consent(transfer, step, 'release', body.signedBy, chosen, null, request.via, ticketId, request.meta);
+      to = acceptanceNeeded ? 'AWAITING_ACCEPTANCE' : 'SCHEDULED';
+      type = 'RELEASED';
+      signal = { kind: 'success', output: { acceptanceNeeded, transferDate: chosen.transferDate, immediate: chosen.immediate } };
+      const [from, toPartner] = await Promise.all([
+        this.deps.directory.getPartner(transfer.fromPartner.id),
+        this.deps.directory.getPartner(transfer.toPartner.id),
+      ]);
+      changes = {
+        transferDate: chosen.transferDate,
+        immediate: chosen.immediate,
+        ...(from && toPartner ? { billing: this.advice(from, toPartner, today, chosen.transferDate) } : {}),
+      };
+    } else {
+      const date = { transferDate: transfer.transferDate ?? today, immediate: transfer.immediate };
+      consent = this.consent(transfer, step, 'accept', body.signedBy, date, null, request.via, ticketId, request.meta);
+      to = 'SCHEDULED';
+      type = 'ACCEPTED';
+      signal = { kind: 'success', output: { accepted: true } };
+      changes = { acceptedDate: transfer.immediate ? 'immediate' : transfer.transferDate };
+    }
+
+    await this.deps.store.decide({
+      transferId: transfer.id,
+      step,
+      from: transfer.status,
+      to,
+      consent,
+      event: { at, type, actor: request.actor, detail: { ...consent } },
+      signal,
+      changes,
+      releaseClaims: to === 'DECLINED',
+      linkHash: request.linkHash,
+      at,
+    });
+    await this.deliver(transfer.id, step);
+    const updated = await this.deps.store.get(transfer.id);
+    return { consent, at, repeated: false, transfer: updated ?? transfer };
+  }
+
+  /**
+   * Hands a recorded decision to the waiting workflow task (the stored token, or the one given by a
+   * wait that found the decision already there). Whichever side holds both delivers; the other finds it done.
+   */
+  async deliver(transferId: string, step: Step, taskToken?: string): Promise<void> {
+    const recorded = await this.deps.store.getStep(transferId, step);
+    const token = taskToken ?? recorded?.taskToken;
+    if (!recorded?.signal || !token || recorded.signalledAt) return;
+    await this.deps.workflow.signal(token, recorded.signal);
+    await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString());
+  }
+
+  private consent(
+    transfer: Transfer,
+    step: Step,
+    decision: ConsentRecord['decision'],
+    signedBy: string,
+    date: ChosenDate,
+    reason: string | null,
+    via: ConsentRecord['via'],
+    ticketId: string | null,
+    meta: RequestMeta,
+  ): ConsentRecord {
+    const input = { ...transfer, transferDate: date.transferDate, immediate: date.immediate, signedBy: signedBy.trim() };
+    const statement =
+      decision === 'decline'
+        ? declineStatement(step, { ...input, reason: reason ?? '' })
+        : step === 'release'
+          ? releaseStatement(input)
+          : acceptanceStatement(input);
+    return {
+      step,
+      decision,
+      signedBy: signedBy.trim(),
+      statement,
+      transferDate: date.transferDate,
+      immediate: date.immediate,
+      reason,
+      via,
+      ticketId,
+      sourceIp: meta.sourceIp,
+      userAgent: meta.userAgent,
+    };
+  }
+
+  private advice(from: Partner, to: Partner, today: CalendarDate, chosen: CalendarDate | null) {
+    return billingAdvice({
+      today,
+      fromInvoiceDay: from.invoiceDay,
+      toInvoiceDay: to.invoiceDay,
+      fromPartnerName: from.name,
+      chosenDate: chosen,
+    });
+  }
+}
+
+export function isParty(caller: Caller, transfer: Pick<Transfer, 'fromPartner' | 'toPartner'>): boolean {
+  return caller.kind === 'operator' || caller.partnerId === transfer.fromPartner.id || caller.partnerId === transfer.toPartner.id;
+}

@@ -1,0 +1,57 @@
+/**
+ * Every Lambda handler of the product, read by the CDK stack and by the local stack alike,
+ * so that both deploy and run the same functions behind the same routes.
+ */
+
+/** Functions the state machine invokes; entry `lambdas/handlers/workflow/<name>.ts`, export `handler`. */
+export const WORKFLOW_FUNCTIONS = {
+  requestApproval: 'request-approval',
+  scheduleTransfer: 'schedule-transfer',
+  rehomeCustomers: 'rehome-customers',
+  sendConfirmations: 'send-confirmations',
+  recordOutcome: 'record-outcome',
+} as const;
+export type WorkflowFunctionKey = keyof typeof WORKFLOW_FUNCTIONS;
+export type WorkflowFunctionName = (typeof WORKFLOW_FUNCTIONS)[WorkflowFunctionKey];
+
+/** Functions behind the HTTP API; entry `lambdas/handlers/http/<name>.ts`, export `handler`. */
+export const HTTP_FUNCTIONS = [
+  'health',
+  'create-transfer',
+  'list-transfers',
+  'get-transfer',
+  'decide',
+  'get-customer',
+  'approval-page',
+] as const;
+export type HttpFunctionName = (typeof HTTP_FUNCTIONS)[number];
+
+export interface HttpRoute {
+  method: 'GET' | 'HEAD' | 'POST';
+  path: string;
+  /** `jwt`: portal calls behind the JWT authorizer; `none`: public (approval links, health). */
+  auth: 'jwt' | 'none';
+  handler: HttpFunctionName;
+}
+
+export const HTTP_ROUTES: readonly HttpRoute[] = [
+  { method: 'GET', path: '/health', auth: 'none', handler: 'health' },
+  { method: 'POST', path: '/transfers', auth: 'jwt', handler: 'create-transfer' },
+  { method: 'GET', path: '/transfers', auth: 'jwt', handler: 'list-transfers' },
+  { method: 'GET', path: '/transfers/{id}', auth: 'jwt', handler: 'get-transfer' },
+  { method: 'POST', path: '/transfers/{id}/release', auth: 'jwt', handler: 'decide' },
+  { method: 'POST', path: '/transfers/{id}/acceptance', auth: 'jwt', handler: 'decide' },
+  { method: 'GET', path: '/customers/{id}', auth: 'jwt', handler: 'get-customer' },
+  // Mail scanners open links with GET and HEAD; both only show the page.
+  { method: 'GET', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },
+  { method: 'HEAD', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },
+  { method: 'POST', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },
+];
+
+/** Errors the workflow functions raise by name, matched by the state machine's Retry and Catch. */
+export const WORKFLOW_ERRORS = {
+  declined: 'TransferDeclined',
+  cancelled: 'TransferCancelled',
+  transient: 'TransientError',
+  rehomeFailed: 'RehomeFailed',
+} as const;

@@ -1,0 +1,100 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { LinkDecision, LinkState } from '../../domain/approval-links.ts';
+import { TransientError } from '../../domain/errors.ts';
+import type { Transfer } from '../../domain/transfer.ts';
+import {
+  PAGE_CONTENT_SECURITY_POLICY,
+  approvalPage,
+  decisionRecordedPage,
+  linkProblemPage,
+  linkProblemStatus,
+  type LinkProblem,
+} from '../../presentation/pages.ts';
+import { getServices } from '../../composition.ts';
+import { logger } from '../logger.ts';
+import { rawBody, requestMeta, type ApiEvent, type ApiResult } from './api.ts';
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  // The secret is in the URL: never hand it to another site, never let the page be indexed or framed.
+  'referrer-policy': 'no-referrer',
+  'x-robots-tag': 'noindex, nofollow',
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': PAGE_CONTENT_SECURITY_POLICY,
+};
+
+function page(statusCode: number, body: string): ApiResult {
+  return { statusCode, headers: PAGE_HEADERS, body };
+}
+
+function problemPage(problem: LinkProblem, transfer: Transfer | undefined): ApiResult {
+  return page(linkProblemStatus(problem), linkProblemPage(problem, transfer ? { transfer } : undefined));
+}
+
+function formFields(event: ApiEvent): Record<string, string> {
+  return Object.fromEntries(new URLSearchParams(rawBody(event)));
+}
+
+function openedPage(state: LinkState): ApiResult {
+  if (state.kind === 'problem') return problemPage(state.problem, state.transfer);
+  return page(200, approvalPage(state.view));
+}
+
+function decidedPage(outcome: LinkDecision): ApiResult {
+  switch (outcome.kind) {
+    case 'problem':
+      return problemPage(outcome.problem, outcome.transfer);
+    case 'invalid':
+      return page(
+        400,
+        approvalPage({
+          ...outcome.view,
+          errors: outcome.errors,
+          values: {
+            ...outcome.values,
+            immediate: Boolean(outcome.values.immediate),
+            acknowledge: Boolean(outcome.values.acknowledge),
+          },
+        }),
+      );
+    case 'recorded':
+      return page(
+        200,
+        decisionRecordedPage({
+          transfer: outcome.result.transfer,
+          step: outcome.step,
+          consent: outcome.result.consent,
+          at: outcome.result.at,
+          repeated: outcome.result.repeated,
+        }),
+      );
+  }
+}
+
+/**
+ * GET and HEAD show the page and change nothing (mail scanners open links); only the form's POST decides.
+ * The secret never reaches a log line.
+ */
+export const handler = middy<ApiEvent, ApiResult, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    const secret = event.pathParameters?.secret ?? '';
+    const { links } = getServices();
+    try {
+      if (event.requestContext.http.method !== 'POST') return openedPage(await links.open(secret));
+      const outcome = await links.decide(secret, formFields(event), requestMeta(event));
+      if (outcome.kind === 'recorded') {
+        logger.appendKeys({ transferId: outcome.result.transfer.id });
+        logger.info('Decision recorded through a link', { step: outcome.step, decision: outcome.result.consent.decision, repeated: outcome.result.repeated });
+      }
+      return decidedPage(outcome);
+    } catch (error) {
+      if (error instanceof TransientError) return page(503, linkProblemPage('try-again'));
+      logger.error('Approval page failed', { errorName: error instanceof Error ? error.name : typeof error });
+      return page(500, linkProblemPage('try-again'));
+    }
+  });

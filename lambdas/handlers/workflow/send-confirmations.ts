@@ -1,0 +1,8 @@
+import { z } from 'zod';
+import { logger } from '../logger.ts';
+import { stepHandler } from './step-handler.ts';
+
+export const handler = stepHandler(z.object({ transferId: z.string().min(1) }), async (input, { steps }) => {
+  await steps.sendConfirmations(input);
+  logger.info('Confirmations sent');
+});

@@ -1,0 +1,331 @@
+import type { CustomerOutcome, EmailMessage } from '../domain/ports.ts';
+import type { Step, Transfer } from '../domain/transfer.ts';
+import { action, BLOCK_CSS, blocksHtml, blocksText, heading, paragraph, type Block } from './blocks.ts';
+import { COLOURS, FONT_STACK, PRODUCT_NAME, PROVIDER_NAME } from './brand.ts';
+import { singleLine } from './escape.ts';
+import { html, trusted, type SafeHtml } from './html.ts';
+import {
+  askedParty,
+  billingBlocks,
+  customerCount,
+  customerLine,
+  customerNames,
+  dateWithStart,
+  formatInstant,
+  MAIL_FLOW_UNCHANGED,
+  pronoun,
+  roleOf,
+  summaryFacts,
+} from './wording.ts';
+
+interface EmailContent {
+  transfer: Transfer;
+  subject: string;
+  heading: string;
+  /** The opening sentence, also the inbox preview. */
+  lead: string;
+  blocks: Block[];
+}
+
+const EMAIL_CSS = `
+body { margin: 0; padding: 0; background: ${COLOURS.page}; color: ${COLOURS.ink}; font-family: ${FONT_STACK}; font-size: 16px; line-height: 1.5; -webkit-text-size-adjust: 100%; }
+.wrapper { width: 100%; background: ${COLOURS.page}; }
+.container { width: 100%; max-width: 640px; }
+.masthead { background: ${COLOURS.brand}; color: #ffffff; padding: 16px 24px; border-radius: 10px 10px 0 0; }
+.brand { font-size: 20px; font-weight: 700; letter-spacing: 0.02em; }
+.product { font-size: 16px; opacity: 0.9; padding-left: 8px; }
+.card { background: ${COLOURS.card}; padding: 24px; border: 1px solid ${COLOURS.line}; border-top: 0; border-radius: 0 0 10px 10px; }
+h1 { font-size: 22px; line-height: 1.3; margin: 0 0 12px; }
+.lead { font-size: 17px; }
+.footer { color: ${COLOURS.muted}; font-size: 13px; padding: 16px 24px 32px; }
+a { color: ${COLOURS.brand}; }
+a.button { color: #ffffff; }
+${BLOCK_CSS}
+@media (max-width: 480px) {
+  .card, .masthead, .footer { padding-left: 16px; padding-right: 16px; }
+  .facts th, .facts td { display: block; width: auto; padding: 4px 0; }
+  .facts tr + tr td { border-top: 0; }
+  .facts tr + tr th { padding-top: 12px; }
+}
+`;
+
+/** The one layout of every HTML email: header band, a card with the content, a footer. */
+function emailLayout(content: { title: string; heading: string; lead: string; body: SafeHtml; footer: string }): string {
+  return html`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light">
+<title>${content.title}</title>
+<style>${trusted(EMAIL_CSS)}</style>
+</head>
+<body>
+<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${content.lead}</div>
+<table role="presentation" class="wrapper" width="100%" cellpadding="0" cellspacing="0" border="0">
+<tr><td align="center" style="padding:24px 8px">
+<table role="presentation" class="container" cellpadding="0" cellspacing="0" border="0">
+<tr><td class="masthead"><span class="brand">${PROVIDER_NAME}</span><span class="product">${PRODUCT_NAME}</span></td></tr>
+<tr><td class="card">
+<h1>${content.heading}</h1>
+<p class="lead">${content.lead}</p>
+${content.body}</td></tr>
+<tr><td class="footer">${content.footer}</td></tr>
+</table>
+</td></tr>
+</table>
+</body>
+</html>
+`.toString();
+}
+
+function composeEmail(recipients: readonly string[], content: EmailContent): EmailMessage {
+  const subject = singleLine(content.subject);
+  const footer =
+    `This is an automated message from ${PROVIDER_NAME} ${PRODUCT_NAME} about transfer ${content.transfer.id}. ` +
+    'Please quote the transfer ID in any question about it.';
+  return {
+    to: [...recipients],
+    subject,
+    text: [content.heading, '', content.lead, '', blocksText(content.blocks), '', '-- ', footer, ''].join('\n'),
+    html: emailLayout({ title: subject, heading: content.heading, lead: content.lead, body: blocksHtml(content.blocks), footer }),
+  };
+}
+
+function transferSummary(transfer: Transfer, viewer?: Step): Block[] {
+  return [heading('Transfer summary'), summaryFacts(transfer, viewer)];
+}
+
+/** When the re-homing happens, for sentences ("… will move immediately" / "… on 2025-05-01 (from 00:00 …)"). */
+function scheduledWhen(transfer: Transfer, wakeAt: string): string {
+  if (transfer.immediate) return 'immediately';
+  if (transfer.transferDate) return `on ${dateWithStart(transfer.transferDate)}`;
+  return `at ${formatInstant(wakeAt)}`;
+}
+
+/** For subjects: "immediately" / "for 2025-05-01". */
+function scheduledFor(transfer: Transfer, wakeAt: string): string {
+  if (transfer.immediate) return 'immediately';
+  return `for ${transfer.transferDate ?? formatInstant(wakeAt)}`;
+}
+
+export interface ApprovalRequestEmailInput {
+  transfer: Transfer;
+  step: Step;
+  link: string;
+  expiresAt: string;
+  recipients: readonly string[];
+  reminder?: boolean;
+}
+
+function approvalAsk(transfer: Transfer, step: Step): string {
+  const { fromPartner, toPartner, customers } = transfer;
+  const them = pronoun(customers);
+  if (step === 'release') {
+    return (
+      `${toPartner.name} is to take over ${customerNames(customers)} from ${fromPartner.name}. ` +
+      `As the current partner, ${fromPartner.name} must release ${them} in writing before anything changes. ` +
+      `Please release the transfer and choose its date, or decline it with a reason.`
+    );
+  }
+  return (
+    `${fromPartner.name} has released ${customerNames(customers)} for transfer to ${toPartner.name}. ` +
+    `As the new partner, ${toPartner.name} must accept ${them} in writing before anything changes. ` +
+    'Please accept the transfer or decline it with a reason.'
+  );
+}
+
+export function approvalRequestEmail(input: ApprovalRequestEmailInput): EmailMessage {
+  const { transfer, step, link, expiresAt, reminder = false } = input;
+  const party = askedParty(transfer, step);
+  const what = step === 'release' ? 'release' : 'acceptance';
+  const deadline = formatInstant(expiresAt);
+  return composeEmail(input.recipients, {
+    transfer,
+    subject:
+      `${reminder ? 'Reminder: ' : ''}${step === 'release' ? 'Release' : 'Acceptance'} needed: ` +
+      `${customerNames(transfer.customers)} from ${transfer.fromPartner.name} to ${transfer.toPartner.name} (${transfer.id})`,
+    heading: `${reminder ? 'Reminder: your' : 'Your'} ${what} is needed`,
+    lead: approvalAsk(transfer, step),
+    blocks: [
+      ...(reminder ? [paragraph(`We have not received a decision from ${party.name} yet.`)] : []),
+      ...transferSummary(transfer, step),
+      heading('Billing advice'),
+      ...billingBlocks(transfer),
+      heading('Your decision'),
+      paragraph(`Please decide by ${deadline}. Without a decision by then the transfer expires and nothing changes.`),
+      action(step === 'release' ? 'Review and release or decline' : 'Review and accept or decline', link),
+      paragraph(
+        'Opening the link changes nothing. Only submitting the signed form on that page records a decision: ' +
+          'you sign a written statement by typing your full name, and the decision is recorded with your name, ' +
+          'the time and your IP address.',
+      ),
+      paragraph(`The link is meant for ${party.name} only and works until ${deadline}. Please do not forward it.`),
+      paragraph(MAIL_FLOW_UNCHANGED),
+    ],
+  });
+}
+
+export interface ScheduleNoticeEmailInput {
+  transfer: Transfer;
+  wakeAt: string;
+  recipients: readonly string[];
+  audience: 'devops' | 'partner';
+}
+
+export function scheduleNoticeEmail(input: ScheduleNoticeEmailInput): EmailMessage {
+  const { transfer, wakeAt } = input;
+  const { fromPartner, toPartner, customers } = transfer;
+  const when = scheduledWhen(transfer, wakeAt);
+  const moving = `${customerNames(customers)} from ${fromPartner.name} to ${toPartner.name}`;
+  if (input.audience === 'devops') {
+    return composeEmail(input.recipients, {
+      transfer,
+      subject: `Re-homing scheduled ${scheduledFor(transfer, wakeAt)}: ${customerCount(customers)} from ${fromPartner.name} to ${toPartner.name} (${transfer.id})`,
+      heading: 'Re-homing scheduled',
+      lead:
+        `Escalation to the DevOps team: both partners have agreed to move ${moving}. ` +
+        `Please expect the re-homing of ${customerCount(customers)} ${when}; the workflow starts at ${formatInstant(wakeAt)}.`,
+      blocks: [
+        paragraph(
+          `Only ownership changes. ${MAIL_FLOW_UNCHANGED} If any customer cannot be moved, operators receive an alert listing each customer's outcome.`,
+        ),
+        ...transferSummary(transfer),
+      ],
+    });
+  }
+  return composeEmail(input.recipients, {
+    transfer,
+    subject: `Transfer scheduled ${scheduledFor(transfer, wakeAt)}: ${moving} (${transfer.id})`,
+    heading: 'Transfer agreed and scheduled',
+    lead: `Both partners have agreed: ${moving} will move ${when}.`,
+    blocks: [
+      paragraph(
+        `Until then nothing changes. When the move is done, both partners receive a confirmation. ${MAIL_FLOW_UNCHANGED}`,
+      ),
+      ...transferSummary(transfer),
+      heading('Billing advice'),
+      ...billingBlocks(transfer),
+    ],
+  });
+}
+
+export interface ConfirmationEmailInput {
+  transfer: Transfer;
+  recipients: readonly string[];
+  recipientRole: 'previous' | 'new';
+}
+
+export function confirmationEmail(input: ConfirmationEmailInput): EmailMessage {
+  const { transfer } = input;
+  const { fromPartner, toPartner, customers } = transfer;
+  const them = pronoun(customers);
+  const lead =
+    input.recipientRole === 'previous'
+      ? `${customerNames(customers)} moved from ${fromPartner.name} to ${toPartner.name}. ` +
+        `${fromPartner.name} no longer manages or bills ${them}.`
+      : `${customerNames(customers)} now belong${customers.length === 1 ? 's' : ''} to ${toPartner.name}, ` +
+        `which manages and bills ${them} from now on.`;
+  return composeEmail(input.recipients, {
+    transfer,
+    subject: `Transfer completed: ${customerNames(customers)} now with ${toPartner.name} (${transfer.id})`,
+    heading: 'Transfer completed',
+    lead,
+    blocks: [paragraph(MAIL_FLOW_UNCHANGED), ...transferSummary(transfer)],
+  });
+}
+
+export interface DeclineNoticeEmailInput {
+  transfer: Transfer;
+  step: Step;
+  signedBy: string;
+  reason: string;
+  recipients: readonly string[];
+}
+
+export function declineNoticeEmail(input: DeclineNoticeEmailInput): EmailMessage {
+  const { transfer, step } = input;
+  const party = askedParty(transfer, step);
+  return composeEmail(input.recipients, {
+    transfer,
+    subject: `Transfer declined by ${party.name}: ${customerNames(transfer.customers)} (${transfer.id})`,
+    heading: 'Transfer declined',
+    lead:
+      `${party.name}, as the ${roleOf(step)}, declined the transfer of ${customerNames(transfer.customers)} ` +
+      `from ${transfer.fromPartner.name} to ${transfer.toPartner.name}. The transfer is closed; nothing changes for the customers.`,
+    blocks: [
+      { kind: 'facts', rows: [{ label: 'Declined by', value: `${input.signedBy}, for ${party.name}` }] },
+      { kind: 'quote', label: 'Reason given', text: input.reason },
+      paragraph('If the transfer is still wanted, a new transfer request can be filed.'),
+      ...transferSummary(transfer),
+    ],
+  });
+}
+
+export interface ExpiryNoticeEmailInput {
+  transfer: Transfer;
+  step: Step;
+  recipients: readonly string[];
+}
+
+export function expiryNoticeEmail(input: ExpiryNoticeEmailInput): EmailMessage {
+  const { transfer, step } = input;
+  const party = askedParty(transfer, step);
+  const verb = step === 'release' ? 'release' : 'accept';
+  return composeEmail(input.recipients, {
+    transfer,
+    subject: `Transfer expired: no ${step} from ${party.name} (${transfer.id})`,
+    heading: 'Transfer expired',
+    lead:
+      `${party.name}, as the ${roleOf(step)}, did not ${verb} or decline the transfer within the approval window. ` +
+      'The transfer has expired; nothing changed for the customers.',
+    blocks: [paragraph('If the transfer is still wanted, a new transfer request can be filed.'), ...transferSummary(transfer)],
+  });
+}
+
+export interface FailureAlertEmailInput {
+  transfer: Transfer;
+  outcomes: readonly CustomerOutcome[];
+  error: string;
+  recipients: readonly string[];
+}
+
+const OUTCOME_LABELS: Record<CustomerOutcome['outcome'], string> = {
+  moved: 'Moved',
+  'already-moved': 'Already moved (by an earlier attempt)',
+  failed: 'Failed',
+};
+
+/** One row per customer of the transfer, plus any outcome about a customer the transfer does not list. */
+function outcomeRows(transfer: Transfer, outcomes: readonly CustomerOutcome[]): string[][] {
+  const byId = new Map(outcomes.map((outcome) => [outcome.customerId, outcome]));
+  const known = new Set(transfer.customers.map((customer) => customer.id));
+  const listed = transfer.customers.map((customer) => {
+    const outcome = byId.get(customer.id);
+    const line = customerLine(customer);
+    return [line.main, outcome ? OUTCOME_LABELS[outcome.outcome] : 'Not attempted', outcome?.reason ?? ''];
+  });
+  const extra = outcomes
+    .filter((outcome) => !known.has(outcome.customerId))
+    .map((outcome) => [outcome.customerId, OUTCOME_LABELS[outcome.outcome], outcome.reason ?? '']);
+  return [...listed, ...extra];
+}
+
+export function failureAlertEmail(input: FailureAlertEmailInput): EmailMessage {
+  const { transfer, outcomes } = input;
+  const moved = outcomes.filter((outcome) => outcome.outcome !== 'failed').length;
+  return composeEmail(input.recipients, {
+    transfer,
+    subject: `Action needed: re-homing failed for transfer ${transfer.id} (${transfer.fromPartner.name} to ${transfer.toPartner.name})`,
+    heading: 'Re-homing failed',
+    lead:
+      `The transfer from ${transfer.fromPartner.name} to ${transfer.toPartner.name} could not be completed: ` +
+      `${moved} of ${customerCount(transfer.customers)} ${moved === 1 ? 'is' : 'are'} with the new partner. ` +
+      'Please investigate. Re-homing changes ownership only, so mail flow is not affected.',
+    blocks: [
+      { kind: 'quote', label: 'Error', text: input.error },
+      { kind: 'table', caption: 'Outcome per customer', head: ['Customer', 'Outcome', 'Detail'], rows: outcomeRows(transfer, outcomes) },
+      ...transferSummary(transfer),
+    ],
+  });
+}

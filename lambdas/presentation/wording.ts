@@ -1,0 +1,134 @@
+import type { BillingAdvice } from '../domain/billing.ts';
+import type { ConsentRecord, CustomerSummary, PartyRef, Step, Transfer, TransferStatus } from '../domain/transfer.ts';
+import type { Block, Fact, FactLine } from './blocks.ts';
+import { PROVIDER_NAME } from './brand.ts';
+
+/** Wording shared by emails and pages, so a transfer is described the same way everywhere. */
+
+export function partyLabel(party: PartyRef): string {
+  return `${party.name} (${party.id})`;
+}
+
+/** The partner whose consent a step needs. */
+export function askedParty(transfer: Transfer, step: Step): PartyRef {
+  return step === 'release' ? transfer.fromPartner : transfer.toPartner;
+}
+
+export function roleOf(step: Step): string {
+  return step === 'release' ? 'current partner' : 'new partner';
+}
+
+export function customerCount(customers: readonly CustomerSummary[]): string {
+  return `${customers.length} customer${customers.length === 1 ? '' : 's'}`;
+}
+
+/** "it" or "them", for sentences about the customers. */
+export function pronoun(customers: readonly CustomerSummary[]): string {
+  return customers.length === 1 ? 'it' : 'them';
+}
+
+/** The customers' names, shortened after three so that a subject stays readable. */
+export function customerNames(customers: readonly CustomerSummary[]): string {
+  const names = customers.map((customer) => customer.name);
+  if (names.length > 3) return `${names[0] ?? ''} and ${names.length - 1} other customers`;
+  if (names.length <= 1) return names[0] ?? 'no customers';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] ?? ''}`;
+}
+
+export function customerLine(customer: CustomerSummary): FactLine {
+  return {
+    main: `${customer.name} (${customer.id})`,
+    detail: customer.domains.length > 0 ? customer.domains.join(', ') : 'no mail domains',
+  };
+}
+
+/** An instant as a reader can check it against any clock: date and minute, in UTC. */
+export function formatInstant(iso: string): string {
+  const instant = new Date(iso);
+  if (Number.isNaN(instant.getTime())) return iso;
+  const text = instant.toISOString();
+  return `${text.slice(0, 10)} ${text.slice(11, 16)} UTC`;
+}
+
+/** A calendar date with the moment it starts, since a transfer happens at the start of its date. */
+export function dateWithStart(date: string): string {
+  return `${date} (from 00:00, ${PROVIDER_NAME} time zone)`;
+}
+
+const STATUS_LABELS: Record<TransferStatus, string> = {
+  AWAITING_RELEASE: 'Waiting for the current partner to release',
+  AWAITING_ACCEPTANCE: 'Waiting for the new partner to accept',
+  SCHEDULED: 'Agreed and scheduled',
+  IN_PROGRESS: 'Being carried out',
+  COMPLETED: 'Completed',
+  DECLINED: 'Declined',
+  EXPIRED: 'Expired (no answer in time)',
+  CANCELLED: 'Cancelled',
+  FAILED: 'Failed',
+};
+
+export function statusLabel(status: TransferStatus): string {
+  return STATUS_LABELS[status];
+}
+
+export function decisionLabel(decision: ConsentRecord['decision']): string {
+  return { release: 'Released', accept: 'Accepted', decline: 'Declined' }[decision];
+}
+
+/** When the transfer happens, as seen by the partner deciding `viewer` (the releasing partner may still choose). */
+export function whenLabel(transfer: Transfer, viewer?: Step): string {
+  if (transfer.immediate) return 'Immediately, once both partners have agreed';
+  if (transfer.transferDate) return dateWithStart(transfer.transferDate);
+  if (viewer === 'release') {
+    return transfer.requestedDate
+      ? `${transfer.requestedDate} requested; to be confirmed or changed by you`
+      : 'To be chosen by you';
+  }
+  return transfer.requestedDate ? `${transfer.requestedDate} (requested, not agreed yet)` : 'Not chosen yet';
+}
+
+/** The short summary every email and page carries. */
+export function summaryFacts(transfer: Transfer, viewer?: Step): Block {
+  const rows: Fact[] = [
+    { label: 'Transfer ID', value: transfer.id },
+    ...(transfer.ticketId ? [{ label: 'Ticket', value: transfer.ticketId }] : []),
+    { label: transfer.customers.length === 1 ? 'Customer' : 'Customers', value: transfer.customers.map(customerLine) },
+    { label: 'From (current partner)', value: partyLabel(transfer.fromPartner) },
+    { label: 'To (new partner)', value: partyLabel(transfer.toPartner) },
+    { label: 'Transfer date', value: whenLabel(transfer, viewer) },
+    { label: 'Status', value: statusLabel(transfer.status) },
+    ...(transfer.note ? [{ label: 'Note', value: transfer.note }] : []),
+  ];
+  return { kind: 'facts', rows };
+}
+
+function billingWarning(billing: BillingAdvice, fromPartner: PartyRef): Block {
+  return {
+    kind: 'notice',
+    tone: 'warning',
+    title: `The chosen date is not an invoice date of ${fromPartner.name}`,
+    // The title already warns; the advice's own "Warning:" prefix would say it twice.
+    text: `${billing.advice.replace(/^Warning:\s*/i, '')} This is advice only: it does not block the transfer.`,
+  };
+}
+
+/** Billing has no proration, so both partners' invoice dates matter; the advice never blocks. */
+export function billingBlocks(transfer: Transfer): Block[] {
+  const { billing, fromPartner, toPartner } = transfer;
+  const facts: Block = {
+    kind: 'facts',
+    rows: [
+      { label: `Next invoice date of ${fromPartner.name} (current partner)`, value: billing.fromPartnerNextInvoiceDate },
+      { label: `Next invoice date of ${toPartner.name} (new partner)`, value: billing.toPartnerNextInvoiceDate },
+      { label: 'Recommended transfer date', value: billing.recommendedDate },
+    ],
+  };
+  const advice: Block =
+    billing.aligned === false
+      ? billingWarning(billing, fromPartner)
+      : { kind: 'notice', tone: 'info', text: `${billing.advice} Billing advice never blocks the transfer.` };
+  return [facts, advice];
+}
+
+export const MAIL_FLOW_UNCHANGED =
+  'Mail flow is not affected: domains, settings and users stay exactly as they are; only the managing partner changes.';

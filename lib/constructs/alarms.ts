@@ -1,0 +1,94 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { constructIdFor } from './transfer-function.ts';
+
+/** Properties of an {@link AlertTopic}. */
+export interface AlertTopicProps {
+  /**
+   * An address subscribed to the topic; SNS asks it to confirm before delivering anything.
+   * @default - no subscription
+   */
+  readonly email?: string;
+}
+
+/**
+ * The operators' alert topic. Alarms publish to it, and so does the workflow when a re-homing
+ * or a confirmation fails for good. It exists before the functions so they can be told its ARN.
+ */
+export class AlertTopic extends Construct {
+  readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: AlertTopicProps = {}) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'Customer transfer alerts',
+      enforceSSL: true,
+    });
+    if (props.email !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+  }
+}
+
+/** Properties of {@link OperatorAlarms}. */
+export interface OperatorAlarmsProps {
+  /** Where alarms go. */
+  readonly topic: sns.ITopic;
+  /** The transfer workflow; failed and timed-out executions alarm. */
+  readonly stateMachine: sfn.IStateMachine;
+  /** Every function by its kebab-case name; any error alarms. */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /**
+   * The window each alarm looks at.
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+}
+
+/**
+ * Alarms on anything an operator must look at: a failed or timed-out execution (a transfer left
+ * unfinished) and any Lambda error. One occurrence is enough, since each means a stuck or failed
+ * transfer, and a quiet period is not a problem.
+ */
+export class OperatorAlarms extends Construct {
+  /** The alarms, by construct id. */
+  readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: OperatorAlarmsProps) {
+    super(scope, id);
+    const period = props.period ?? Duration.minutes(5);
+    const action = new actions.SnsAction(props.topic);
+    const alarmOn = (alarmId: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm => {
+      const alarm = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(action);
+      return alarm;
+    };
+
+    this.alarms = [
+      alarmOn(
+        'ExecutionsFailed',
+        props.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+        'A transfer workflow execution failed: see its history, fix the cause, then redrive it.',
+      ),
+      alarmOn(
+        'ExecutionsTimedOut',
+        props.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+        'A transfer workflow execution timed out.',
+      ),
+      ...Object.entries(props.functions).map(([name, fn]) =>
+        alarmOn(`${constructIdFor(name)}Errors`, fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }), `The ${name} function failed.`),
+      ),
+    ];
+  }
+}

@@ -1,0 +1,162 @@
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { HTTP_FUNCTIONS, HTTP_ROUTES, type HttpFunctionName } from '../../lambdas/handlers/catalog.ts';
+import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
+import { grantStartExecution, grantTaskResponse } from './workflow.ts';
+
+/** What each HTTP function may do beyond writing its own logs. */
+interface HttpAccess {
+  readonly table?: 'read' | 'readWrite';
+  readonly startExecution?: true;
+  readonly taskResponse?: true;
+  readonly description: string;
+}
+
+const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
+  health: { description: 'Answers 200 when the API is ready' },
+  'create-transfer': {
+    table: 'readWrite',
+    startExecution: true,
+    description: 'Files a transfer request and starts its workflow',
+  },
+  'list-transfers': { table: 'read', description: "Lists the caller's transfers" },
+  'get-transfer': { table: 'read', description: 'Shows one transfer with its history' },
+  decide: {
+    table: 'readWrite',
+    taskResponse: true,
+    description: 'Records a written release or acceptance (or a decline) from the portal',
+  },
+  'get-customer': { table: 'read', description: 'Shows a customer to its owning partner' },
+  'approval-page': {
+    table: 'readWrite',
+    taskResponse: true,
+    description: 'Shows the approval page of an emailed link and records its decision',
+  },
+};
+
+/**
+ * One access log line per request. The route key, not the path: approval paths carry the link's
+ * secret. No headers either, so the bearer token never lands in a log.
+ */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    requestTime: '$context.requestTime',
+    sourceIp: '$context.identity.sourceIp',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    protocol: '$context.protocol',
+    responseLength: '$context.responseLength',
+    responseLatency: '$context.responseLatency',
+    integrationStatus: '$context.integrationStatus',
+    integrationLatency: '$context.integrationLatency',
+    integrationError: '$context.integrationErrorMessage',
+    authorizerError: '$context.authorizer.error',
+  }),
+);
+
+/** Properties of a {@link TransferApi}. */
+export interface TransferApiProps {
+  /** The deployment facts every function receives, except the public base URL (see `publicBaseUrl`). */
+  readonly environment: Omit<TransferFunctionEnvironment, 'publicBaseUrl'>;
+  /**
+   * The origin approval links point at, e.g. a custom domain in front of the API.
+   * @default - the API's own endpoint
+   */
+  readonly publicBaseUrl?: string;
+  /** The single table. */
+  readonly table: dynamodb.ITableV2;
+  /** The transfer state machine's ARN, given by name so that no reference cycles through the API. */
+  readonly stateMachineArn: string;
+  /** The issuer portal JWTs must carry (`iss`). */
+  readonly jwtIssuer: string;
+  /** Audiences a portal JWT may carry (`aud`); one must match. */
+  readonly jwtAudience: readonly string[];
+  /**
+   * Request rate limits of the stage.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttle?: apigw.ThrottleSettings;
+  /**
+   * How long access logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The HTTP API: one function per handler in `HTTP_FUNCTIONS`, one route per entry in
+ * `HTTP_ROUTES`. Portal routes sit behind the JWT authorizer; approval links and health are public,
+ * since their secret (or nothing) is the credential.
+ */
+export class TransferApi extends Construct {
+  readonly httpApi: apigw.HttpApi;
+  /** The `$default` stage, with access logs and throttling. */
+  readonly stage: apigw.HttpStage;
+  /** The API's endpoint, `https://{id}.execute-api.{region}.amazonaws.com`, without a trailing slash. */
+  readonly url: string;
+  /** Where approval links point: `publicBaseUrl` if given, else {@link url}. */
+  readonly publicBaseUrl: string;
+  /** The functions behind the routes, by handler name. */
+  readonly functions: Readonly<Record<HttpFunctionName, TransferFunction>>;
+
+  constructor(scope: Construct, id: string, props: TransferApiProps) {
+    super(scope, id);
+    // Our own stage rather than the implicit one, which takes neither access logs nor throttling.
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'Customer transfer workflow: portal calls and approval links',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.stage = new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
+    });
+    // The API resource depends on nothing here, so functions may name its endpoint without a cycle.
+    this.url = this.httpApi.apiEndpoint;
+    this.publicBaseUrl = props.publicBaseUrl ?? this.url;
+
+    const functions = {} as Record<HttpFunctionName, TransferFunction>;
+    const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
+    for (const name of HTTP_FUNCTIONS) {
+      const access = HTTP_ACCESS[name];
+      const fn = new TransferFunction(this, constructIdFor(name), {
+        entry: `lambdas/handlers/http/${name}.ts`,
+        description: access.description,
+        environment: { ...props.environment, publicBaseUrl: this.publicBaseUrl },
+      });
+      if (access.table === 'read') props.table.grantReadData(fn);
+      if (access.table === 'readWrite') props.table.grantReadWriteData(fn);
+      if (access.startExecution) grantStartExecution(fn, props.stateMachineArn);
+      if (access.taskResponse) grantTaskResponse(fn, props.stateMachineArn);
+      functions[name] = fn;
+      // One integration per function, shared by all its routes.
+      integrations[name] = new HttpLambdaIntegration(`${constructIdFor(name)}Integration`, fn);
+    }
+    this.functions = functions;
+
+    const jwt = new HttpJwtAuthorizer('PortalJwt', props.jwtIssuer, {
+      jwtAudience: [...props.jwtAudience],
+      identitySource: ['$request.header.Authorization'],
+    });
+    const none = new apigw.HttpNoneAuthorizer();
+    for (const route of HTTP_ROUTES) {
+      this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration: integrations[route.handler],
+        authorizer: route.auth === 'jwt' ? jwt : none,
+      });
+    }
+  }
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { renderWorkflowDefinition } from '../lib/render-definition.ts';
+import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
+import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
+import { HTTP_ROUTES, WORKFLOW_FUNCTIONS } from '../lambdas/handlers/catalog.ts';
+import { directoryFileSchema } from '../lambdas/domain/directory.ts';
+import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
+import { startLocalHttpApi, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
+import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
+import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
+
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_ACCOUNT = '000000000000';
+export const DEMO_DIRECTORY = new URL('./demo-directory.json', import.meta.url);
+
+export interface LocalStackOptions {
+  /** Ports; 0 picks a free one. Defaults come from DYNAMODB_PORT, SES_PORT, SFN_PORT, API_PORT. */
+  ports?: Partial<Record<'dynamodb' | 'ses' | 'sfn' | 'api', number>>;
+  /** Where the local signing key lives (see jwt-keys.ts). */
+  stateDir: string;
+  /** Directory file to seed; null seeds nothing. */
+  seedFile?: string | URL | null;
+  /** Caps the sleep until the transfer date, in seconds (LOCAL_MAX_WAIT_SECONDS). */
+  maxWaitSeconds?: number;
+  /** Settings for the functions (TRANSFER_*, SENDER_EMAIL, ...), over the process environment. */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  urls: { api: string; ses: string; sfn: string; dynamodb: string };
+  tableName: string;
+  stateMachineArn: string;
+  stop(): Promise<void>;
+}
+
+function envPort(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${name} must be a port number, got "${value}"`);
+  return port;
+}
+
+async function resolvePort(port: number): Promise<number> {
+  return port === 0 ? freePort() : port;
+}
+
+function lambdaContext(functionName: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+type LambdaModule = { handler: (event: unknown, context: Context) => Promise<unknown> };
+
+async function loadHandler(kind: 'http' | 'workflow', name: string): Promise<LambdaModule['handler']> {
+  const module = (await import(`../lambdas/handlers/${kind}/${name}.ts`)) as LambdaModule;
+  return module.handler;
+}
+
+async function createTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
+  for (const index of TABLE_INDEXES) attributes.add(index.partitionKey).add(index.sortKey);
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: TABLE_INDEXES.map((index) => ({
+          IndexName: index.indexName,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      }),
+    );
+    await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+    await client.send(
+      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Loads a directory file (validated whole first) into the table the functions use. */
+export async function seedDirectory(file: string | URL, endpoint: string | undefined, tableName: string): Promise<{ partners: number; customers: number }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`Cannot read ${String(file)}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const result = directoryFileSchema.safeParse(parsed);
+  if (!result.success) {
+    const problems = result.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`);
+    throw new Error(`${String(file)} is not a directory file: ${problems.join('; ')}`);
+  }
+  const client = new DynamoDBClient({ ...(endpoint ? { endpoint } : {}), region: process.env.AWS_REGION ?? LOCAL_REGION });
+  try {
+    const directory = new DynamoDirectory(DynamoDBDocumentClient.from(client), tableName);
+    return await directory.load(result.data);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The sleep until the transfer date, shortened to at most `capSeconds` (the wake instant the schedule step returned). */
+export function cappedWait(capSeconds: number | undefined) {
+  return ({ taskResults }: { taskResults: ReadonlyArray<{ stateName: string; payload: unknown }> }): number | undefined => {
+    if (capSeconds === undefined) return undefined;
+    const wakeAt = [...taskResults].reverse().map((r) => findWakeAt(r.payload)).find((w) => w !== undefined);
+    const cap = capSeconds * 1000;
+    return wakeAt === undefined ? cap : Math.min(cap, Math.max(0, Date.parse(wakeAt) - Date.now()));
+  };
+}
+
+function findWakeAt(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const record = payload as Record<string, unknown>;
+  if (typeof record.wakeAt === 'string') return record.wakeAt;
+  return findWakeAt(record.Payload);
+}
+
+/**
+ * Starts the whole system on this machine: DynamoDB Local, the SES emulator, the local Step Functions
+ * API running the deployed definition, and the HTTP API, with the unchanged Lambda handlers in process.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  const stoppers: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const stopOne of stoppers.reverse()) await stopOne().catch(() => undefined);
+    stoppers.length = 0;
+  };
+  try {
+    const ports = {
+      dynamodb: await resolvePort(options.ports?.dynamodb ?? envPort('DYNAMODB_PORT', 8000)),
+      ses: await resolvePort(options.ports?.ses ?? envPort('SES_PORT', 8005)),
+      sfn: await resolvePort(options.ports?.sfn ?? envPort('SFN_PORT', 8083)),
+      api: await resolvePort(options.ports?.api ?? envPort('API_PORT', 3000)),
+    };
+    const emulators: RunningEmulator[] = await Promise.all([
+      startDynamoDbLocal({ port: ports.dynamodb }),
+      startSesLocal({ port: ports.ses }),
+    ]);
+    for (const emulator of emulators) stoppers.push(() => emulator.stop());
+    const [dynamodb, ses] = emulators as [RunningEmulator, RunningEmulator];
+    log(`DynamoDB Local on ${dynamodb.endpoint}, SES emulator on ${ses.endpoint}`);
+
+    const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? 'customer-transfers';
+    const stateMachineName = 'customer-transfer';
+    const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineName}`;
+    const apiUrl = `http://127.0.0.1:${ports.api}`;
+    // The handlers run in this process and read their settings from the environment, as on Lambda.
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SESV2: ses.endpoint,
+      AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${ports.sfn}`,
+      TABLE_NAME: tableName,
+      STATE_MACHINE_ARN: stateMachineArn,
+      PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
+      ...options.env,
+    });
+    delete process.env.AWS_PROFILE;
+
+    await createTable(dynamodb.endpoint, tableName);
+    if (options.seedFile !== null) {
+      const seeded = await seedDirectory(options.seedFile ?? DEMO_DIRECTORY, dynamodb.endpoint, tableName);
+      log(`Seeded ${seeded.partners} partners and ${seeded.customers} customers`);
+    }
+
+    const functions: Record<string, LocalFunction> = {};
+    for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
+      const handler = await loadHandler('workflow', name);
+      functions[name] = (event) => handler(event, lambdaContext(name, 300_000));
+    }
+    const sfn = await startLocalStepFunctions({
+      port: ports.sfn,
+      stateMachineName,
+      stateMachineArn,
+      definition: renderWorkflowDefinition((name) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`),
+      functions,
+      waitOverrideMs: cappedWait(options.maxWaitSeconds),
+      log,
+    });
+    stoppers.push(() => sfn.close());
+
+    const routes: LocalRoute[] = [];
+    for (const route of HTTP_ROUTES) {
+      const handler = await loadHandler('http', route.handler);
+      routes.push({ method: route.method, path: route.path, auth: route.auth, functionName: route.handler, handler: handler as LocalHttpHandler });
+    }
+    const key = await loadOrCreateSigningKey(options.stateDir);
+    const jwt = localJwtSettings();
+    const api = await startLocalHttpApi({
+      port: ports.api,
+      routes,
+      jwt: { issuer: jwt.issuer, audience: jwt.audience, jwks: key.publicJwks },
+      log,
+    });
+    stoppers.push(() => api.close());
+
+    return {
+      urls: { api: api.url, ses: ses.endpoint, sfn: sfn.url, dynamodb: dynamodb.endpoint },
+      tableName,
+      stateMachineArn,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

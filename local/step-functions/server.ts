@@ -1,0 +1,139 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { parseStateMachineArn } from './arns.ts';
+import { ApiError, readJsonBody, sendError, sendJson, TARGET_PREFIX } from './protocol.ts';
+import { prepareDefinition } from './run-definition.ts';
+import { StepFunctionsService } from './service.ts';
+import { TaskFailure, TaskTokens } from './task-tokens.ts';
+
+export type LocalFunction = (
+  event: unknown,
+  context: { functionName: string; awsRequestId: string; getRemainingTimeInMillis(): number },
+) => Promise<unknown>;
+
+export interface LocalStepFunctionsOptions {
+  port: number; // 0 = pick a free port
+  host?: string; // default '127.0.0.1'
+  stateMachineName: string;
+  stateMachineArn: string; // e.g. arn:aws:states:us-east-1:000000000000:stateMachine:customer-transfer
+  roleArn?: string;
+  definition: Record<string, unknown>; // the ASL object that is run AND returned by DescribeStateMachine
+  functions: Record<string, LocalFunction>; // keyed by Lambda function NAME
+  /** Called when a Wait state starts; return milliseconds to wait instead of the definition's own wait, or undefined to keep it. */
+  waitOverrideMs?: (at: {
+    executionName: string;
+    stateName: string;
+    taskResults: ReadonlyArray<{ stateName: string; payload: unknown }>;
+  }) => number | undefined;
+  log?: (line: string) => void; // one line per execution start/end and per state failure; never task tokens or payloads
+}
+
+export interface LocalStepFunctions {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_HOST = '127.0.0.1';
+
+/**
+ * Serves the Step Functions JSON 1.0 API for one Standard state machine, run locally by
+ * aws-local-stepfunctions with Lambda tasks answered by `functions`.
+ */
+export async function startLocalStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
+  const stateMachine = parseStateMachineArn(options.stateMachineArn);
+  if (stateMachine === undefined) throw new Error(`Not a state machine ARN: ${options.stateMachineArn}`);
+  const host = options.host ?? DEFAULT_HOST;
+  const log = options.log ?? (() => undefined);
+  const definitionText = JSON.stringify(options.definition);
+
+  // Validates the definition exactly as given before running the locally adjusted copy.
+  // Validated on a copy: the validator adds QueryLanguage to the object it checks.
+  new StateMachine(structuredClone(options.definition) as unknown as StateMachineDefinition);
+  const prepared = prepareDefinition(options.definition);
+  const tokens = new TaskTokens();
+  const service = new StepFunctionsService({
+    stateMachine,
+    definitionText,
+    environment: {
+      machine: new StateMachine(prepared.runDefinition),
+      prepared,
+      stateMachineArn: options.stateMachineArn,
+      stateMachineName: options.stateMachineName,
+      roleArn: options.roleArn ?? `arn:${stateMachine.partition}:iam::${stateMachine.account}:role/${options.stateMachineName}-role`,
+      region: stateMachine.region,
+      functions: options.functions,
+      tokens,
+      waitOverrideMs: options.waitOverrideMs,
+      log,
+    },
+  });
+
+  const server = createServer((request, response) => {
+    void handleRequest(service, request, response, log);
+  });
+  await listen(server, options.port, host);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close() {
+      closed ??= (async () => {
+        await service.close();
+        tokens.releaseAll(new TaskFailure('States.Runtime', 'The local Step Functions server was closed'));
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      })();
+      return closed;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function handleRequest(
+  service: StepFunctionsService,
+  request: IncomingMessage,
+  response: ServerResponse,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method === 'GET' && path === '/health') {
+      sendJson(response, 200, { status: 'ok' });
+      return;
+    }
+    if (request.method !== 'POST') {
+      throw new ApiError('UnknownOperationException', `${request.method ?? 'UNKNOWN'} ${path ?? '/'} is not supported`, 404);
+    }
+    const body = await readJsonBody(request);
+    const target = request.headers['x-amz-target'];
+    const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+    const operation = Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
+    if (operation === undefined) {
+      throw new ApiError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`);
+    }
+    sendJson(response, 200, operation(body));
+  } catch (error) {
+    if (error instanceof ApiError) {
+      sendError(response, error);
+      return;
+    }
+    log(`internal error while handling a request: ${error instanceof Error ? error.name : 'unknown'}`);
+    sendError(response, new ApiError('InternalFailure', 'The local Step Functions server failed to handle the request', 500));
+  }
+}

@@ -1,0 +1,154 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { resolveIntrinsics } from '../../lib/render-definition.ts';
+import { PSEUDO_REFS, resourceById, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+}
+
+const LOGS_AND_TRACES = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+const TABLE_READ = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:GetRecords',
+  'dynamodb:GetShardIterator',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+];
+const TABLE_WRITE = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+const TABLE_READ_WRITE = [...TABLE_READ, ...TABLE_WRITE];
+const TASK_RESPONSE = ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'];
+const START_EXECUTION = ['states:StartExecution'];
+const SEND_EMAIL = ['ses:SendEmail'];
+const PUBLISH_ALERT = ['sns:Publish'];
+
+/** Exactly what each function's role may do: the narrowest grant per step. */
+const EXPECTED_ACTIONS: Record<string, string[]> = {
+  health: [],
+  'create-transfer': [...TABLE_READ_WRITE, ...START_EXECUTION],
+  'list-transfers': TABLE_READ,
+  'get-transfer': TABLE_READ,
+  'get-customer': TABLE_READ,
+  decide: [...TABLE_READ_WRITE, ...TASK_RESPONSE],
+  'approval-page': [...TABLE_READ_WRITE, ...TASK_RESPONSE],
+  'request-approval': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...TASK_RESPONSE],
+  'schedule-transfer': [...TABLE_READ_WRITE, ...SEND_EMAIL],
+  'rehome-customers': TABLE_READ_WRITE,
+  'send-confirmations': [...TABLE_READ_WRITE, ...SEND_EMAIL],
+  'record-outcome': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
+};
+
+let synthesized: SynthesizedStack;
+
+beforeAll(() => {
+  synthesized = synthesize();
+});
+
+const asList = (action: string | string[]) => (Array.isArray(action) ? action : [action]);
+
+/** Every statement granted to the role of the function with this catalog name. */
+function statementsOf(name: string): Statement[] {
+  const functionId = synthesized.functionIds[name];
+  if (functionId === undefined) throw new Error(`no function ${name}`);
+  const role = resourceById(synthesized.template, functionId).Properties?.Role as { 'Fn::GetAtt': [string, string] };
+  const roleId = role['Fn::GetAtt'][0];
+  const roleProperties = resourceById(synthesized.template, roleId).Properties ?? {};
+  const inline = (roleProperties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? [];
+  const attached = Object.values(resourcesOf(synthesized.template, 'AWS::IAM::Policy'))
+    .filter((policy) => JSON.stringify(policy.Properties?.Roles ?? []).includes(JSON.stringify({ Ref: roleId })))
+    .map((policy) => policy.Properties?.PolicyDocument as { Statement: Statement[] });
+  return [...inline.map((policy) => policy.PolicyDocument), ...attached].flatMap((document) => document.Statement);
+}
+
+function actionsOf(name: string): string[] {
+  return [...new Set(statementsOf(name).flatMap((statement) => asList(statement.Action)))].sort();
+}
+
+function resourcesFor(name: string, action: string): unknown[] {
+  return statementsOf(name)
+    .filter((statement) => asList(statement.Action).includes(action))
+    .flatMap((statement) => (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]))
+    .map((resource) => resolveIntrinsics(resource, PSEUDO_REFS));
+}
+
+describe('function roles', () => {
+  it('covers every function', () => {
+    expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual([...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS)].sort());
+  });
+
+  it.each(Object.entries(EXPECTED_ACTIONS))('%s may do exactly what its step needs', (name, expected) => {
+    expect(actionsOf(name)).toEqual([...LOGS_AND_TRACES, ...expected].sort());
+  });
+
+  it('lets get-customer only read the table', () => {
+    const actions = actionsOf('get-customer');
+    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual(TABLE_READ);
+    for (const write of ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']) {
+      expect(actions).not.toContain(`dynamodb:${write}`);
+    }
+  });
+
+  it('gives only the emailing steps ses:SendEmail, and only as the sender', () => {
+    const senders = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('ses:SendEmail'));
+    expect(senders.sort()).toEqual(['record-outcome', 'request-approval', 'schedule-transfer', 'send-confirmations']);
+    for (const name of senders) {
+      expect(resourcesFor(name, 'ses:SendEmail').sort()).toEqual([
+        'arn:aws:ses:us-east-1:000000000000:identity/example.com',
+        'arn:aws:ses:us-east-1:000000000000:identity/transfers@example.com',
+      ]);
+    }
+  });
+
+  it('scopes Step Functions actions to the transfer state machine, named without a reference', () => {
+    const stateMachineArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:TransferTest-transfer-workflow';
+    expect(resourcesFor('create-transfer', 'states:StartExecution')).toEqual([stateMachineArn]);
+    for (const name of ['decide', 'approval-page', 'request-approval']) {
+      expect(actionsOf(name)).toEqual(expect.arrayContaining(['states:SendTaskSuccess', 'states:SendTaskFailure']));
+      expect(resourcesFor(name, 'states:SendTaskSuccess')).toEqual([stateMachineArn]);
+    }
+  });
+
+  it('lets record-outcome publish to the alert topic only', () => {
+    const [topicId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SNS::Topic'));
+    const publish = statementsOf('record-outcome').filter((statement) => asList(statement.Action).includes('sns:Publish'));
+    expect(publish.map((statement) => statement.Resource)).toEqual([{ Ref: topicId }]);
+  });
+
+  it('scopes table actions to the table and its indexes', () => {
+    const [tableId] = Object.keys(resourcesOf(synthesized.template, 'AWS::DynamoDB::GlobalTable'));
+    const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
+    for (const name of Object.keys(EXPECTED_ACTIONS)) {
+      for (const statement of statementsOf(name).filter((s) => asList(s.Action).some((a) => a.startsWith('dynamodb:')))) {
+        expect(statement.Resource, name).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, '/index/*']] }]);
+      }
+    }
+  });
+
+  it('attaches no managed policy (the basic execution role may write to every log group)', () => {
+    for (const name of Object.keys(EXPECTED_ACTIONS)) {
+      const functionId = synthesized.functionIds[name] ?? '';
+      const role = resourceById(synthesized.template, functionId).Properties?.Role as { 'Fn::GetAtt': [string, string] };
+      expect(resourceById(synthesized.template, role['Fn::GetAtt'][0]).Properties?.ManagedPolicyArns, name).toBeUndefined();
+    }
+  });
+});
+
+describe('every policy statement in the stack', () => {
+  it('names actions, never "*" or a whole service', () => {
+    const documents = Object.values(resourcesOf(synthesized.template)).flatMap((resource) => {
+      const properties = resource.Properties ?? {};
+      const inline = (properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? [];
+      return [properties.PolicyDocument, ...inline.map((policy) => policy.PolicyDocument)].filter((document) => document !== undefined);
+    });
+    const actions = (documents as { Statement: Statement[] }[]).flatMap((document) =>
+      document.Statement.flatMap((statement) => asList(statement.Action)),
+    );
+    expect(actions.length).toBeGreaterThan(50);
+    for (const action of actions) expect(action).not.toMatch(/^\*$|:\*$/);
+  });
+});

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../../lambdas/handlers/catalog.ts';
+import { TransferStack } from '../../lib/transfer-stack.ts';
+
+/** The feature flags `cdk synth` runs with, so tests see the template that deploys. */
+function featureFlags(): Record<string, unknown> {
+  const cdkJson: unknown = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
+  if (typeof cdkJson !== 'object' || cdkJson === null || !('context' in cdkJson)) throw new Error('cdk.json has no context');
+  const context = cdkJson.context;
+  if (typeof context !== 'object' || context === null) throw new Error('cdk.json context is not an object');
+  return Object.fromEntries(Object.entries(context).filter(([key]) => key.startsWith('@aws-cdk')));
+}
+
+export interface SynthesizedStack {
+  stack: TransferStack;
+  template: Template;
+  /** Logical id of every function, by its kebab-case name (`create-transfer`, `rehome-customers`, ...). */
+  functionIds: Record<string, string>;
+}
+
+/**
+ * Synthesizes the stack without bundling (tests check the template, not the code). `context`
+ * plays the part of `cdk.json` values or `-c key=value` flags. `Template.fromStack` also rejects
+ * a dependency cycle, which CloudFormation would only report at deploy time.
+ */
+export function synthesize(context: Record<string, unknown> = {}): SynthesizedStack {
+  const app = new App({ context: { ...featureFlags(), 'aws:cdk:bundling-stacks': [], ...context } });
+  const stack = new TransferStack(app, 'TransferTest');
+  const template = Template.fromStack(stack);
+  const functionIds: Record<string, string> = {};
+  for (const [name, fn] of Object.entries(stack.api.functions)) functionIds[name] = logicalIdOf(stack, fn);
+  for (const key of Object.keys(WORKFLOW_FUNCTIONS) as WorkflowFunctionKey[]) {
+    functionIds[WORKFLOW_FUNCTIONS[key]] = logicalIdOf(stack, stack.workflow.functions[key]);
+  }
+  return { stack, template, functionIds };
+}
+
+function logicalIdOf(stack: TransferStack, fn: Construct): string {
+  const resource = fn.node.defaultChild;
+  if (!(resource instanceof CfnFunction)) throw new Error(`${fn.node.path} has no CfnFunction`);
+  return stack.getLogicalId(resource);
+}
+
+/** A template resource as the assertions library returns it. */
+export interface TemplateResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  DependsOn?: string | string[];
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+
+export function resourcesOf(template: Template, type?: string): Record<string, TemplateResource> {
+  const all = template.toJSON() as { Resources: Record<string, TemplateResource> };
+  return Object.fromEntries(Object.entries(all.Resources).filter(([, resource]) => type === undefined || resource.Type === type));
+}
+
+export function resourceById(template: Template, logicalId: string): TemplateResource {
+  const resource = resourcesOf(template)[logicalId];
+  if (resource === undefined) throw new Error(`No resource ${logicalId}`);
+  return resource;
+}
+
+/** Pseudo parameters of an imaginary deployment, for turning intrinsics into strings. */
+export const PSEUDO_REFS = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': 'us-east-1',
+  'AWS::AccountId': '000000000000',
+  'AWS::URLSuffix': 'amazonaws.com',
+} as const;

@@ -1,0 +1,192 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WORKFLOW_ERRORS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { renderWorkflowDefinition, resolveIntrinsics, WORKFLOW_COMMENT } from '../../lib/render-definition.ts';
+import { PSEUDO_REFS, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
+
+interface AslRetry {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+}
+interface AslCatch {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string;
+}
+interface AslState {
+  Type: string;
+  Resource?: string;
+  Parameters?: { FunctionName?: string; Payload?: Record<string, unknown> };
+  Retry?: AslRetry[];
+  Catch?: AslCatch[];
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  TimestampPath?: string;
+  ResultPath?: string | null;
+  Next?: string;
+  End?: boolean;
+}
+interface AslDefinition {
+  StartAt: string;
+  Comment?: string;
+  QueryLanguage?: string;
+  States: Record<string, AslState>;
+}
+
+const fakeArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+let synthesized: SynthesizedStack;
+let definition: AslDefinition;
+
+function stateMachineProperties(): Record<string, unknown> {
+  const machines = Object.values(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine'));
+  expect(machines).toHaveLength(1);
+  const properties = machines[0]?.Properties;
+  if (properties === undefined) throw new Error('state machine without properties');
+  return properties;
+}
+
+function state(name: string): AslState {
+  const found = definition.States[name];
+  if (found === undefined) throw new Error(`No state "${name}"; states: ${Object.keys(definition.States).join(', ')}`);
+  return found;
+}
+
+const lambdaTasks = () =>
+  Object.entries(definition.States).filter(([, s]) => s.Type === 'Task' && (s.Resource ?? '').includes(':lambda:invoke'));
+const callbackTasks = () => lambdaTasks().filter(([, s]) => (s.Resource ?? '').endsWith('.waitForTaskToken'));
+
+beforeAll(() => {
+  synthesized = synthesize();
+  // Each workflow function's logical id resolves to the fake ARN of its catalog name.
+  const refs: Record<string, string> = { 'AWS::Partition': PSEUDO_REFS['AWS::Partition'] };
+  for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
+    const logicalId = synthesized.functionIds[name];
+    if (logicalId === undefined) throw new Error(`no function ${name}`);
+    refs[`${logicalId}.Arn`] = fakeArn(name);
+  }
+  const resolved = resolveIntrinsics(stateMachineProperties().DefinitionString, refs);
+  if (typeof resolved !== 'string') throw new Error('DefinitionString did not resolve to a string');
+  definition = JSON.parse(resolved) as AslDefinition;
+});
+
+describe('the state machine resource', () => {
+  it('is a Standard state machine with a fixed name, full logging without execution data, and tracing', () => {
+    synthesized.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      StateMachineName: 'TransferTest-transfer-workflow',
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  it('logs to a vended-logs group with retention', () => {
+    synthesized.template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/vendedlogs/states/TransferTest-transfer-workflow',
+      RetentionInDays: 30,
+    });
+  });
+});
+
+describe('the deployed definition', () => {
+  it('is exactly the document the local engine runs', () => {
+    expect(definition).toEqual(renderWorkflowDefinition(fakeArn));
+  });
+
+  it('is JSONPath with the shared comment', () => {
+    expect(definition.QueryLanguage).toBe('JSONPath');
+    expect(definition.Comment).toBe(WORKFLOW_COMMENT);
+  });
+
+  it('invokes only the catalog workflow functions', () => {
+    const invoked = new Set(lambdaTasks().map(([, s]) => s.Parameters?.FunctionName));
+    expect([...invoked].sort()).toEqual(Object.values(WORKFLOW_FUNCTIONS).map(fakeArn).sort());
+  });
+
+  it('waits for a release and an acceptance with the task token and the per-execution approval window', () => {
+    const waiting = callbackTasks();
+    expect(waiting.map(([name]) => name).sort()).toEqual(['Await acceptance by new partner', 'Await release from current partner']);
+    for (const [, task] of waiting) {
+      expect(task.TimeoutSecondsPath).toBe('$.policy.approvalWindowSeconds');
+      expect(task.TimeoutSeconds).toBeUndefined();
+      expect(Object.values(task.Parameters?.Payload ?? {})).toContain('$$.Task.Token');
+      expect(task.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.requestApproval));
+    }
+  });
+
+  it('gives every Lambda task a timeout, so none can hang', () => {
+    for (const [name, task] of lambdaTasks()) {
+      expect(task.TimeoutSeconds ?? task.TimeoutSecondsPath, name).toBeDefined();
+    }
+  });
+
+  it('retries the Lambda service errors first, with backoff and a maximum delay, on every Lambda task', () => {
+    expect(lambdaTasks().length).toBeGreaterThanOrEqual(8);
+    for (const [name, task] of lambdaTasks()) {
+      const first = task.Retry?.[0];
+      expect(first, name).toBeDefined();
+      expect(first?.ErrorEquals, name).toEqual(expect.arrayContaining(LAMBDA_SERVICE_ERRORS));
+      expect(first?.BackoffRate, name).toBeGreaterThan(1);
+      expect(first?.MaxDelaySeconds, name).toBeGreaterThan(0);
+      expect(first?.MaxAttempts, name).toBeGreaterThan(0);
+      // A catch-all retry would re-run declines and cancellations.
+      for (const rule of task.Retry ?? []) expect(rule.ErrorEquals, name).not.toContain('States.ALL');
+    }
+  });
+
+  it('retries our transient error with backoff on every Lambda task', () => {
+    for (const [name, task] of lambdaTasks()) {
+      const transient = task.Retry?.find((rule) => rule.ErrorEquals.includes(WORKFLOW_ERRORS.transient));
+      expect(transient, name).toMatchObject({ BackoffRate: expect.any(Number), MaxDelaySeconds: expect.any(Number) });
+    }
+  });
+
+  it('catches a decline, a cancellation and the approval window running out on both waiting steps', () => {
+    for (const [name, task] of callbackTasks()) {
+      const next = (error: string) => task.Catch?.find((rule) => rule.ErrorEquals.includes(error))?.Next;
+      expect(next(WORKFLOW_ERRORS.declined), name).toBe('Notify partners of the decline');
+      expect(next('States.Timeout'), name).toBe('Record expiry and notify partners');
+      expect(next(WORKFLOW_ERRORS.cancelled), name).toBe('Transfer cancelled');
+      for (const rule of task.Catch ?? []) expect(rule.ResultPath, name).toBe('$.failure');
+    }
+    expect(state('Notify partners of the decline').Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
+    expect(state('Record expiry and notify partners').Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
+  });
+
+  it('sends any re-homing failure, kept in $.failure, to a recorded failure and a failed execution', () => {
+    const rehome = state('Re-home customers');
+    expect(rehome.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.rehomeCustomers));
+    const catchers = rehome.Catch ?? [];
+    const catchAll = catchers.at(-1);
+    expect(catchAll).toEqual({ ErrorEquals: ['States.ALL'], Next: 'Record re-homing failure and alert operators', ResultPath: '$.failure' });
+    const record = state('Record re-homing failure and alert operators');
+    expect(record.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
+    expect(record.Parameters?.Payload).toMatchObject({ outcome: 'FAILED' });
+    expect(state(record.Next ?? '').Type).toBe('Fail');
+  });
+
+  it('sleeps until the scheduled wake-up time given by the schedule step', () => {
+    const waits = Object.entries(definition.States).filter(([, s]) => s.Type === 'Wait');
+    expect(waits.map(([name]) => name)).toEqual(['Sleep until transfer date']);
+    const [, sleep] = waits[0] ?? [];
+    expect(sleep?.TimestampPath).toBe('$.schedule.value.wakeAt');
+    const schedule = state('Record schedule and notify DevOps');
+    expect(schedule.Next).toBe('Sleep until transfer date');
+    expect(schedule.ResultPath).toBe('$.schedule');
+    expect(sleep?.Next).toBe('Re-home customers');
+  });
+});
