@@ -127,6 +127,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
  * Settings come from context; see {@link TransferSettings}.
  */
 export class TransferStack extends Stack {
+  /** The settings this stack was synthesized with. */
   readonly settings: TransferSettings;
   readonly table: TransferTable;
   readonly alerts: AlertTopic;

@@ -92,8 +92,8 @@ export function buildTransferWorkflow(scope: Construct, fns: WorkflowFunctions):
       {
         transferId: sfn.JsonPath.stringAt('$.transferId'),
         outcome: kind,
-        'error.$': '$.failure.Error',
-        'cause.$': '$.failure.Cause',
+        // The whole caught error: its Cause may be missing (a timeout), and a missing path would fail the task.
+        'failure.$': '$.failure',
       },
       undefined,
     );

@@ -31,7 +31,8 @@ if (!args.values.aws) {
 }
 try {
   const loaded = await seedDirectory(file, endpoint, tableName);
-  console.log(`Loaded ${loaded.partners} partners and ${loaded.customers} customers into ${tableName}${endpoint ? ` at ${endpoint}` : ''}.`);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  console.log(`Loaded ${count(loaded.partners, 'partner')} and ${count(loaded.customers, 'customer')} into ${tableName}${endpoint ? ` at ${endpoint}` : ''}.`);
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   const hint = /ECONNREFUSED|connect/i.test(message) ? ' Is the local stack running (npm start)?' : '';

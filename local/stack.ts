@@ -130,13 +130,19 @@ export async function seedDirectory(file: string | URL, endpoint: string | undef
   }
 }
 
-/** The sleep until the transfer date, shortened to at most `capSeconds` (the wake instant the schedule step returned). */
+/** Node timers fire at once beyond this (about 24.8 days), so no local wait may be longer. */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
+/**
+ * The sleep until the transfer date (the wake instant the schedule step returned), shortened to at
+ * most `capSeconds` when given.
+ */
 export function cappedWait(capSeconds: number | undefined) {
   return ({ taskResults }: { taskResults: ReadonlyArray<{ stateName: string; payload: unknown }> }): number | undefined => {
-    if (capSeconds === undefined) return undefined;
     const wakeAt = [...taskResults].reverse().map((r) => findWakeAt(r.payload)).find((w) => w !== undefined);
-    const cap = capSeconds * 1000;
-    return wakeAt === undefined ? cap : Math.min(cap, Math.max(0, Date.parse(wakeAt) - Date.now()));
+    const cap = capSeconds === undefined ? LONGEST_TIMER_MS : Math.min(capSeconds * 1000, LONGEST_TIMER_MS);
+    if (wakeAt === undefined) return capSeconds === undefined ? undefined : cap;
+    return Math.min(cap, Math.max(0, Date.parse(wakeAt) - Date.now()));
   };
 }
 

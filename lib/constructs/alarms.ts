@@ -22,6 +22,7 @@ export interface AlertTopicProps {
  * or a confirmation fails for good. It exists before the functions so they can be told its ARN.
  */
 export class AlertTopic extends Construct {
+  /** The topic; it refuses publishing without TLS. */
   readonly topic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: AlertTopicProps = {}) {

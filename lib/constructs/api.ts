@@ -95,6 +95,7 @@ export interface TransferApiProps {
  * since their secret (or nothing) is the credential.
  */
 export class TransferApi extends Construct {
+  /** The HTTP API, without an implicit stage. */
   readonly httpApi: apigw.HttpApi;
   /** The `$default` stage, with access logs and throttling. */
   readonly stage: apigw.HttpStage;

@@ -104,6 +104,7 @@ export interface TransferFunctionProps {
  */
 export class TransferFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: TransferFunctionProps) {
+    // The log group and role are the function's siblings (`<id>Logs`, `<id>Role`): both must exist before super().
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });

@@ -121,6 +121,7 @@ export interface TransferWorkflowProps {
  * its step needs.
  */
 export class TransferWorkflow extends Construct {
+  /** The Standard state machine, named {@link transferStateMachineName}. */
   readonly stateMachine: sfn.StateMachine;
   /** The functions the state machine invokes, by their key in `WORKFLOW_FUNCTIONS`. */
   readonly functions: Readonly<Record<WorkflowFunctionKey, TransferFunction>>;

@@ -134,7 +134,9 @@ export class LocalExecution {
       },
     });
     this.abortRun = run.abort;
-    this.done = Promise.all([this.consume(run.eventLogs), this.settle(run.result)]).then(() => undefined);
+    this.done = Promise.all([this.consume(run.eventLogs), this.settle(run.result)]).then(() => {
+      env.log(`execution ${this.name} ${this.status}${this.error === undefined ? '' : ` (${this.error})`}`);
+    });
   }
 
   stop(error: string | undefined, cause: string | undefined): void {
@@ -181,7 +183,6 @@ export class LocalExecution {
     this.cause = closing.cause;
     this.released.abort();
     this.env.tokens.releaseExecution(this.executionArn, notRunning());
-    this.env.log(`execution ${this.name} ${status}${closing.error === undefined ? '' : ` (${closing.error})`}`);
   }
 
   private nextTaskToken(): string {
@@ -250,16 +251,17 @@ export class LocalExecution {
     this.history.taskInvoked(invocation);
     const timeoutMs = timeoutSeconds * 1000;
     const deadline = invocation.scheduledAt + timeoutMs;
-    // Everything up to the first await below runs before the engine starts its own timeout timer.
+    // Created before the engine starts its own timer with the same delay, so it fires first: a result
+    // arriving after the engine has timed the task out is never recorded as the task's result.
     let expired = false;
-    const work =
-      task.kind === 'lambdaCallback'
-        ? this.runCallbackTask(parameters, timeoutMs, deadline)
-        : this.runLambdaTask(task, parameters, deadline, () => expired);
     const expiry = setTimeout(() => {
       expired = true;
     }, timeoutMs);
     expiry.unref();
+    const work =
+      task.kind === 'lambdaCallback'
+        ? this.runCallbackTask(parameters, timeoutMs, deadline)
+        : this.runLambdaTask(task, parameters, deadline);
     return this.whileRunning(work)
       .then((outcome) => {
         if (!expired) {
@@ -271,12 +273,7 @@ export class LocalExecution {
       .finally(() => clearTimeout(expiry));
   }
 
-  private async runLambdaTask(
-    task: TaskStateInfo,
-    parameters: EngineJson,
-    deadline: number,
-    expired: () => boolean,
-  ): Promise<TaskOutcome> {
+  private async runLambdaTask(task: TaskStateInfo, parameters: EngineJson, deadline: number): Promise<TaskOutcome> {
     if (task.kind === 'lambdaFunction') {
       const result = await this.callFunction(task.resource, parameters, deadline);
       return { output: result, payload: result };
@@ -286,24 +283,24 @@ export class LocalExecution {
     }
     const { functionName, payload } = lambdaRequest(parameters);
     const result = await this.callFunction(functionName, payload, deadline);
-    if (expired()) return { output: null, payload: null };
     return { output: { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: result }, payload: result };
   }
 
   private async runCallbackTask(parameters: EngineJson, timeoutMs: number, deadline: number): Promise<TaskOutcome> {
     const { tokens } = this.env;
     const token = this.claimTaskToken(parameters);
+    const { functionName, payload } = lambdaRequest(parameters);
     const parked = tokens.park(token, this.executionArn, timeoutMs);
-    try {
-      const { functionName, payload } = lambdaRequest(parameters);
-      await this.callFunction(functionName, payload, deadline);
-    } catch (error) {
-      if (tokens.isParked(token)) {
+    // The token may be answered while the function is still running; the answer completes the task.
+    const invoked = this.callFunction(functionName, payload, deadline).then(
+      () => parked,
+      (error: unknown) => {
+        if (!tokens.isParked(token)) return parked;
         tokens.complete(token);
         throw error;
-      }
-    }
-    const output = toEngineJson(await parked);
+      },
+    );
+    const output = toEngineJson(await Promise.race([parked, invoked]));
     return { output, payload: output };
   }
 

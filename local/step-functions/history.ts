@@ -134,7 +134,7 @@ export class ExecutionHistory {
           state: event.state.name,
           error: failure?.error,
           cause: failure?.cause,
-          location: `Retry attempt ${event.retry.attempt} of ${event.retry.retrier.ErrorEquals.join(', ')}`,
+          location: `Retry #${event.retry.attempt} (ErrorEquals: ${event.retry.retrier.ErrorEquals.join(', ')})`,
         });
         if (event.state.type === 'Task') this.startAttempt(event.state.name, event.index);
         return;
@@ -145,7 +145,7 @@ export class ExecutionHistory {
           state: event.state.name,
           error: failure?.error,
           cause: failure?.cause,
-          location: `Catch ${event.catch.catcher.ErrorEquals.join(', ')} -> ${event.catch.catcher.Next}`,
+          location: `Catch (ErrorEquals: ${event.catch.catcher.ErrorEquals.join(', ')}) -> ${event.catch.catcher.Next}`,
         });
         return;
       }

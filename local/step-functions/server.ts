@@ -5,7 +5,7 @@ import { parseStateMachineArn } from './arns.ts';
 import { ApiError, readJsonBody, sendError, sendJson, TARGET_PREFIX } from './protocol.ts';
 import { prepareDefinition } from './run-definition.ts';
 import { StepFunctionsService } from './service.ts';
-import { TaskFailure, TaskTokens } from './task-tokens.ts';
+import { TaskTokens } from './task-tokens.ts';
 
 export type LocalFunction = (
   event: unknown,
@@ -48,11 +48,9 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
   const log = options.log ?? (() => undefined);
   const definitionText = JSON.stringify(options.definition);
 
-  // Validates the definition exactly as given before running the locally adjusted copy.
-  // Validated on a copy: the validator adds QueryLanguage to the object it checks.
+  // Validates the definition exactly as given, on a copy because the validator adds QueryLanguage to it.
   new StateMachine(structuredClone(options.definition) as unknown as StateMachineDefinition);
   const prepared = prepareDefinition(options.definition);
-  const tokens = new TaskTokens();
   const service = new StepFunctionsService({
     stateMachine,
     definitionText,
@@ -64,7 +62,7 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
       roleArn: options.roleArn ?? `arn:${stateMachine.partition}:iam::${stateMachine.account}:role/${options.stateMachineName}-role`,
       region: stateMachine.region,
       functions: options.functions,
-      tokens,
+      tokens: new TaskTokens(),
       waitOverrideMs: options.waitOverrideMs,
       log,
     },
@@ -84,7 +82,6 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
     close() {
       closed ??= (async () => {
         await service.close();
-        tokens.releaseAll(new TaskFailure('States.Runtime', 'The local Step Functions server was closed'));
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -84,12 +84,6 @@ export class TaskTokens {
     }
   }
 
-  releaseAll(reason: Error): void {
-    for (const [token, entry] of this.entries) {
-      if (entry.state === 'parked') this.finish(token, 'aborted')?.reject(reason);
-    }
-  }
-
   private parkedSettle(token: string): Settle {
     this.requireParked(token);
     const settle = this.finish(token, 'completed');

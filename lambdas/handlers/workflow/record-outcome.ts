@@ -6,11 +6,15 @@ export const handler = stepHandler(
   z.object({
     transferId: z.string().min(1),
     outcome: z.enum(['DECLINED', 'EXPIRED', 'FAILED', 'CONFIRMATION_FAILED']),
-    error: z.string().optional(),
-    cause: z.string().optional(),
+    failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
   }),
   async (input, { steps }) => {
-    await steps.recordOutcome(input);
+    await steps.recordOutcome({
+      transferId: input.transferId,
+      outcome: input.outcome,
+      error: input.failure?.Error,
+      cause: input.failure?.Cause,
+    });
     logger.info('Outcome recorded', { outcome: input.outcome });
   },
 );
