@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
+import { LOCAL_ACCOUNT, LOCAL_REGION, lambdaContext } from './lambda-context.ts';
 import { renderWorkflowDefinition } from '../lib/render-definition.ts';
 import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
@@ -13,8 +13,6 @@ import { startLocalHttpApi, type LocalHttpHandler, type LocalRoute } from './htt
 import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
 import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
 
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_ACCOUNT = '000000000000';
 export const DEMO_DIRECTORY = new URL('./demo-directory.json', import.meta.url);
 
 export interface LocalStackOptions {
@@ -50,23 +48,6 @@ async function resolvePort(port: number): Promise<number> {
   return port === 0 ? freePort() : port;
 }
 
-function lambdaContext(functionName: string, timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 type LambdaModule = { handler: (event: unknown, context: Context) => Promise<unknown> };
 
@@ -207,7 +188,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const functions: Record<string, LocalFunction> = {};
     for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
       const handler = await loadHandler('workflow', name);
-      functions[name] = (event) => handler(event, lambdaContext(name, 300_000));
+      functions[name] = (event) => handler(event, lambdaContext(name, Date.now() + 300_000));
     }
     const sfn = await startLocalStepFunctions({
       port: ports.sfn,

@@ -1,7 +1,8 @@
-import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Customer, CustomerOwnership, CustomerUser, DirectoryFile, Partner } from '../domain/directory.ts';
 import type { DirectoryPort } from '../domain/ports.ts';
 import { keys } from './table-keys.ts';
+import { queryPartition } from './query-partition.ts';
 import { asTransient } from './transient.ts';
 
 type Item = Record<string, unknown>;
@@ -94,24 +95,8 @@ export class DynamoDirectory implements DirectoryPort {
     return items.map((item) => String(item.domain));
   }
 
-  private async customerItems(customerId: string, prefix?: string): Promise<Item[]> {
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await asTransient(() =>
-        this.db.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
-            ExpressionAttributeValues: prefix ? { ':pk': `CUSTOMER#${customerId}`, ':prefix': prefix } : { ':pk': `CUSTOMER#${customerId}` },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+  private customerItems(customerId: string, prefix?: string): Promise<Item[]> {
+    return queryPartition(this.db, this.tableName, `CUSTOMER#${customerId}`, prefix);
   }
+
 }

@@ -17,6 +17,7 @@ import type {
   CustomerMove,
   Decision,
   NewTransfer,
+  OpenStep,
   StatusChange,
   TransferPage,
   TransferStorePort,
@@ -24,6 +25,7 @@ import type {
 import type { HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from '../domain/transfer.ts';
 import { TABLE_INDEXES } from './table-schema.ts';
 import { keys } from './table-keys.ts';
+import { queryPartition } from './query-partition.ts';
 import { asTransient } from './transient.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
@@ -130,14 +132,14 @@ export class DynamoTransferStore implements TransferStorePort {
     ];
     await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
     // History events of a discarded request go too, so a rejected request leaves nothing behind.
-    const events = await this.queryAll(`TRANSFER#${transfer.id}`, 'EVENT#');
+    const events = await queryPartition(this.db, this.tableName, `TRANSFER#${transfer.id}`, 'EVENT#');
     for (const event of events) {
       await asTransient(() => this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: event.pk, sk: event.sk } })));
     }
   }
 
   async get(id: string): Promise<TransferWithHistory | undefined> {
-    const items = await this.queryAll(keys.transfer(id).pk);
+    const items = await queryPartition(this.db, this.tableName, keys.transfer(id).pk);
     const transferItem = items.find((item) => item.kind === 'transfer');
     if (!transferItem) return undefined;
     const history = items.filter((item) => item.kind === 'event').map((item) => strip<HistoryEvent>(item));
@@ -188,16 +190,7 @@ export class DynamoTransferStore implements TransferStorePort {
     };
   }
 
-  async openStep(input: {
-    transferId: string;
-    step: Step;
-    partnerId: string;
-    taskToken: string;
-    linkHash: string;
-    supersedes: string | null;
-    expiresAt: string;
-    event: HistoryEvent;
-  }): Promise<boolean> {
+  async openStep(input: OpenStep): Promise<boolean> {
     const items: TransactItem[] = [
       {
         Update: {
@@ -467,26 +460,6 @@ export class DynamoTransferStore implements TransferStorePort {
     return found;
   }
 
-  private async queryAll(pk: string, skPrefix?: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await asTransient(() =>
-        this.db.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
-            ExpressionAttributeValues: skPrefix ? { ':pk': pk, ':prefix': skPrefix } : { ':pk': pk },
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
 }
 
 function cancellationReasons(error: unknown): CancellationReason[] | undefined {

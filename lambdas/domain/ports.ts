@@ -83,6 +83,18 @@ export interface CustomerMove {
   at: string;
 }
 
+export interface OpenStep {
+  transferId: string;
+  step: Step;
+  partnerId: string;
+  taskToken: string;
+  linkHash: string;
+  /** The step's previous link, which stops working. */
+  supersedes: string | null;
+  expiresAt: string;
+  event: HistoryEvent;
+}
+
 export interface TransferPage {
   items: Transfer[];
   nextToken?: string;
@@ -100,16 +112,7 @@ export interface TransferStorePort {
    * Stores the task token of a newly reached wait and its new link (superseding an older one);
    * false when the step was decided already.
    */
-  openStep(input: {
-    transferId: string;
-    step: Step;
-    partnerId: string;
-    taskToken: string;
-    linkHash: string;
-    supersedes: string | null;
-    expiresAt: string;
-    event: HistoryEvent;
-  }): Promise<boolean>;
+  openStep(input: OpenStep): Promise<boolean>;
   getLink(hash: string): Promise<ApprovalLink | undefined>;
   /** Records a decision and moves the status, all or nothing; throws ConflictError when someone decided first. */
   decide(decision: Decision): Promise<void>;

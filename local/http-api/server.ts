@@ -1,5 +1,6 @@
 // Local twin of an API Gateway HTTP API (payload format 2.0) with a JWT authorizer and Lambda proxy integrations.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { LOCAL_ACCOUNT, lambdaContext } from '../lambda-context.ts';
 import { createServer, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,7 +56,6 @@ export interface LocalHttpApi {
 /** API Gateway HTTP API request payload quota. */
 export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
 const DEFAULT_INTEGRATION_TIMEOUT_MS = 30_000;
-const LOCAL_ACCOUNT_ID = '000000000000';
 const LOCAL_API_ID = 'local';
 const SECRET_PATH_PREFIX = '/approvals/';
 // Algorithms a JWT authorizer may meet here: API Gateway's RSA family plus the local issuer's ES256.
@@ -268,27 +268,6 @@ function traceId(now: Date): string {
   return `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
 }
 
-function makeContext(functionName: string, deadline: number): Context {
-  const region = process.env.AWS_REGION ?? 'us-east-1';
-  const today = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-  const unsupported = (): never => {
-    throw new Error('Callback-style completion is not supported; return or throw from the async handler.');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:${LOCAL_ACCOUNT_ID}:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `${today}/[$LATEST]${randomBytes(16).toString('hex')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: unsupported,
-    fail: unsupported,
-    succeed: unsupported,
-  };
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -396,7 +375,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
 
   async function invoke(match: RouteMatch, event: LocalHttpEvent): Promise<HttpResponse> {
     const { compiled } = match;
-    const context = makeContext(compiled.functionName, Date.now() + integrationTimeoutMs);
+    const context = lambdaContext(compiled.functionName, Date.now() + integrationTimeoutMs);
     let result: unknown;
     try {
       result = await withTimeout(Promise.resolve().then(() => compiled.route.handler(event, context)), integrationTimeoutMs);
@@ -450,7 +429,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
       headers,
       ...(queryStringParameters ? { queryStringParameters } : {}),
       requestContext: {
-        accountId: LOCAL_ACCOUNT_ID,
+        accountId: LOCAL_ACCOUNT,
         apiId: LOCAL_API_ID,
         ...(authorizer ? { authorizer } : {}),
         domainName,
