@@ -1,11 +1,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
+import { IdempotentRequests } from './adapters/idempotency.ts';
+import { SecretsManagerLinkKey, StaticLinkKey } from './adapters/link-key.ts';
 import { SesMailer } from './adapters/ses-mailer.ts';
+import { SnsAlerts } from './adapters/sns-alerts.ts';
 import { StepFunctionsWorkflow } from './adapters/sfn-workflow.ts';
 import { ApprovalLinks } from './domain/approval-links.ts';
 import type { ClaimNames } from './domain/caller.ts';
@@ -29,6 +34,10 @@ const configSchema = z.object({
   TRANSFER_LOCK_DAYS: z.coerce.number().int().min(0).default(DEFAULT_POLICY.lockDays),
   JWT_PARTNER_CLAIM: z.string().default('partner_id'),
   JWT_ROLES_CLAIM: z.string().default('roles'),
+  ALERT_TOPIC_ARN: z.string().default(''),
+  /** The approval-link key itself (local runs), or the Secrets Manager secret holding it (AWS). */
+  APPROVAL_LINK_KEY: z.string().min(32).optional(),
+  APPROVAL_LINK_KEY_SECRET_ARN: z.string().optional(),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -47,6 +56,8 @@ export interface Services {
   links: ApprovalLinks;
   steps: WorkflowSteps;
   directory: DynamoDirectory;
+  /** Idempotency-Key records (Powertools), in the same table. */
+  idempotency: IdempotentRequests;
 }
 
 /** Wires the adapters; the only place that chooses them. SDK endpoints come from AWS_ENDPOINT_URL_* when set. */
@@ -65,7 +76,12 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
   const workflow = new StepFunctionsWorkflow(new SFNClient({}), config.STATE_MACHINE_ARN);
   const mailer = new SesMailer(new SESv2Client({}), config.SENDER_EMAIL);
   const clock = { now: () => new Date() };
-  const transfers = new TransferService({ store, directory, workflow, clock, policy });
+  const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy });
+  const linkKey = config.APPROVAL_LINK_KEY
+    ? new StaticLinkKey(config.APPROVAL_LINK_KEY)
+    : config.APPROVAL_LINK_KEY_SECRET_ARN
+      ? new SecretsManagerLinkKey(new SecretsManagerClient({}), config.APPROVAL_LINK_KEY_SECRET_ARN)
+      : { key: () => Promise.reject(new Error('Set APPROVAL_LINK_KEY or APPROVAL_LINK_KEY_SECRET_ARN to send approval links.')) };
   return {
     config,
     claims: { partnerClaim: config.JWT_PARTNER_CLAIM, rolesClaim: config.JWT_ROLES_CLAIM },
@@ -75,6 +91,8 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
       store,
       directory,
       mailer,
+      alerts: new SnsAlerts(new SNSClient({}), config.ALERT_TOPIC_ARN),
+      linkKey,
       transfers,
       clock,
       policy,
@@ -82,6 +100,7 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
       devopsEmail: config.DEVOPS_EMAIL,
     }),
     directory,
+    idempotency: new IdempotentRequests(new DynamoDBClient({}), config.TABLE_NAME),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
 import { AlertTopic, OperatorAlarms } from './constructs/alarms.ts';
 import { TransferApi } from './constructs/api.ts';
+import { ApprovalLinkKey } from './constructs/approval-link-key.ts';
 import { Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
@@ -123,7 +124,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
 }
 
 /**
- * The Customer Transfer Workflow: table, HTTP API, Step Functions workflow, mail and alarms.
+ * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail and alarms.
  * Settings come from context; see {@link TransferSettings}.
  */
 export class TransferStack extends Stack {
@@ -131,6 +132,8 @@ export class TransferStack extends Stack {
   readonly settings: TransferSettings;
   readonly table: TransferTable;
   readonly alerts: AlertTopic;
+  /** The key approval-link secrets are derived from. */
+  readonly approvalLinkKey: ApprovalLinkKey;
   readonly api: TransferApi;
   readonly workflow: TransferWorkflow;
   readonly alarms: OperatorAlarms;
@@ -142,6 +145,7 @@ export class TransferStack extends Stack {
 
     this.table = new TransferTable(this, 'Transfers');
     this.alerts = new AlertTopic(this, 'Alerts', { email: settings.devopsEmail });
+    this.approvalLinkKey = new ApprovalLinkKey(this, 'ApprovalLinkKey');
     const mailer = new Mailer(this, 'Mailer', { senderEmail: settings.senderEmail });
     const stateMachineArn = transferStateMachineArn(this);
 
@@ -152,6 +156,8 @@ export class TransferStack extends Stack {
       senderEmail: settings.senderEmail,
       devopsEmail: settings.devopsEmail,
       alertTopicArn: this.alerts.topic.topicArn,
+      // Only the ARN; the functions granted to read the key fetch its value at run time.
+      approvalLinkKeySecretArn: this.approvalLinkKey.secretArn,
       timeZone: settings.transferTimezone,
       approvalWindowSeconds: settings.approvalWindowSeconds,
       reminderIntervalSeconds: settings.reminderIntervalSeconds,
@@ -164,6 +170,7 @@ export class TransferStack extends Stack {
       environment,
       publicBaseUrl: settings.publicBaseUrl,
       table: this.table.table,
+      mailer,
       stateMachineArn,
       jwtIssuer: settings.jwtIssuer,
       jwtAudience: [settings.jwtAudience],
@@ -173,6 +180,7 @@ export class TransferStack extends Stack {
       table: this.table.table,
       mailer,
       alertTopic: this.alerts.topic,
+      approvalLinkKey: this.approvalLinkKey,
     });
 
     const workflowFunctions = Object.entries(this.workflow.functions).map(

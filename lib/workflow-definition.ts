@@ -37,6 +37,7 @@ function withRetries(task: tasks.LambdaInvoke, attempts: { transient: number }):
   return task;
 }
 
+/** A Lambda step; its result (the function's return value) lands at `resultPath`, or is dropped. */
 function invoke(
   scope: Construct,
   name: string,
@@ -71,8 +72,9 @@ function awaitDecision(scope: Construct, name: string, fn: IFunction, step: 'rel
         approvalWindowSeconds: sfn.JsonPath.numberAt('$.policy.approvalWindowSeconds'),
       }),
       retryOnServiceExceptions: false,
-      // The approval window is read per execution, so each deployment or local run sets its own.
-      taskTimeout: sfn.Timeout.at('$.policy.approvalWindowSeconds'),
+      // Each wait lasts until the next reminder or the end of the approval window, whichever is first;
+      // both are read per execution, so each deployment or local run sets its own.
+      taskTimeout: sfn.Timeout.at(`$.${step}Wait.value.seconds`),
       resultPath: `$.${step}`,
     }),
     { transient: 3 },
@@ -80,77 +82,92 @@ function awaitDecision(scope: Construct, name: string, fn: IFunction, step: 'rel
 }
 
 /**
- * The transfer workflow: written release, written acceptance, the sleep until the transfer date,
- * re-homing and confirmations. Built once, used by the stack and rendered for the local engine.
+ * The transfer workflow: written release, written acceptance (each with reminders until its window
+ * closes), the sleep until the transfer date, re-homing and confirmations. Built once, used by the
+ * stack and rendered for the local engine.
  */
 export function buildTransferWorkflow(scope: Construct, fns: WorkflowFunctions): sfn.IChainable {
+  const transferId = sfn.JsonPath.stringAt('$.transferId');
   const outcome = (name: string, kind: string) =>
     invoke(
       scope,
       name,
       fns.recordOutcome,
       {
-        transferId: sfn.JsonPath.stringAt('$.transferId'),
+        transferId,
         outcome: kind,
-        // The whole caught error: its Cause may be missing (a timeout), and a missing path would fail the task.
+        // The whole caught error: its Cause may be missing, and a missing path would fail the task.
         'failure.$': '$.failure',
       },
       undefined,
     );
 
-  const declined = outcome('Notify partners of the decline', 'DECLINED').next(
-    new sfn.Succeed(scope, 'Transfer declined'),
-  );
-  const expired = outcome('Record expiry and notify partners', 'EXPIRED').next(new sfn.Succeed(scope, 'Transfer expired'));
+  const declined = outcome('Notify partners of the decline', 'DECLINED').next(new sfn.Succeed(scope, 'Transfer declined'));
+  const expired = new sfn.Succeed(scope, 'Transfer expired');
   const cancelled = new sfn.Succeed(scope, 'Transfer cancelled');
   const completed = new sfn.Succeed(scope, 'Transfer completed');
 
-  const awaitingParty = (task: tasks.LambdaInvoke) =>
-    task
+  /** A waiting step: on each timeout, remind the silent party with the same link, or expire once the window is over. */
+  const awaitingParty = (step: 'release' | 'acceptance', name: string, reminderName: string, openName: string) => {
+    const wait = awaitDecision(scope, name, fns.requestApproval, step);
+    const remind = invoke(
+      scope,
+      reminderName,
+      fns.remindOrExpire,
+      { transferId, step, reminderIntervalSeconds: sfn.JsonPath.numberAt('$.policy.reminderIntervalSeconds') },
+      `$.${step}Wait`,
+    ).addCatch(cancelled, {
+      errors: [WORKFLOW_ERRORS.cancelled],
+      resultPath: '$.failure',
+    });
+    wait
       .addCatch(declined, { errors: [WORKFLOW_ERRORS.declined], resultPath: '$.failure' })
       .addCatch(cancelled, { errors: [WORKFLOW_ERRORS.cancelled], resultPath: '$.failure' })
-      .addCatch(expired, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.failure' });
+      .addCatch(remind, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.failure' });
+    remind.next(
+      sfn.Choice.jsonPath(scope, openName)
+        .when(sfn.Condition.booleanEquals(`$.${step}Wait.value.expired`, false), wait)
+        .otherwise(expired),
+    );
+    return wait;
+  };
 
-  const awaitRelease = awaitingParty(awaitDecision(scope, 'Await release from current partner', fns.requestApproval, 'release'));
+  const awaitRelease = awaitingParty(
+    'release',
+    'Await release from current partner',
+    'Remind current partner or expire',
+    'Release window still open?',
+  );
   const awaitAcceptance = awaitingParty(
-    awaitDecision(scope, 'Await acceptance by new partner', fns.requestApproval, 'acceptance'),
+    'acceptance',
+    'Await acceptance by new partner',
+    'Remind new partner or expire',
+    'Acceptance window still open?',
   );
 
-  const schedule = invoke(
-    scope,
-    'Record schedule and notify DevOps',
-    fns.scheduleTransfer,
-    { transferId: sfn.JsonPath.stringAt('$.transferId') },
-    '$.schedule',
-  ).addCatch(cancelled, { errors: [WORKFLOW_ERRORS.cancelled], resultPath: '$.failure' });
+  const schedule = invoke(scope, 'Record schedule and notify DevOps', fns.scheduleTransfer, { transferId }, '$.schedule').addCatch(
+    cancelled,
+    { errors: [WORKFLOW_ERRORS.cancelled], resultPath: '$.failure' },
+  );
 
   const sleep = sfn.Wait.jsonPath(scope, 'Sleep until transfer date', {
     time: sfn.WaitTime.timestampPath('$.schedule.value.wakeAt'),
   });
 
-  const failed = outcome('Record re-homing failure and alert operators', 'FAILED').next(
-    new sfn.Fail(scope, 'Transfer failed', { error: 'RehomeFailed', cause: 'Re-homing did not complete; see the transfer history.' }),
-  );
-
-  const rehome = invoke(
-    scope,
-    'Re-home customers',
-    fns.rehomeCustomers,
-    { transferId: sfn.JsonPath.stringAt('$.transferId') },
-    '$.rehome',
-  )
-    .addCatch(cancelled, { errors: [WORKFLOW_ERRORS.cancelled], resultPath: '$.failure' })
-    .addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+  // No catch-all here: a re-homing that fails stops the execution on this very state, so that once
+  // the cause is fixed a redrive runs it again. The function records a permanent failure and alerts
+  // operators itself; it skips customers already moved.
+  const rehome = invoke(scope, 'Re-home customers', fns.rehomeCustomers, { transferId }, '$.rehome').addCatch(cancelled, {
+    errors: [WORKFLOW_ERRORS.cancelled],
+    resultPath: '$.failure',
+  });
 
   const confirmationFailed = outcome('Record confirmation failure and alert operators', 'CONFIRMATION_FAILED').next(completed);
 
-  const confirm = invoke(
-    scope,
-    'Send confirmations',
-    fns.sendConfirmations,
-    { transferId: sfn.JsonPath.stringAt('$.transferId') },
-    undefined,
-  ).addCatch(confirmationFailed, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+  const confirm = invoke(scope, 'Send confirmations', fns.sendConfirmations, { transferId }, undefined).addCatch(confirmationFailed, {
+    errors: [sfn.Errors.ALL],
+    resultPath: '$.failure',
+  });
 
   const scheduled = schedule.next(sleep).next(rehome).next(confirm).next(completed);
 

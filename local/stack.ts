@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -9,6 +11,7 @@ import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/ta
 import { HTTP_ROUTES, WORKFLOW_FUNCTIONS } from '../lambdas/handlers/catalog.ts';
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { startLocalHttpApi, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
 import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
 import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
@@ -26,6 +29,10 @@ export interface LocalStackOptions {
   maxWaitSeconds?: number;
   /** Settings for the functions (TRANSFER_*, SENDER_EMAIL, ...), over the process environment. */
   env?: Record<string, string>;
+  /** Caps every Retry interval of the workflow, in milliseconds, so local runs need not wait the deployed backoff. */
+  maxRetryIntervalMs?: number;
+  /** Puts a fault proxy between the functions and DynamoDB Local and the SES emulator (for tests). */
+  faultProxies?: boolean;
   log?: (line: string) => void;
 }
 
@@ -33,6 +40,8 @@ export interface LocalStack {
   urls: { api: string; ses: string; sfn: string; dynamodb: string };
   tableName: string;
   stateMachineArn: string;
+  /** Present with `faultProxies`: cut and restore the functions' way to DynamoDB or SES. */
+  faults?: { dynamodb: FaultProxy; ses: FaultProxy };
   stop(): Promise<void>;
 }
 
@@ -86,6 +95,18 @@ async function createTable(endpoint: string, tableName: string): Promise<void> {
     );
   } finally {
     client.destroy();
+  }
+}
+
+/** The approval-link key of this machine's local runs, created once (0600) so links stay valid across restarts. */
+async function localLinkKey(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'approval-link.key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await writeFile(file, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return (await readFile(file, 'utf8')).trim();
   }
 }
 
@@ -160,6 +181,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const [dynamodb, ses] = emulators as [RunningEmulator, RunningEmulator];
     log(`DynamoDB Local on ${dynamodb.endpoint}, SES emulator on ${ses.endpoint}`);
 
+    let faults: LocalStack['faults'];
+    if (options.faultProxies) {
+      const endpointOf = (url: string) => ({ host: '127.0.0.1', port: Number(new URL(url).port) });
+      faults = { dynamodb: await startFaultProxy(endpointOf(dynamodb.endpoint)), ses: await startFaultProxy(endpointOf(ses.endpoint)) };
+      for (const proxy of Object.values(faults)) stoppers.push(() => proxy.close());
+    }
+
     const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? 'customer-transfers';
     const stateMachineName = 'customer-transfer';
     const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineName}`;
@@ -169,12 +197,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SESV2: ses.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: faults?.dynamodb.endpoint ?? dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SESV2: faults?.ses.endpoint ?? ses.endpoint,
       AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${ports.sfn}`,
       TABLE_NAME: tableName,
       STATE_MACHINE_ARN: stateMachineArn,
       PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
+      APPROVAL_LINK_KEY: await localLinkKey(options.stateDir),
       ...options.env,
     });
     delete process.env.AWS_PROFILE;
@@ -197,6 +226,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       definition: renderWorkflowDefinition((name) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`),
       functions,
       waitOverrideMs: cappedWait(options.maxWaitSeconds),
+      ...(options.maxRetryIntervalMs !== undefined ? { maxRetryIntervalMs: options.maxRetryIntervalMs } : {}),
       log,
     });
     stoppers.push(() => sfn.close());
@@ -220,6 +250,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       urls: { api: api.url, ses: ses.endpoint, sfn: sfn.url, dynamodb: dynamodb.endpoint },
       tableName,
       stateMachineArn,
+      ...(faults ? { faults } : {}),
       stop,
     };
   } catch (error) {

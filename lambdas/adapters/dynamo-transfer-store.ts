@@ -22,8 +22,8 @@ import type {
   TransferPage,
   TransferStorePort,
 } from '../domain/ports.ts';
-import type { HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from '../domain/transfer.ts';
-import { TABLE_INDEXES } from './table-schema.ts';
+import { canTransition, type HistoryEvent, type Step, type Transfer, type TransferStatus, type TransferWithHistory } from '../domain/transfer.ts';
+import { TABLE_INDEXES, TABLE_KEYS } from './table-schema.ts';
 import { keys } from './table-keys.ts';
 import { queryPartition } from './query-partition.ts';
 import { asTransient } from './transient.ts';
@@ -46,8 +46,13 @@ function partyIds(transfer: Pick<Transfer, 'fromPartner' | 'toPartner'>): string
   return [transfer.fromPartner.id, transfer.toPartner.id];
 }
 
+let eventSequence = 0;
+
+/** Events of the same instant keep the order they were recorded in: a sequence number, then a random tie-breaker across processes. */
 function eventItem(transferId: string, event: HistoryEvent): Record<string, unknown> {
-  return { ...keys.event(transferId, event.at, randomBytes(4).toString('hex')), kind: 'event', ...event };
+  eventSequence = (eventSequence + 1) % 1_000_000;
+  const unique = `${String(eventSequence).padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
+  return { ...keys.event(transferId, event.at, unique), kind: 'event', ...event };
 }
 
 export class DynamoTransferStore implements TransferStorePort {
@@ -148,6 +153,7 @@ export class DynamoTransferStore implements TransferStorePort {
 
   async list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage> {
     const owner = query.partnerId ? `PARTY#${query.partnerId}` : 'ALL';
+    const partition = query.status ? `${owner}#${query.status}` : owner;
     const index = query.status ? BY_PARTY_STATUS : BY_PARTY;
     const result = await asTransient(() =>
       this.db.send(
@@ -156,10 +162,10 @@ export class DynamoTransferStore implements TransferStorePort {
           IndexName: index.indexName,
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': index.partitionKey },
-          ExpressionAttributeValues: { ':pk': query.status ? `${owner}#${query.status}` : owner },
+          ExpressionAttributeValues: { ':pk': partition },
           ScanIndexForward: false,
           Limit: query.limit,
-          ExclusiveStartKey: query.nextToken ? decodeToken(query.nextToken, index.partitionKey, owner) : undefined,
+          ExclusiveStartKey: query.nextToken ? decodeToken(query.nextToken, index, partition) : undefined,
         }),
       ),
     );
@@ -183,6 +189,8 @@ export class DynamoTransferStore implements TransferStorePort {
       partnerId: String(item.partnerId),
       taskToken: (item.taskToken as string | undefined) ?? null,
       linkHash: (item.linkHash as string | undefined) ?? null,
+      linkNonce: (item.linkNonce as string | undefined) ?? null,
+      linkSentAt: (item.linkSentAt as string | undefined) ?? null,
       expiresAt: (item.expiresAt as string | undefined) ?? null,
       decision: (item.decision as ApprovalStep['decision'] | undefined) ?? null,
       signal: (item.workflowSignal as ApprovalStep['signal'] | undefined) ?? null,
@@ -196,19 +204,24 @@ export class DynamoTransferStore implements TransferStorePort {
         Update: {
           TableName: this.tableName,
           Key: keys.step(input.transferId, input.step),
-          UpdateExpression: 'SET partnerId = :partner, taskToken = :token, linkHash = :hash, expiresAt = :expires, openedAt = :at, kind = :kind',
+          UpdateExpression:
+            'SET partnerId = :partner, taskToken = :token, linkHash = :hash, linkNonce = :nonce, expiresAt = :expires, openedAt = :at, kind = :kind' +
+            (input.newLink ? ' REMOVE linkSentAt' : ''),
           ConditionExpression: 'attribute_not_exists(decision)',
           ExpressionAttributeValues: {
             ':partner': input.partnerId,
             ':token': input.taskToken,
             ':hash': input.linkHash,
+            ':nonce': input.linkNonce,
             ':expires': input.expiresAt,
-            ':at': input.event.at,
+            ':at': input.at,
             ':kind': 'step',
           },
         },
       },
-      {
+    ];
+    if (input.newLink) {
+      items.push({
         Put: {
           TableName: this.tableName,
           Item: {
@@ -222,9 +235,9 @@ export class DynamoTransferStore implements TransferStorePort {
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
-      },
-      { Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } },
-    ];
+      });
+    }
+    if (input.event) items.push({ Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } });
     if (input.supersedes) {
       items.push({
         Update: {
@@ -296,6 +309,19 @@ export class DynamoTransferStore implements TransferStorePort {
       }
       throw error;
     }
+  }
+
+  async markLinkSent(transferId: string, step: Step, at: string): Promise<void> {
+    await asTransient(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.step(transferId, step),
+          UpdateExpression: 'SET linkSentAt = :at',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      ),
+    );
   }
 
   async markSignalled(transferId: string, step: Step, at: string): Promise<void> {
@@ -390,6 +416,28 @@ export class DynamoTransferStore implements TransferStorePort {
     }
   }
 
+  async reclaim(transferId: string, customerIds: string[], at: string): Promise<string[]> {
+    const held: string[] = [];
+    for (const customerId of customerIds) {
+      try {
+        await asTransient(() =>
+          this.db.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...keys.claim(customerId), kind: 'claim', transferId, claimedAt: at },
+              ConditionExpression: 'attribute_not_exists(pk) OR transferId = :transfer',
+              ExpressionAttributeValues: { ':transfer': transferId },
+            }),
+          ),
+        );
+        held.push(customerId);
+      } catch (error) {
+        if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      }
+    }
+    return held;
+  }
+
   private statusUpdates(
     transfer: Transfer,
     from: TransferStatus[],
@@ -397,6 +445,8 @@ export class DynamoTransferStore implements TransferStorePort {
     at: string,
     changes: Record<string, unknown>,
   ): TransactItem[] {
+    const illegal = from.filter((status) => !canTransition(status, to, { redrive: true }));
+    if (illegal.length > 0) throw new Error(`No transition from ${illegal.join(', ')} to ${to}`);
     const sets = Object.keys(changes).map((name, index) => `#c${index} = :c${index}`);
     const names = Object.fromEntries(Object.keys(changes).map((name, index) => [`#c${index}`, name]));
     const values = Object.fromEntries(Object.values(changes).map((value, index) => [`:c${index}`, value]));
@@ -471,16 +521,23 @@ function encodeToken(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeToken(token: string, partitionAttribute: string, owner: string): Record<string, unknown> {
+function decodeToken(token: string, index: { partitionKey: string; sortKey: string }, partition: string): Record<string, string> {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
     key = undefined;
   }
-  const partition = typeof key === 'object' && key !== null ? (key as Record<string, unknown>)[partitionAttribute] : undefined;
-  if (typeof partition !== 'string' || !(partition === owner || partition.startsWith(`${owner}#`))) {
-    throw new ValidationError('nextToken does not belong to this listing; start again without it.');
-  }
-  return key as Record<string, unknown>;
+  // Exactly the key this listing hands out: the table's and the index's key attributes, all strings,
+  // in the very partition queried (same caller, same status filter). DynamoDB never sees anything else.
+  const expected = [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, index.partitionKey, index.sortKey].sort();
+  const valid =
+    typeof key === 'object' &&
+    key !== null &&
+    !Array.isArray(key) &&
+    Object.keys(key).sort().join() === expected.join() &&
+    Object.values(key).every((value) => typeof value === 'string' && value !== '') &&
+    (key as Record<string, string>)[index.partitionKey] === partition;
+  if (!valid) throw new ValidationError('nextToken does not belong to this listing; start again without it.');
+  return key as Record<string, string>;
 }

@@ -1,4 +1,4 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { WorkflowPort, WorkflowSignal } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
 
@@ -15,6 +15,18 @@ export class StepFunctionsWorkflow implements WorkflowPort {
     await asTransient(() =>
       this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: transferId, input: JSON.stringify(input) })),
     );
+  }
+
+  async stop(transferId: string, cause: string): Promise<boolean> {
+    // The execution is named after the transfer, so its ARN follows from the state machine's.
+    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${transferId}`;
+    try {
+      await asTransient(() => this.sfn.send(new StopExecutionCommand({ executionArn, error: 'TransferCancelled', cause })));
+      return true;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return false;
+      throw error;
+    }
   }
 
   async signal(taskToken: string, signal: WorkflowSignal): Promise<'delivered' | 'gone'> {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { SIGNER_PLACEHOLDER, statementFor } from './consent.ts';
 import { addDays } from './dates.ts';
 import { ConflictError, ValidationError } from './errors.ts';
@@ -7,9 +7,17 @@ import { approvalForm, parseInput, type ApprovalForm } from './requests.ts';
 import type { DecisionResult, RequestMeta, TransferService } from './transfer-service.ts';
 import { STEP_STATUS, type ConsentRecord, type PartyRef, type Step, type TransferWithHistory } from './transfer.ts';
 
-/** 256 bits from the CSPRNG; only its hash is ever stored. */
-export function newLinkSecret(): string {
-  return randomBytes(32).toString('base64url');
+/** A fresh random nonce per link (128 bits from the CSPRNG); stored with the step so a reminder can re-send the link. */
+export function newLinkNonce(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/**
+ * A link's secret: 256 bits, HMAC-derived from the server's link key, the step and the link's random
+ * nonce. Only its hash is stored; the same link can be sent again in a reminder without storing it.
+ */
+export function linkSecret(key: Buffer, transferId: string, step: Step, nonce: string): string {
+  return createHmac('sha256', key).update(`${transferId}\n${step}\n${nonce}`, 'utf8').digest('base64url');
 }
 
 export function hashSecret(secret: string): string {
@@ -59,10 +67,10 @@ export class ApprovalLinks {
       return { kind: 'problem', problem: 'used', transfer, step: link.step, ...(step?.decision ? { consent: step.decision } : {}) };
     }
     if (link.state === 'superseded') return { kind: 'problem', problem: 'superseded', transfer, step: link.step };
-    if (transfer.status !== STEP_STATUS[link.step]) return { kind: 'problem', problem: 'closed', transfer, step: link.step };
-    if (Date.parse(link.expiresAt) <= this.clock.now().getTime()) {
+    if (transfer.status === 'EXPIRED' || Date.parse(link.expiresAt) <= this.clock.now().getTime()) {
       return { kind: 'problem', problem: 'expired', transfer, step: link.step };
     }
+    if (transfer.status !== STEP_STATUS[link.step]) return { kind: 'problem', problem: 'closed', transfer, step: link.step };
     const today = this.transfers.today();
     const partner = link.step === 'release' ? transfer.fromPartner : transfer.toPartner;
     return {

@@ -15,6 +15,10 @@ export interface ApprovalStep {
   partnerId: string;
   taskToken: string | null;
   linkHash: string | null;
+  /** Random input of the link's secret (the secret itself is never stored). */
+  linkNonce: string | null;
+  /** When the current link was emailed; null while it has not been. */
+  linkSentAt: string | null;
   expiresAt: string | null;
   decision: ConsentRecord | null;
   /** The output sent to the workflow with the decision, kept so either side can deliver it. */
@@ -89,10 +93,14 @@ export interface OpenStep {
   partnerId: string;
   taskToken: string;
   linkHash: string;
-  /** The step's previous link, which stops working. */
+  linkNonce: string;
+  /** The step's previous link, which stops working; null when the link stays the same. */
   supersedes: string | null;
+  /** Whether the link is new (written now) or the step's current one (a wait resumed after a reminder). */
+  newLink: boolean;
   expiresAt: string;
-  event: HistoryEvent;
+  at: string;
+  event: HistoryEvent | null;
 }
 
 export interface TransferPage {
@@ -117,8 +125,11 @@ export interface TransferStorePort {
   /** Records a decision and moves the status, all or nothing; throws ConflictError when someone decided first. */
   decide(decision: Decision): Promise<void>;
   markSignalled(transferId: string, step: Step, at: string): Promise<void>;
+  markLinkSent(transferId: string, step: Step, at: string): Promise<void>;
   changeStatus(change: StatusChange): Promise<void>;
   appendEvent(transferId: string, event: HistoryEvent): Promise<void>;
+  /** Claims customers again for a redriven transfer; answers those it now holds (another transfer's claim is left alone). */
+  reclaim(transferId: string, customerIds: string[], at: string): Promise<string[]>;
   /** Moves one customer: ownership, claim and audit event in one transaction. */
   moveCustomer(move: CustomerMove): Promise<'moved' | 'already-moved' | 'not-movable'>;
 }
@@ -134,9 +145,22 @@ export interface MailerPort {
   send(message: EmailMessage): Promise<void>;
 }
 
+/** The key approval-link secrets are derived from. */
+export interface LinkKeyPort {
+  key(): Promise<Buffer>;
+}
+
+/** Operator alerts beyond email (an SNS topic on AWS). */
+export interface AlertPort {
+  /** false when no topic is configured (local runs): email is then the only way. */
+  publish(subject: string, message: string): Promise<boolean>;
+}
+
 export interface WorkflowPort {
   start(transferId: string, input: Record<string, unknown>): Promise<void>;
   signal(taskToken: string, signal: WorkflowSignal): Promise<'delivered' | 'gone'>;
+  /** Stops the transfer's execution; false when it was not running. */
+  stop(transferId: string, cause: string): Promise<boolean>;
 }
 
 export interface Clock {

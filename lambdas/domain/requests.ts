@@ -20,7 +20,7 @@ const singleLine = (max: number) =>
     .trim()
     .max(max, `must be at most ${max} characters`)
     // eslint-disable-next-line no-control-regex
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must be a single line of text');
+    .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s), 'must be a single line of text');
 
 const signedBy = singleLine(120).pipe(z.string().min(2, 'must be the full name of the person signing'));
 const reason = z.string().trim().min(3, 'must say why, in a few words').max(1000, 'must be at most 1000 characters');
@@ -37,6 +37,8 @@ export const createTransferBody = z.strictObject({
   ticketId: ticketId.optional(),
   note: z.string().trim().max(1000, 'must be at most 1000 characters').optional(),
   release: z.strictObject({ transferDate: dateOrImmediate, signedBy }).optional(),
+  /** Operators only: transfer customers still in their post-transfer lock, saying why. */
+  lockOverride: z.strictObject({ reason }).optional(),
 });
 export type CreateTransferBody = z.infer<typeof createTransferBody>;
 
@@ -73,6 +75,9 @@ export const approvalForm = z.strictObject({
 });
 export type ApprovalForm = z.infer<typeof approvalForm>;
 
+export const cancelBody = z.strictObject({ reason, ticketId: ticketId.optional() });
+export type CancelBody = z.infer<typeof cancelBody>;
+
 export const listTransfersQuery = z.strictObject({
   status: z
     .enum(['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'DECLINED', 'EXPIRED', 'CANCELLED', 'FAILED'])
@@ -83,7 +88,8 @@ export const listTransfersQuery = z.strictObject({
 
 /** Parses input with a schema, turning every issue into one readable 400. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
-  const result = schema.safeParse(value);
+  // A missing field says so, rather than "expected string, received undefined".
+  const result = schema.safeParse(value, { error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined) });
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({
     field: issue.path.join('.') || what,

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { billingAdvice } from './billing.ts';
 import { actorOf, type Caller } from './caller.ts';
 import { acceptanceStatement, declineStatement, releaseStatement } from './consent.ts';
-import { dateAt, type CalendarDate } from './dates.ts';
+import { addDays, dateAt, type CalendarDate } from './dates.ts';
 import type { Customer, Partner } from './directory.ts';
 import { ConflictError, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
 import { chooseDate, type ChosenDate, type Policy } from './policy.ts';
-import type { Clock, DirectoryPort, TransferPage, TransferStorePort, WorkflowPort, WorkflowSignal } from './ports.ts';
+import type { Clock, DirectoryPort, MailerPort, TransferPage, TransferStorePort, WorkflowPort, WorkflowSignal } from './ports.ts';
+import { cancellationNoticeEmail } from '../presentation/emails.ts';
 import {
   acceptanceDecisionBody,
+  cancelBody,
   createTransferBody,
   listTransfersQuery,
   parseInput,
@@ -37,6 +39,7 @@ export interface TransferServiceDeps {
   store: TransferStorePort;
   directory: DirectoryPort;
   workflow: WorkflowPort;
+  mailer: MailerPort;
   clock: Clock;
   policy: Policy;
 }
@@ -118,12 +121,19 @@ export class TransferService {
     const [from, to] = await Promise.all([directory.getPartner(fromId), directory.getPartner(body.toPartnerId)]);
     if (!to) throw new NotAllowedError('UNKNOWN_PARTNER', `Unknown partner: ${body.toPartnerId}.`);
     if (!from) throw new NotAllowedError('UNKNOWN_PARTNER', `The current partner ${fromId} is not in the directory.`);
-    const locked = owned.filter((c) => c.lockedUntil !== null && c.lockedUntil >= today);
-    if (locked.length > 0) {
+    if (body.lockOverride && caller.kind !== 'operator') {
+      throw new ForbiddenError('Only a provider operator can override the post-transfer lock.');
+    }
+    const locked = owned
+      .filter((c) => c.lockedUntil !== null && c.lockedUntil >= today)
+      .map((c) => ({ id: c.id, lockedUntil: c.lockedUntil as string, lockEnds: addDays(c.lockedUntil as string, 1) }));
+    if (locked.length > 0 && !body.lockOverride) {
       throw new ConflictError(
         'LOCKED',
-        locked.map((c) => `${c.id} was transferred recently and is locked until ${c.lockedUntil}`).join('; ') + '.',
-        { customers: locked.map((c) => ({ id: c.id, lockedUntil: c.lockedUntil })) },
+        locked
+          .map((c) => `${c.id} was transferred recently and is locked until ${c.lockedUntil}; a new request is possible from ${c.lockEnds}`)
+          .join('; ') + '.',
+        { customers: locked },
       );
     }
 
@@ -158,6 +168,7 @@ export class TransferService {
           requestedDate: body.requestedDate ?? null,
           ticketId: transfer.ticketId,
           note: transfer.note,
+          ...(body.lockOverride && locked.length > 0 ? { lockOverride: { reason: body.lockOverride.reason, customers: locked } } : {}),
           sourceIp: meta.sourceIp,
           userAgent: meta.userAgent,
         },
@@ -175,12 +186,16 @@ export class TransferService {
 
     await this.deps.store.create({ transfer, events });
     try {
+      // Each wait lasts until the first reminder, or the whole window when that is shorter.
+      const firstWait = { value: { seconds: Math.min(policy.reminderIntervalSeconds, policy.approvalWindowSeconds) } };
       await this.deps.workflow.start(transfer.id, {
         transferId: transfer.id,
         policy: {
           approvalWindowSeconds: policy.approvalWindowSeconds,
           reminderIntervalSeconds: policy.reminderIntervalSeconds,
         },
+        releaseWait: firstWait,
+        acceptanceWait: firstWait,
         ...(released ? { release: { acceptanceNeeded: true, transferDate: released.transferDate, immediate: released.immediate } } : {}),
       });
     } catch (error) {
@@ -258,6 +273,11 @@ export class TransferService {
         status: transfer.status,
       });
     }
+    if (recorded?.expiresAt && Date.parse(recorded.expiresAt) <= this.deps.clock.now().getTime()) {
+      throw new ConflictError('EXPIRED', `The approval window for the ${step} closed at ${recorded.expiresAt}.`, {
+        expiresAt: recorded.expiresAt,
+      });
+    }
 
     const at = this.deps.clock.now().toISOString();
     const today = this.today();
@@ -317,6 +337,69 @@ export class TransferService {
   }
 
   /**
+   * Withdraws a transfer before re-homing began, by either party or an operator citing a ticket: the
+   * execution stops, the claims go, both partners are told. Exactly one of a cancel and the start of
+   * re-homing wins, as both are conditional status changes.
+   */
+  async cancel(caller: Caller, id: string, rawBody: unknown, meta: RequestMeta): Promise<TransferWithHistory> {
+    const transfer = await this.getVisible(caller, id);
+    const body = parseInput(cancelBody, rawBody, 'cancellation');
+    if (caller.kind === 'operator' && !body.ticketId) {
+      throw new ValidationError('An operator cancels on a partner\'s behalf only citing a support ticket: ticketId is required.', {
+        issues: [{ field: 'ticketId', message: 'is required for operators' }],
+      });
+    }
+    if (!CANCELLABLE.includes(transfer.status)) throw tooLateToCancel(transfer.status);
+
+    const at = this.deps.clock.now().toISOString();
+    try {
+      await this.deps.store.changeStatus({
+        transferId: id,
+        from: CANCELLABLE,
+        to: 'CANCELLED',
+        at,
+        releaseClaims: true,
+        event: {
+          at,
+          type: 'CANCELLED',
+          actor: actorOf(caller),
+          detail: { reason: body.reason, ticketId: body.ticketId ?? null, sourceIp: meta.sourceIp, userAgent: meta.userAgent },
+        },
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) throw tooLateToCancel((await this.deps.store.get(id))?.status ?? transfer.status);
+      throw error;
+    }
+    // The status is what guards the customers; a stop that fails only leaves the execution to end
+    // at its next step, which finds the transfer cancelled.
+    await this.deps.workflow.stop(id, 'Cancelled on request').catch(() => false);
+    const [from, to] = await Promise.all([
+      this.deps.directory.getPartner(transfer.fromPartner.id),
+      this.deps.directory.getPartner(transfer.toPartner.id),
+    ]);
+    const cancelledBy =
+      caller.kind === 'operator'
+        ? `Provider support (ticket ${body.ticketId ?? ''})`
+        : caller.partnerId === transfer.fromPartner.id
+          ? transfer.fromPartner.name
+          : transfer.toPartner.name;
+    try {
+      await this.deps.mailer.send(
+        cancellationNoticeEmail({
+          transfer: { ...transfer, status: 'CANCELLED' },
+          cancelledBy,
+          reason: body.reason,
+          recipients: [...(from?.contacts ?? []), ...(to?.contacts ?? [])],
+        }),
+      );
+    } catch {
+      // The cancel stands whatever happens to its notice; the missing notice is on record.
+      await this.deps.store.appendEvent(id, { at, type: 'NOTICE_FAILED', actor: { kind: 'system', name: 'api' }, detail: { notice: 'cancellation' } });
+    }
+    return (await this.deps.store.get(id)) ?? transfer;
+  }
+
+  /**
    * Hands a recorded decision to the waiting workflow task (the stored token, or the one given by a
    * wait that found the decision already there). Whichever side holds both delivers; the other finds it done.
    */
@@ -324,8 +407,10 @@ export class TransferService {
     const recorded = await this.deps.store.getStep(transferId, step);
     const token = taskToken ?? recorded?.taskToken;
     if (!recorded?.signal || !token || recorded.signalledAt) return;
-    await this.deps.workflow.signal(token, recorded.signal);
-    await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString());
+    // A token that is gone (the wait timed out meanwhile) leaves the decision to the resumed wait.
+    if ((await this.deps.workflow.signal(token, recorded.signal)) === 'delivered') {
+      await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString());
+    }
   }
 
   private consent(
@@ -370,6 +455,14 @@ export class TransferService {
       chosenDate: chosen,
     });
   }
+}
+
+const CANCELLABLE: TransferStatus[] = ['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED'];
+
+function tooLateToCancel(status: TransferStatus): ConflictError {
+  return ['IN_PROGRESS', 'COMPLETED', 'FAILED'].includes(status)
+    ? new ConflictError('REHOMING_BEGAN', `The transfer is ${status}: re-homing has begun, so it can no longer be cancelled.`, { status })
+    : new ConflictError('ALREADY_ENDED', `The transfer is already ${status}.`, { status });
 }
 
 export function isParty(caller: Caller, transfer: Pick<Transfer, 'fromPartner' | 'toPartner'>): boolean {

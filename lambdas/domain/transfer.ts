@@ -27,12 +27,15 @@ const NEXT: Record<TransferStatus, readonly TransferStatus[]> = {
   FAILED: [],
 };
 
+/** The one way out of FAILED: an operator redrives the execution after fixing the cause, and re-homing resumes. */
+const REDRIVE: Partial<Record<TransferStatus, TransferStatus>> = { FAILED: 'IN_PROGRESS' };
+
 export function isTerminal(status: TransferStatus): boolean {
   return NEXT[status].length === 0;
 }
 
-export function canTransition(from: TransferStatus, to: TransferStatus): boolean {
-  return NEXT[from].includes(to);
+export function canTransition(from: TransferStatus, to: TransferStatus, options: { redrive?: boolean } = {}): boolean {
+  return NEXT[from].includes(to) || (options.redrive === true && REDRIVE[from] === to);
 }
 
 /** The statuses a transfer may be in just before entering `to`. */

@@ -6,11 +6,11 @@ import {
   failureAlertEmail,
   scheduleNoticeEmail,
 } from '../presentation/emails.ts';
-import { hashSecret, newLinkSecret } from './approval-links.ts';
+import { hashSecret, linkSecret, newLinkNonce } from './approval-links.ts';
 import { addDays, startOfDay } from './dates.ts';
 import { ConflictError, RehomeFailed, TransferCancelled } from './errors.ts';
 import type { Policy } from './policy.ts';
-import type { Clock, CustomerOutcome, DirectoryPort, EmailMessage, MailerPort, TransferStorePort } from './ports.ts';
+import type { AlertPort, Clock, CustomerOutcome, DirectoryPort, EmailMessage, LinkKeyPort, MailerPort, TransferStorePort } from './ports.ts';
 import type { TransferService } from './transfer-service.ts';
 import { STEP_STATUS, type Actor, type Step, type TransferWithHistory } from './transfer.ts';
 
@@ -18,6 +18,8 @@ export interface WorkflowStepsDeps {
   store: TransferStorePort;
   directory: DirectoryPort;
   mailer: MailerPort;
+  alerts: AlertPort;
+  linkKey: LinkKeyPort;
   transfers: TransferService;
   clock: Clock;
   policy: Policy;
@@ -27,13 +29,16 @@ export interface WorkflowStepsDeps {
 
 const SYSTEM: Actor = { kind: 'system', name: 'workflow' };
 
-export type Outcome = 'DECLINED' | 'EXPIRED' | 'FAILED' | 'CONFIRMATION_FAILED';
+export type Outcome = 'DECLINED' | 'CONFIRMATION_FAILED';
 
 /** The state machine's steps. Each may run more than once (retries, redrives) and stays correct when it does. */
 export class WorkflowSteps {
   constructor(private readonly deps: WorkflowStepsDeps) {}
 
-  /** Stores the wait's task token server-side and emails the party a fresh approval link. */
+  /**
+   * Stores the wait's task token server-side and emails the party an approval link. A wait resumed
+   * after a reminder keeps its link and its deadline; only the token changes.
+   */
   async requestApproval(input: { transferId: string; step: Step; taskToken: string; approvalWindowSeconds: number }): Promise<void> {
     const { store, clock } = this.deps;
     const transfer = await this.load(input.transferId);
@@ -43,43 +48,85 @@ export class WorkflowSteps {
       await this.deps.transfers.deliver(transfer.id, input.step, input.taskToken);
       return;
     }
-    if (transfer.status === 'CANCELLED') throw new TransferCancelled(`Transfer ${transfer.id} was cancelled.`);
-    if (transfer.status !== STEP_STATUS[input.step]) {
-      throw new ConflictError('NOT_WAITING', `Transfer ${transfer.id} is ${transfer.status}, not waiting for the ${input.step}.`);
-    }
+    this.assertWaiting(transfer, input.step);
     const party = input.step === 'release' ? transfer.fromPartner : transfer.toPartner;
-    const partner = await this.deps.directory.getPartner(party.id);
-    const secret = newLinkSecret();
     const now = clock.now();
-    const expiresAt = new Date(now.getTime() + input.approvalWindowSeconds * 1000).toISOString();
+    const current =
+      existing?.linkHash && existing.linkNonce && existing.expiresAt && Date.parse(existing.expiresAt) > now.getTime()
+        ? { hash: existing.linkHash, nonce: existing.linkNonce, expiresAt: existing.expiresAt, sent: existing.linkSentAt !== null }
+        : null;
+    const nonce = current?.nonce ?? newLinkNonce();
+    const expiresAt = current?.expiresAt ?? new Date(now.getTime() + input.approvalWindowSeconds * 1000).toISOString();
+    const secret = linkSecret(await this.deps.linkKey.key(), transfer.id, input.step, nonce);
+    const partner = await this.deps.directory.getPartner(party.id);
     const opened = await store.openStep({
       transferId: transfer.id,
       step: input.step,
       partnerId: party.id,
       taskToken: input.taskToken,
       linkHash: hashSecret(secret),
-      supersedes: existing?.linkHash ?? null,
+      linkNonce: nonce,
+      newLink: current === null,
+      supersedes: current === null ? (existing?.linkHash ?? null) : null,
       expiresAt,
-      event: {
-        at: now.toISOString(),
-        type: 'APPROVAL_REQUESTED',
-        actor: SYSTEM,
-        detail: { step: input.step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt },
-      },
+      at: now.toISOString(),
+      event: current
+        ? null
+        : {
+            at: now.toISOString(),
+            type: 'APPROVAL_REQUESTED',
+            actor: SYSTEM,
+            detail: { step: input.step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt },
+          },
     });
     if (!opened) {
       await this.deps.transfers.deliver(transfer.id, input.step, input.taskToken);
       return;
     }
+    if (current?.sent) return;
+    await this.deps.mailer.send(
+      approvalRequestEmail({ transfer, step: input.step, link: this.linkUrl(secret), expiresAt, recipients: partner?.contacts ?? [] }),
+    );
+    await store.markLinkSent(transfer.id, input.step, clock.now().toISOString());
+  }
+
+  /**
+   * Runs when a wait times out: before the window closes, reminds the silent party with the same
+   * link and says how long to wait next; after it, expires the transfer and tells both partners.
+   */
+  async remindOrExpire(input: { transferId: string; step: Step; reminderIntervalSeconds: number }): Promise<{ expired: boolean; seconds: number }> {
+    const { store, clock } = this.deps;
+    const transfer = await this.load(input.transferId);
+    const step = await store.getStep(transfer.id, input.step);
+    // A decision that lost the race with the timeout: resume the wait, which delivers it at once.
+    if (step?.decision) return { expired: false, seconds: 1 };
+    this.assertWaiting(transfer, input.step);
+    const now = clock.now();
+    const deadline = step?.expiresAt ? Date.parse(step.expiresAt) : now.getTime();
+    if (now.getTime() >= deadline || !step?.linkNonce || !step.expiresAt) {
+      return (await this.expire(transfer, input.step)) ? { expired: true, seconds: 0 } : { expired: false, seconds: 1 };
+    }
+    const party = input.step === 'release' ? transfer.fromPartner : transfer.toPartner;
+    const partner = await this.deps.directory.getPartner(party.id);
+    const secret = linkSecret(await this.deps.linkKey.key(), transfer.id, input.step, step.linkNonce);
     await this.deps.mailer.send(
       approvalRequestEmail({
         transfer,
         step: input.step,
-        link: `${this.deps.publicBaseUrl.replace(/\/+$/, '')}/approvals/${secret}`,
-        expiresAt,
+        link: this.linkUrl(secret),
+        expiresAt: step.expiresAt,
         recipients: partner?.contacts ?? [],
+        reminder: true,
       }),
     );
+    await store.appendEvent(transfer.id, {
+      at: now.toISOString(),
+      type: 'REMINDER_SENT',
+      actor: SYSTEM,
+      detail: { step: input.step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt: step.expiresAt },
+    });
+    const remaining = Math.ceil((deadline - now.getTime()) / 1000);
+    return { expired: false, seconds: Math.max(1, Math.min(input.reminderIntervalSeconds, remaining)) };
   }
 
   /** Escalates the agreed date to DevOps, tells both partners, and gives the instant to sleep until. */
@@ -119,14 +166,16 @@ export class WorkflowSteps {
     let transfer = await this.load(input.transferId);
     if (transfer.status === 'CANCELLED') throw new TransferCancelled(`Transfer ${transfer.id} was cancelled.`);
     if (transfer.status === 'COMPLETED') return { outcomes: transfer.outcomes ?? [] };
-    if (transfer.status === 'SCHEDULED') {
+    if (transfer.status === 'SCHEDULED' || transfer.status === 'FAILED') {
+      // From FAILED only when an operator redrives the execution, having fixed the cause.
+      const redrive = transfer.status === 'FAILED';
       try {
         await store.changeStatus({
           transferId: transfer.id,
-          from: ['SCHEDULED'],
+          from: [transfer.status],
           to: 'IN_PROGRESS',
           at: clock.now().toISOString(),
-          event: { at: clock.now().toISOString(), type: 'REHOME_STARTED', actor: SYSTEM, detail: {} },
+          event: { at: clock.now().toISOString(), type: redrive ? 'REHOME_REDRIVEN' : 'REHOME_STARTED', actor: SYSTEM, detail: {} },
         });
       } catch (error) {
         // A cancel that won the race stands: the customers stay where they are.
@@ -135,13 +184,19 @@ export class WorkflowSteps {
         }
         throw error;
       }
+      if (redrive) {
+        // The failure released the claims of the customers left behind; take them again before moving them.
+        const leftBehind = (transfer.outcomes ?? []).filter((o) => o.outcome === 'failed').map((o) => o.customerId);
+        await store.reclaim(transfer.id, leftBehind, clock.now().toISOString());
+      }
       transfer = await this.load(input.transferId);
     }
     if (transfer.status !== 'IN_PROGRESS') {
       throw new ConflictError('NOT_SCHEDULED', `Transfer ${transfer.id} is ${transfer.status}; it cannot be re-homed.`);
     }
     const today = this.deps.transfers.today();
-    const lockedUntil = addDays(today, this.deps.policy.lockDays);
+    // The last day of the lock: a new request is possible the day after.
+    const lockedUntil = addDays(today, this.deps.policy.lockDays - 1);
     const outcomes: CustomerOutcome[] = [];
     for (const customer of transfer.customers) {
       const at = clock.now().toISOString();
@@ -171,15 +226,20 @@ export class WorkflowSteps {
     }
     const failed = outcomes.filter((o) => o.outcome === 'failed');
     if (failed.length > 0) {
-      await store.appendEvent(transfer.id, {
-        at: clock.now().toISOString(),
-        type: 'REHOME_INCOMPLETE',
-        actor: SYSTEM,
-        detail: { outcomes },
+      const error = `${failed.length} of ${outcomes.length} customers could not be moved: ${failed.map((f) => f.customerId).join(', ')}`;
+      const at = clock.now().toISOString();
+      // Customers not moved keep their partner; their claims go, so they can be requested again.
+      await store.changeStatus({
+        transferId: transfer.id,
+        from: ['IN_PROGRESS'],
+        to: 'FAILED',
+        at,
+        releaseClaims: true,
+        changes: { outcomes },
+        event: { at, type: 'FAILED', actor: SYSTEM, detail: { error, outcomes } },
       });
-      throw new RehomeFailed(
-        `${failed.length} of ${outcomes.length} customers could not be moved: ${failed.map((f) => f.customerId).join(', ')}`,
-      );
+      await this.alert(transfer, outcomes, error);
+      throw new RehomeFailed(error);
     }
     await store.changeStatus({
       transferId: transfer.id,
@@ -210,7 +270,7 @@ export class WorkflowSteps {
     });
   }
 
-  /** The ends other than success: each recorded on the transfer, and the people concerned told. */
+  /** Outcomes the state machine reaches by a catch: each recorded on the transfer, and the people concerned told. */
   async recordOutcome(input: { transferId: string; outcome: Outcome; error?: string; cause?: string }): Promise<void> {
     const { store, clock } = this.deps;
     const transfer = await this.load(input.transferId);
@@ -232,47 +292,64 @@ export class WorkflowSteps {
         await store.appendEvent(transfer.id, { at, type: 'DECLINE_NOTICE_SENT', actor: SYSTEM, detail: { step } });
         return;
       }
-      case 'EXPIRED': {
-        const step: Step = transfer.status === 'AWAITING_ACCEPTANCE' ? 'acceptance' : 'release';
-        if (transfer.status === 'AWAITING_RELEASE' || transfer.status === 'AWAITING_ACCEPTANCE') {
-          await store.changeStatus({
-            transferId: transfer.id,
-            from: ['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE'],
-            to: 'EXPIRED',
-            at,
-            releaseClaims: true,
-            event: { at, type: 'EXPIRED', actor: SYSTEM, detail: { step, approvalWindowSeconds: this.deps.policy.approvalWindowSeconds } },
-          });
-        }
-        await this.sendAll([expiryNoticeEmail({ transfer, step, recipients: [...partners.from, ...partners.to] })]);
-        return;
-      }
-      case 'FAILED': {
-        const outcomes = lastOutcomes(transfer);
-        const error = describeFailure(input.error, input.cause);
-        if (transfer.status === 'IN_PROGRESS' || transfer.status === 'SCHEDULED') {
-          await store.changeStatus({
-            transferId: transfer.id,
-            from: ['IN_PROGRESS', 'SCHEDULED'],
-            to: 'FAILED',
-            at,
-            releaseClaims: true,
-            changes: { outcomes },
-            event: { at, type: 'FAILED', actor: SYSTEM, detail: { error, outcomes } },
-          });
-        }
-        await this.sendAll([failureAlertEmail({ transfer, outcomes, error, recipients: [this.deps.devopsEmail] })]);
-        return;
-      }
       case 'CONFIRMATION_FAILED': {
         const error = describeFailure(input.error, input.cause);
-        await store.appendEvent(transfer.id, { at, type: 'CONFIRMATION_FAILED', actor: SYSTEM, detail: { error } });
-        await this.sendAll([
-          failureAlertEmail({ transfer, outcomes: transfer.outcomes ?? [], error: `Confirmations not sent: ${error}`, recipients: [this.deps.devopsEmail] }),
-        ]);
+        // The move stands: the transfer stays COMPLETED; the missing notice is recorded (once, though
+        // this step is retried while the alert cannot go out) and alerted.
+        if (!transfer.history.some((event) => event.type === 'CONFIRMATION_FAILED')) {
+          await store.appendEvent(transfer.id, { at, type: 'CONFIRMATION_FAILED', actor: SYSTEM, detail: { error } });
+        }
+        await this.alert(transfer, transfer.outcomes ?? [], `Confirmations not sent: ${error}`, 'confirmations');
         return;
       }
     }
+  }
+
+  /** Ends a transfer whose approval window closed; false when a decision got in first. */
+  private async expire(transfer: TransferWithHistory, step: Step): Promise<boolean> {
+    const at = this.deps.clock.now().toISOString();
+    if (transfer.status === STEP_STATUS[step]) {
+      try {
+        await this.deps.store.changeStatus({
+          transferId: transfer.id,
+          from: [STEP_STATUS[step]],
+          to: 'EXPIRED',
+          at,
+          releaseClaims: true,
+          event: { at, type: 'EXPIRED', actor: SYSTEM, detail: { step } },
+        });
+      } catch (error) {
+        if (error instanceof ConflictError && (await this.load(transfer.id)).status !== 'EXPIRED') return false;
+        throw error;
+      }
+    }
+    const partners = await this.partnerContacts(transfer);
+    await this.sendAll([expiryNoticeEmail({ transfer, step, recipients: [...partners.from, ...partners.to] })]);
+    return true;
+  }
+
+  /** Operators hear of a failure by email and, on AWS, on the alert topic; either one reaching them is enough. */
+  private async alert(
+    transfer: TransferWithHistory,
+    outcomes: CustomerOutcome[],
+    error: string,
+    problem: 'rehome' | 'confirmations' = 'rehome',
+  ): Promise<void> {
+    const email = failureAlertEmail({ transfer, outcomes, error, problem, recipients: [this.deps.devopsEmail] });
+    const [mailed, published] = await Promise.allSettled([this.deps.mailer.send(email), this.deps.alerts.publish(email.subject, email.text)]);
+    const reached = mailed.status === 'fulfilled' || (published.status === 'fulfilled' && published.value);
+    if (!reached) throw mailed.status === 'rejected' ? mailed.reason : published.status === 'rejected' ? published.reason : new Error('No alert channel');
+  }
+
+  private assertWaiting(transfer: TransferWithHistory, step: Step): void {
+    if (transfer.status === 'CANCELLED') throw new TransferCancelled(`Transfer ${transfer.id} was cancelled.`);
+    if (transfer.status !== STEP_STATUS[step]) {
+      throw new ConflictError('NOT_WAITING', `Transfer ${transfer.id} is ${transfer.status}, not waiting for the ${step}.`);
+    }
+  }
+
+  private linkUrl(secret: string): string {
+    return `${this.deps.publicBaseUrl.replace(/\/+$/, '')}/approvals/${secret}`;
   }
 
   private async load(id: string): Promise<TransferWithHistory> {
@@ -292,12 +369,6 @@ export class WorkflowSteps {
   private async sendAll(messages: EmailMessage[]): Promise<void> {
     for (const message of messages) await this.deps.mailer.send(message);
   }
-}
-
-function lastOutcomes(transfer: TransferWithHistory): CustomerOutcome[] {
-  const incomplete = [...transfer.history].reverse().find((e) => e.type === 'REHOME_INCOMPLETE');
-  const outcomes = incomplete?.detail.outcomes as CustomerOutcome[] | undefined;
-  return outcomes ?? transfer.customers.map((c) => ({ customerId: c.id, outcome: 'failed' as const, reason: 'not attempted' }));
 }
 
 /** Step Functions hands a Lambda error over as its name and a JSON cause; keep the message, drop the stack. */

@@ -6,6 +6,7 @@
 /** Functions the state machine invokes; entry `lambdas/handlers/workflow/<name>.ts`, export `handler`. */
 export const WORKFLOW_FUNCTIONS = {
   requestApproval: 'request-approval',
+  remindOrExpire: 'remind-or-expire',
   scheduleTransfer: 'schedule-transfer',
   rehomeCustomers: 'rehome-customers',
   sendConfirmations: 'send-confirmations',
@@ -21,6 +22,7 @@ export const HTTP_FUNCTIONS = [
   'list-transfers',
   'get-transfer',
   'decide',
+  'cancel-transfer',
   'get-customer',
   'approval-page',
 ] as const;
@@ -41,6 +43,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'GET', path: '/transfers/{id}', auth: 'jwt', handler: 'get-transfer' },
   { method: 'POST', path: '/transfers/{id}/release', auth: 'jwt', handler: 'decide' },
   { method: 'POST', path: '/transfers/{id}/acceptance', auth: 'jwt', handler: 'decide' },
+  { method: 'POST', path: '/transfers/{id}/cancel', auth: 'jwt', handler: 'cancel-transfer' },
   { method: 'GET', path: '/customers/{id}', auth: 'jwt', handler: 'get-customer' },
   // Mail scanners open links with GET and HEAD; both only show the page.
   { method: 'GET', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },

@@ -262,6 +262,31 @@ export function declineNoticeEmail(input: DeclineNoticeEmailInput): EmailMessage
   });
 }
 
+export interface CancellationNoticeEmailInput {
+  transfer: Transfer;
+  /** Who cancelled, as shown: a partner's name or "MailShield support (ticket …)". */
+  cancelledBy: string;
+  reason: string;
+  recipients: readonly string[];
+}
+
+export function cancellationNoticeEmail(input: CancellationNoticeEmailInput): EmailMessage {
+  const { transfer } = input;
+  return composeEmail(input.recipients, {
+    transfer,
+    subject: `Transfer cancelled: ${customerNames(transfer.customers)} (${transfer.id})`,
+    heading: 'Transfer cancelled',
+    lead:
+      `The transfer of ${customerNames(transfer.customers)} from ${transfer.fromPartner.name} to ${transfer.toPartner.name} ` +
+      'was cancelled before re-homing began. Nothing changed for the customers; approval links sent for it no longer work.',
+    blocks: [
+      { kind: 'facts', rows: [{ label: 'Cancelled by', value: input.cancelledBy }] },
+      { kind: 'quote', label: 'Reason given', text: input.reason },
+      ...transferSummary(transfer),
+    ],
+  });
+}
+
 export interface ExpiryNoticeEmailInput {
   transfer: Transfer;
   step: Step;
@@ -287,6 +312,8 @@ export interface FailureAlertEmailInput {
   transfer: Transfer;
   outcomes: readonly CustomerOutcome[];
   error: string;
+  /** What failed: the re-homing itself (default), or only the confirmations after a completed move. */
+  problem?: 'rehome' | 'confirmations';
   recipients: readonly string[];
 }
 
@@ -314,14 +341,21 @@ function outcomeRows(transfer: Transfer, outcomes: readonly CustomerOutcome[]): 
 export function failureAlertEmail(input: FailureAlertEmailInput): EmailMessage {
   const { transfer, outcomes } = input;
   const moved = outcomes.filter((outcome) => outcome.outcome !== 'failed').length;
+  const parties = `${transfer.fromPartner.name} to ${transfer.toPartner.name}`;
+  const confirmations = input.problem === 'confirmations';
   return composeEmail(input.recipients, {
     transfer,
-    subject: `Action needed: re-homing failed for transfer ${transfer.id} (${transfer.fromPartner.name} to ${transfer.toPartner.name})`,
-    heading: 'Re-homing failed',
-    lead:
-      `The transfer from ${transfer.fromPartner.name} to ${transfer.toPartner.name} could not be completed: ` +
-      `${moved} of ${customerCount(transfer.customers)} ${moved === 1 ? 'is' : 'are'} with the new partner. ` +
-      'Please investigate. Re-homing changes ownership only, so mail flow is not affected.',
+    subject: confirmations
+      ? `Action needed: confirmations not sent for transfer ${transfer.id} (${parties})`
+      : `Action needed: re-homing failed for transfer ${transfer.id} (${parties})`,
+    heading: confirmations ? 'Confirmations not sent' : 'Re-homing failed',
+    lead: confirmations
+      ? `The transfer from ${parties} is completed: ${moved} of ${customerCount(transfer.customers)} ` +
+        `${moved === 1 ? 'is' : 'are'} with the new partner. The confirmation emails to the partners could not be sent; ` +
+        'please let both partners know. Mail flow is not affected.'
+      : `The transfer from ${parties} could not be completed: ` +
+        `${moved} of ${customerCount(transfer.customers)} ${moved === 1 ? 'is' : 'are'} with the new partner. ` +
+        'Please investigate. Re-homing changes ownership only, so mail flow is not affected.',
     blocks: [
       { kind: 'quote', label: 'Error', text: input.error },
       { kind: 'table', caption: 'Outcome per customer', head: ['Customer', 'Outcome', 'Detail'], rows: outcomeRows(transfer, outcomes) },

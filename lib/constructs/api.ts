@@ -6,20 +6,24 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HTTP_FUNCTIONS, HTTP_ROUTES, type HttpFunctionName } from '../../lambdas/handlers/catalog.ts';
+import type { Mailer } from './mailer.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
-import { grantStartExecution, grantTaskResponse } from './workflow.ts';
+import { grantStartExecution, grantStopExecution, grantTaskResponse, transferExecutionArns } from './workflow.ts';
 
 /** What each HTTP function may do beyond writing its own logs. */
 interface HttpAccess {
   readonly table?: 'read' | 'readWrite';
   readonly startExecution?: true;
+  readonly stopExecution?: true;
   readonly taskResponse?: true;
+  readonly sendEmail?: true;
   readonly description: string;
 }
 
 const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
   health: { description: 'Answers 200 when the API is ready' },
   'create-transfer': {
+    // Read/write also covers its idempotency records (Powertools, same table).
     table: 'readWrite',
     startExecution: true,
     description: 'Files a transfer request and starts its workflow',
@@ -30,6 +34,12 @@ const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
     table: 'readWrite',
     taskResponse: true,
     description: 'Records a written release or acceptance (or a decline) from the portal',
+  },
+  'cancel-transfer': {
+    table: 'readWrite',
+    stopExecution: true,
+    sendEmail: true,
+    description: 'Cancels a pending transfer, stops its workflow and emails both partners',
   },
   'get-customer': { table: 'read', description: 'Shows a customer to its owning partner' },
   'approval-page': {
@@ -71,6 +81,8 @@ export interface TransferApiProps {
   readonly publicBaseUrl?: string;
   /** The single table. */
   readonly table: dynamodb.ITableV2;
+  /** Scopes who may send email as the sender. */
+  readonly mailer: Mailer;
   /** The transfer state machine's ARN, given by name so that no reference cycles through the API. */
   readonly stateMachineArn: string;
   /** The issuer portal JWTs must carry (`iss`). */
@@ -127,6 +139,7 @@ export class TransferApi extends Construct {
     this.url = this.httpApi.apiEndpoint;
     this.publicBaseUrl = props.publicBaseUrl ?? this.url;
 
+    const executionArns = transferExecutionArns(this);
     const functions = {} as Record<HttpFunctionName, TransferFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of HTTP_FUNCTIONS) {
@@ -139,7 +152,9 @@ export class TransferApi extends Construct {
       if (access.table === 'read') props.table.grantReadData(fn);
       if (access.table === 'readWrite') props.table.grantReadWriteData(fn);
       if (access.startExecution) grantStartExecution(fn, props.stateMachineArn);
+      if (access.stopExecution) grantStopExecution(fn, executionArns);
       if (access.taskResponse) grantTaskResponse(fn, props.stateMachineArn);
+      if (access.sendEmail) props.mailer.grantSendEmail(fn);
       functions[name] = fn;
       // One integration per function, shared by all its routes.
       integrations[name] = new HttpLambdaIntegration(`${constructIdFor(name)}Integration`, fn);

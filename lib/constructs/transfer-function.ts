@@ -28,6 +28,11 @@ export interface TransferFunctionEnvironment {
   readonly devopsEmail: string;
   /** `ALERT_TOPIC_ARN`: the operators' SNS topic. */
   readonly alertTopicArn: string;
+  /**
+   * `APPROVAL_LINK_KEY_SECRET_ARN`: the Secrets Manager secret approval-link secrets are derived from.
+   * Only its ARN: the value is read at run time, by the functions granted to read it.
+   */
+  readonly approvalLinkKeySecretArn: string;
   /** `PUBLIC_BASE_URL`: the origin approval links point at, without a trailing slash. */
   readonly publicBaseUrl: string;
   /** `TRANSFER_TIMEZONE`: the IANA zone in which a transfer date starts at 00:00. */
@@ -52,6 +57,7 @@ export function environmentVariables(environment: TransferFunctionEnvironment): 
     SENDER_EMAIL: environment.senderEmail,
     DEVOPS_EMAIL: environment.devopsEmail,
     ALERT_TOPIC_ARN: environment.alertTopicArn,
+    APPROVAL_LINK_KEY_SECRET_ARN: environment.approvalLinkKeySecretArn,
     PUBLIC_BASE_URL: environment.publicBaseUrl,
     TRANSFER_TIMEZONE: environment.timeZone,
     TRANSFER_APPROVAL_WINDOW_SECONDS: String(environment.approvalWindowSeconds),

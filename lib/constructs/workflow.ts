@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../../lambdas/handlers/catalog.ts';
 import { WORKFLOW_COMMENT, WORKFLOW_QUERY_LANGUAGE } from '../render-definition.ts';
 import { buildTransferWorkflow } from '../workflow-definition.ts';
+import type { ApprovalLinkKey } from './approval-link-key.ts';
 import type { Mailer } from './mailer.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
 
@@ -35,9 +36,27 @@ export function transferStateMachineArn(scope: Construct): string {
   });
 }
 
+/**
+ * The ARN pattern of the stack's transfer executions (`...:execution:<stateMachineName>:*`), built
+ * from the fixed name like {@link transferStateMachineArn}.
+ */
+export function transferExecutionArns(scope: Construct): string {
+  return Stack.of(scope).formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${transferStateMachineName(scope)}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 /** Lets `grantee` start transfer executions (`states:StartExecution`) on the state machine at `stateMachineArn` only. */
 export function grantStartExecution(grantee: iam.IGrantable, stateMachineArn: string): iam.Grant {
   return iam.Grant.addToPrincipal({ grantee, actions: ['states:StartExecution'], resourceArns: [stateMachineArn] });
+}
+
+/** Lets `grantee` stop (`states:StopExecution`) executions of the transfer state machine, and of no other. */
+export function grantStopExecution(grantee: iam.IGrantable, executionArns: string): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: ['states:StopExecution'], resourceArns: [executionArns] });
 }
 
 /**
@@ -57,6 +76,8 @@ interface WorkflowAccess {
   readonly sendEmail: boolean;
   readonly taskResponse: boolean;
   readonly publishAlerts: boolean;
+  /** Reads the approval-link key: the steps that create or re-send a link. */
+  readonly linkKey: boolean;
   readonly timeout?: Duration;
   readonly description: string;
 }
@@ -67,26 +88,39 @@ const WORKFLOW_ACCESS: Record<WorkflowFunctionKey, WorkflowAccess> = {
     sendEmail: true,
     taskResponse: true,
     publishAlerts: false,
+    linkKey: true,
     description: 'Stores the task token of a waiting release or acceptance and emails the approval link',
+  },
+  remindOrExpire: {
+    sendEmail: true,
+    taskResponse: false,
+    publishAlerts: false,
+    linkKey: true,
+    description: 'Re-sends the same approval link as a reminder, or expires the transfer once its window is over',
   },
   scheduleTransfer: {
     sendEmail: true,
     taskResponse: false,
     publishAlerts: false,
+    linkKey: false,
     description: 'Records the agreed transfer date and escalates it to DevOps',
   },
   rehomeCustomers: {
-    sendEmail: false,
+    // A permanent failure is recorded here, with the partners told and operators alerted; the
+    // execution then stops on this step so that a redrive can finish it.
+    sendEmail: true,
     taskResponse: false,
-    publishAlerts: false,
+    publishAlerts: true,
+    linkKey: false,
     // Up to 50 customers, one transaction each.
     timeout: Duration.minutes(2),
-    description: 'Moves ownership of each customer to the new partner, one transaction per customer',
+    description: 'Moves ownership of each customer to the new partner; records a permanent failure and alerts operators',
   },
   sendConfirmations: {
     sendEmail: true,
     taskResponse: false,
     publishAlerts: false,
+    linkKey: false,
     timeout: Duration.minutes(1),
     description: 'Emails the completed transfer to both partners',
   },
@@ -94,7 +128,8 @@ const WORKFLOW_ACCESS: Record<WorkflowFunctionKey, WorkflowAccess> = {
     sendEmail: true,
     taskResponse: false,
     publishAlerts: true,
-    description: 'Records a declined, expired or failed transfer, notifies the partners and alerts operators',
+    linkKey: false,
+    description: 'Records a declined transfer or a failed confirmation, notifies the partners and alerts operators',
   },
 };
 
@@ -106,8 +141,10 @@ export interface TransferWorkflowProps {
   readonly table: dynamodb.ITableV2;
   /** Scopes who may send email as the sender. */
   readonly mailer: Mailer;
-  /** The operators' alert topic, published to by record-outcome. */
+  /** The operators' alert topic, published to by record-outcome and rehome-customers. */
   readonly alertTopic: sns.ITopic;
+  /** The approval-link key, read by request-approval and remind-or-expire; `environment` must carry its ARN. */
+  readonly approvalLinkKey: ApprovalLinkKey;
   /**
    * How long execution logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
@@ -117,7 +154,7 @@ export interface TransferWorkflowProps {
 
 /**
  * The transfer workflow: the Standard state machine built by `buildTransferWorkflow` (the very
- * definition the local engine runs) and the five functions it invokes, each granted only what
+ * definition the local engine runs) and the functions it invokes, each granted only what
  * its step needs.
  */
 export class TransferWorkflow extends Construct {
@@ -132,6 +169,9 @@ export class TransferWorkflow extends Construct {
     const stateMachineArn = transferStateMachineArn(this);
     if (props.environment.stateMachineArn !== stateMachineArn) {
       throw new Error('environment.stateMachineArn must be transferStateMachineArn(stack), the name this workflow deploys under.');
+    }
+    if (props.environment.approvalLinkKeySecretArn !== props.approvalLinkKey.secretArn) {
+      throw new Error('environment.approvalLinkKeySecretArn must be the ARN of approvalLinkKey, the key the workflow may read.');
     }
 
     const functions = {} as Record<WorkflowFunctionKey, TransferFunction>;
@@ -148,6 +188,7 @@ export class TransferWorkflow extends Construct {
       if (access.sendEmail) props.mailer.grantSendEmail(fn);
       if (access.taskResponse) grantTaskResponse(fn, stateMachineArn);
       if (access.publishAlerts) props.alertTopic.grantPublish(fn);
+      if (access.linkKey) props.approvalLinkKey.grantRead(fn);
       functions[key] = fn;
     }
     this.functions = functions;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, type StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { lambdaFunctionName } from './arns.ts';
 import {
   isRecord,
@@ -10,8 +10,9 @@ import {
   type EngineTaskHandlers,
   type EngineWaitOverrides,
 } from './engine-types.ts';
-import { ExecutionHistory, type TaskInvocation } from './history.ts';
-import { unwrapTaskInput, type PreparedDefinition, type TaskStateInfo } from './run-definition.ts';
+import { ExecutionHistory, type AbortDetails, type TaskInvocation } from './history.ts';
+import { ApiError } from './protocol.ts';
+import { redriveDefinition, unwrapTaskInput, type PreparedDefinition, type TaskStateInfo } from './run-definition.ts';
 import type { LocalFunction, LocalStepFunctionsOptions } from './server.ts';
 import { TaskFailure, type TaskTokens } from './task-tokens.ts';
 
@@ -56,6 +57,42 @@ interface Closing {
   readonly cause?: string;
 }
 
+/** A top-level state that was entered and has not exited (yet), with the input it was entered with. */
+interface OpenState {
+  readonly name: string;
+  readonly input: EngineJson;
+}
+
+/** Real Step Functions keeps idempotent answers for the last 10 client tokens, for 15 minutes. */
+const REDRIVE_TOKENS_KEPT = 10;
+const REDRIVE_TOKEN_TTL_MS = 15 * 60 * 1000;
+
+/**
+ * One engine run of an execution: the original start, or one redrive. Everything an engine run can still
+ * do after it has ended (late task results, retries while the engine unwinds) is tied to its run, so it
+ * never reaches a later run of the same execution.
+ */
+class EngineRun {
+  /** Aborted when the run has ended: parked and running tasks are released with it. */
+  readonly released = new AbortController();
+  abort: () => void = () => undefined;
+  done: Promise<void> = Promise.resolve();
+  /** The top-level state the run is in; after the run it is the state a redrive resumes at. */
+  openState: OpenState | undefined;
+  aborted: AbortDetails = {};
+
+  constructor(
+    /** 0 for the original start, n for the nth redrive. */
+    readonly redriveCount: number,
+    /** The Pass state a redrive starts at, hidden from the history. */
+    readonly entryStateName: string | undefined,
+  ) {}
+}
+
+export function notRedrivable(reason: string): ApiError {
+  return new ApiError('ExecutionNotRedrivable', `Execution Not Redrivable: ${reason}`);
+}
+
 function notRunning(): TaskFailure {
   return new TaskFailure('States.Runtime', 'The execution is no longer running');
 }
@@ -80,16 +117,17 @@ export class LocalExecution {
   readonly sequence: number;
   readonly startDate = Date.now();
   readonly history: ExecutionHistory;
-  readonly done: Promise<void>;
   status: ExecutionStatus = 'RUNNING';
   stopDate: number | undefined;
   output: string | undefined;
   error: string | undefined;
   cause: string | undefined;
+  redriveCount = 0;
+  redriveDate: number | undefined;
 
   private readonly taskResults: TaskResult[] = [];
-  private readonly released = new AbortController();
-  private readonly abortRun: () => void;
+  private readonly redriveTokens: { readonly token: string; readonly at: number; readonly redriveDate: number }[] = [];
+  private run: EngineRun;
   private pendingToken: string | undefined;
 
   static start(env: ExecutionEnvironment, start: ExecutionStart): LocalExecution {
@@ -105,24 +143,83 @@ export class LocalExecution {
     this.input = start.input;
     this.inputValue = start.inputValue;
     this.sequence = start.sequence;
-    this.history = new ExecutionHistory({
-      roleArn: env.roleArn,
-      region: env.region,
-      tasks: env.prepared.tasks,
-      abortDetails: () => ({ error: this.error, cause: this.cause }),
-    });
-    const nextToken = (): string => this.nextTaskToken();
+    this.history = new ExecutionHistory({ roleArn: env.roleArn, region: env.region, tasks: env.prepared.tasks });
     env.log(`execution ${this.name} started`);
-    const run = env.machine.run(start.inputValue, {
-      overrides: { taskResourceLocalHandlers: this.taskHandlers(), waitTimeOverrides: this.waitOverrides() },
+    this.run = this.launch(env.machine, new EngineRun(0, undefined));
+  }
+
+  /** Settles once the current run has ended and its history is complete. */
+  get done(): Promise<void> {
+    return this.run.done;
+  }
+
+  stop(error: string | undefined, cause: string | undefined): void {
+    if (this.status !== 'RUNNING') return;
+    const { run } = this;
+    this.finish(run, 'ABORTED', { error, cause });
+    run.abort();
+  }
+
+  /** Why RedriveExecution would be refused right now, or undefined when it would be accepted. */
+  notRedrivableReason(): string | undefined {
+    if (this.status === 'RUNNING' || this.status === 'SUCCEEDED') return `Execution is ${this.status} and cannot be redriven.`;
+    return undefined;
+  }
+
+  /** The redriveDate of an earlier redrive made with this client token, if it still answers idempotently. */
+  redriveDateFor(clientToken: string): number | undefined {
+    const now = Date.now();
+    return this.redriveTokens.find((entry) => entry.token === clientToken && now - entry.at < REDRIVE_TOKEN_TTL_MS)?.redriveDate;
+  }
+
+  /**
+   * Continues a FAILED, TIMED_OUT or ABORTED execution at the state that did not exit successfully, with
+   * the input that state was entered with; states that succeeded before are not run again. Call it only
+   * after {@link done} has settled, so that the state to resume at is known.
+   */
+  redrive(clientToken: string | undefined): number {
+    const reason = this.notRedrivableReason();
+    if (reason !== undefined) throw notRedrivable(reason);
+    const resumeAt = this.run.openState;
+    if (resumeAt === undefined) throw notRedrivable('No state of the execution is left to redrive.');
+    const redriveDate = Date.now();
+    const { definition, entryStateName } = redriveDefinition(this.env.prepared, resumeAt.name, resumeAt.input);
+    // The definition it is built from was validated when the server started; the engine's validator
+    // would only reject the states before the resumed one as unreachable.
+    const machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
+    this.redriveCount += 1;
+    this.redriveDate = redriveDate;
+    this.status = 'RUNNING';
+    this.stopDate = undefined;
+    this.output = undefined;
+    this.error = undefined;
+    this.cause = undefined;
+    if (clientToken !== undefined) {
+      this.redriveTokens.push({ token: clientToken, at: redriveDate, redriveDate });
+      this.redriveTokens.splice(0, Math.max(0, this.redriveTokens.length - REDRIVE_TOKENS_KEPT));
+    }
+    this.history.redriven(redriveDate, this.redriveCount);
+    this.env.log(`execution ${this.name} redriven (redrive ${this.redriveCount}) at state ${resumeAt.name}`);
+    this.run = this.launch(machine, new EngineRun(this.redriveCount, entryStateName));
+    return redriveDate;
+  }
+
+  private launch(machine: StateMachine, run: EngineRun): EngineRun {
+    const nextToken = (): string => this.nextTaskToken();
+    const { env } = this;
+    const engineRun = machine.run(this.inputValue, {
+      overrides: { taskResourceLocalHandlers: this.taskHandlers(run), waitTimeOverrides: this.waitOverrides() },
       context: {
         Execution: {
           Id: this.executionArn,
           Name: this.name,
           RoleArn: env.roleArn,
-          Input: start.inputValue,
+          // The engine replaces Input with the run's input (the execution's input, also on a redrive)
+          // and StartTime with the time the run started.
+          Input: this.inputValue,
           StartTime: new Date(this.startDate).toISOString(),
-          RedriveCount: 0,
+          RedriveCount: this.redriveCount,
+          ...(this.redriveDate === undefined ? {} : { RedriveTime: new Date(this.redriveDate).toISOString() }),
         },
         StateMachine: { Id: env.stateMachineArn, Name: env.stateMachineName },
         // The engine copies the context one level deep, so this getter stays live for every evaluation.
@@ -133,22 +230,19 @@ export class LocalExecution {
         },
       },
     });
-    this.abortRun = run.abort;
-    this.done = Promise.all([this.consume(run.eventLogs), this.settle(run.result)]).then(() => {
-      env.log(`execution ${this.name} ${this.status}${this.error === undefined ? '' : ` (${this.error})`}`);
+    run.abort = engineRun.abort;
+    run.done = Promise.all([this.consume(run, engineRun.eventLogs), this.settle(run, engineRun.result)]).then(() => {
+      if (run === this.run) env.log(`execution ${this.name} ${this.status}${this.error === undefined ? '' : ` (${this.error})`}`);
     });
+    return run;
   }
 
-  stop(error: string | undefined, cause: string | undefined): void {
-    if (this.status !== 'RUNNING') return;
-    this.finish('ABORTED', { error, cause });
-    this.abortRun();
-  }
-
-  private async consume(events: AsyncGenerator<EngineEvent>): Promise<void> {
+  private async consume(run: EngineRun, events: AsyncGenerator<EngineEvent>): Promise<void> {
     try {
       for await (const event of events) {
-        this.history.record(event);
+        if (this.hiddenFromHistory(run, event)) continue;
+        this.trackOpenState(run, event);
+        this.history.record(event, run.aborted);
         if (event.type === 'StateFailed') {
           this.env.log(`execution ${this.name}: state ${event.state.name} failed with ${event.Error}`);
         }
@@ -158,30 +252,53 @@ export class LocalExecution {
     }
   }
 
-  private async settle(result: Promise<EngineJson>): Promise<void> {
+  /** A redrive's own ExecutionStarted (ExecutionRedriven stands for it) and its entry Pass state. */
+  private hiddenFromHistory(run: EngineRun, event: EngineEvent): boolean {
+    if (run.redriveCount > 0 && event.type === 'ExecutionStarted') return true;
+    return (
+      (event.type === 'StateEntered' || event.type === 'StateExited') &&
+      run.openState === undefined &&
+      event.state.name === run.entryStateName
+    );
+  }
+
+  /**
+   * Top-level states run one after another, so a state entered while another is open belongs to a Map
+   * or Parallel state's iterations or branches. A state that fails (without a Catch) stays open.
+   */
+  private trackOpenState(run: EngineRun, event: EngineEvent): void {
+    if (event.type === 'StateEntered' && run.openState === undefined) {
+      run.openState = { name: event.state.name, input: toEngineJson(event.state.input) };
+    } else if (event.type === 'StateExited' && event.index === undefined && event.state.name === run.openState?.name) {
+      run.openState = undefined;
+    }
+  }
+
+  private async settle(run: EngineRun, result: Promise<EngineJson>): Promise<void> {
     try {
-      this.finish('SUCCEEDED', { output: jsonText(await result) });
+      this.finish(run, 'SUCCEEDED', { output: jsonText(await result) });
     } catch (error) {
       if (error instanceof ExecutionAbortedError) {
-        this.finish('ABORTED', {});
+        this.finish(run, 'ABORTED', {});
       } else if (error instanceof ExecutionTimeoutError) {
-        this.finish('TIMED_OUT', { error: 'States.Timeout', cause: 'The execution exceeded its TimeoutSeconds' });
+        this.finish(run, 'TIMED_OUT', { error: 'States.Timeout', cause: 'The execution exceeded its TimeoutSeconds' });
       } else if (error instanceof ExecutionError && error.cause instanceof Error) {
-        this.finish('FAILED', { error: error.cause.name, cause: error.cause.message });
+        this.finish(run, 'FAILED', { error: error.cause.name, cause: error.cause.message });
       } else {
-        this.finish('FAILED', { error: 'States.Runtime', cause: error instanceof Error ? error.message : String(error) });
+        this.finish(run, 'FAILED', { error: 'States.Runtime', cause: error instanceof Error ? error.message : String(error) });
       }
     }
   }
 
-  private finish(status: Exclude<ExecutionStatus, 'RUNNING'>, closing: Closing): void {
-    if (this.status !== 'RUNNING') return;
+  private finish(run: EngineRun, status: Exclude<ExecutionStatus, 'RUNNING'>, closing: Closing): void {
+    if (run !== this.run || this.status !== 'RUNNING') return;
     this.status = status;
     this.stopDate = Date.now();
     this.output = closing.output;
     this.error = closing.error;
     this.cause = closing.cause;
-    this.released.abort();
+    run.aborted = { error: closing.error, cause: closing.cause };
+    run.released.abort();
     this.env.tokens.releaseExecution(this.executionArn, notRunning());
   }
 
@@ -205,11 +322,11 @@ export class LocalExecution {
     return this.env.tokens.mint();
   }
 
-  private taskHandlers(): EngineTaskHandlers {
+  private taskHandlers(run: EngineRun): EngineTaskHandlers {
     const handlers: EngineTaskHandlers = {};
     for (const [stateName, task] of this.env.prepared.tasks) {
       handlers[stateName] = (input) => {
-        const attempt = this.runTask(task, input);
+        const attempt = this.runTask(run, task, input);
         // The engine stops listening once it times the task out or the execution ends.
         attempt.catch(() => undefined);
         return attempt;
@@ -242,11 +359,11 @@ export class LocalExecution {
     );
   }
 
-  private runTask(task: TaskStateInfo, input: EngineJson): Promise<EngineJson> {
+  private runTask(run: EngineRun, task: TaskStateInfo, input: EngineJson): Promise<EngineJson> {
     const { parameters, timeoutSeconds } = unwrapTaskInput(input, task);
     // The engine fails the state itself right after this call when TimeoutSecondsPath is not valid.
     if (timeoutSeconds === undefined) return Promise.resolve(null);
-    if (this.released.signal.aborted) return Promise.reject(notRunning());
+    if (run.released.signal.aborted) return Promise.reject(notRunning());
     const invocation: TaskInvocation = { task, parameters, timeoutSeconds, scheduledAt: Date.now() };
     this.history.taskInvoked(invocation);
     const timeoutMs = timeoutSeconds * 1000;
@@ -262,7 +379,7 @@ export class LocalExecution {
       task.kind === 'lambdaCallback'
         ? this.runCallbackTask(parameters, timeoutMs, deadline)
         : this.runLambdaTask(task, parameters, deadline);
-    return this.whileRunning(work)
+    return whileRunning(run.released.signal, work)
       .then((outcome) => {
         if (!expired) {
           invocation.succeeded = { at: Date.now(), output: outcome.output };
@@ -322,15 +439,19 @@ export class LocalExecution {
     }
     return toEngineJson(result);
   }
+}
 
-  private whileRunning<T>(work: Promise<T>): Promise<T> {
-    const { signal } = this.released;
-    return new Promise<T>((resolve, reject) => {
-      const onRelease = (): void => reject(notRunning());
-      signal.addEventListener('abort', onRelease, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onRelease));
-    });
+/** Settles with `work`, or rejects as soon as the run it belongs to has ended (e.g. on StopExecution). */
+function whileRunning<T>(released: AbortSignal, work: Promise<T>): Promise<T> {
+  if (released.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(notRunning());
   }
+  return new Promise<T>((resolve, reject) => {
+    const onRelease = (): void => reject(notRunning());
+    released.addEventListener('abort', onRelease, { once: true });
+    work.then(resolve, reject).finally(() => released.removeEventListener('abort', onRelease));
+  });
 }
 
 function lambdaRequest(parameters: EngineJson): { functionName: string; payload: EngineJson } {

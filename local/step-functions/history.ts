@@ -25,7 +25,12 @@ export interface HistoryContext {
   readonly roleArn: string;
   readonly region: string;
   readonly tasks: ReadonlyMap<string, TaskStateInfo>;
-  abortDetails(): { error?: string; cause?: string };
+}
+
+/** What StopExecution (or closing the server) gave as the reason for an abort. */
+export interface AbortDetails {
+  readonly error?: string;
+  readonly cause?: string;
 }
 
 const DATA_FIELDS = new Set(['input', 'inputDetails', 'output', 'outputDetails', 'parameters']);
@@ -73,7 +78,18 @@ export class ExecutionHistory {
     this.scheduled.set(invocation.task.stateName, queue);
   }
 
-  record(event: EngineEvent): void {
+  /**
+   * Starts the part of the history written by a redrive. Attempts of the run before it that were never
+   * reported back (the engine may call a task handler once more while it unwinds) are dropped.
+   */
+  redriven(timestamp: number, redriveCount: number): void {
+    this.scheduled.clear();
+    this.running.clear();
+    this.add(timestamp, 'ExecutionRedriven', 'executionRedrivenEventDetails', { redriveCount });
+  }
+
+  /** Converts one engine event; `aborted` gives the details of an ExecutionAborted event. */
+  record(event: EngineEvent, aborted: AbortDetails = {}): void {
     switch (event.type) {
       case 'ExecutionStarted':
         this.add(event.timestamp, 'ExecutionStarted', 'executionStartedEventDetails', {
@@ -95,7 +111,7 @@ export class ExecutionHistory {
         });
         return;
       case 'ExecutionAborted':
-        this.add(event.timestamp, 'ExecutionAborted', 'executionAbortedEventDetails', this.context.abortDetails());
+        this.add(event.timestamp, 'ExecutionAborted', 'executionAbortedEventDetails', { error: aborted.error, cause: aborted.cause });
         return;
       case 'ExecutionTimeout':
         this.add(event.timestamp, 'ExecutionTimedOut', 'executionTimedOutEventDetails', {

@@ -26,7 +26,13 @@ export interface LocalStepFunctionsOptions {
     stateName: string;
     taskResults: ReadonlyArray<{ stateName: string; payload: unknown }>;
   }) => number | undefined;
-  log?: (line: string) => void; // one line per execution start/end and per state failure; never task tokens or payloads
+  log?: (line: string) => void; // one line per execution start/redrive/end and per state failure; never task tokens or payloads
+  /**
+   * Caps every Retry interval the engine waits at this many milliseconds (>= 0), so that local runs need
+   * not wait the deployed backoff; shorter intervals are kept. Without it the definition's intervals apply.
+   * DescribeStateMachine still returns the definition as given.
+   */
+  maxRetryIntervalMs?: number;
 }
 
 export interface LocalStepFunctions {
@@ -47,10 +53,14 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
   const host = options.host ?? DEFAULT_HOST;
   const log = options.log ?? (() => undefined);
   const definitionText = JSON.stringify(options.definition);
+  const { maxRetryIntervalMs } = options;
+  if (maxRetryIntervalMs !== undefined && !(Number.isFinite(maxRetryIntervalMs) && maxRetryIntervalMs >= 0)) {
+    throw new Error(`maxRetryIntervalMs must be a finite number of milliseconds >= 0, got ${String(maxRetryIntervalMs)}`);
+  }
 
   // Validates the definition exactly as given, on a copy because the validator adds QueryLanguage to it.
   new StateMachine(structuredClone(options.definition) as unknown as StateMachineDefinition);
-  const prepared = prepareDefinition(options.definition);
+  const prepared = prepareDefinition(options.definition, { maxRetryIntervalMs });
   const service = new StepFunctionsService({
     stateMachine,
     definitionText,
@@ -124,7 +134,7 @@ async function handleRequest(
     if (operation === undefined) {
       throw new ApiError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`);
     }
-    sendJson(response, 200, operation(body));
+    sendJson(response, 200, await operation(body));
   } catch (error) {
     if (error instanceof ApiError) {
       sendError(response, error);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { executionArnFor, isExecutionArn, isStateMachineArn, isValidExecutionName, type StateMachineArnParts } from './arns.ts';
 import type { EngineJson } from './engine-types.ts';
-import { LocalExecution, type ExecutionEnvironment, type ExecutionStatus } from './execution.ts';
+import { LocalExecution, notRedrivable, type ExecutionEnvironment, type ExecutionStatus } from './execution.ts';
 import { historyEventToWire } from './history.ts';
 import {
   ApiError,
@@ -24,6 +24,8 @@ export interface ServiceConfig {
 }
 
 type Operation = (body: RequestBody) => unknown;
+
+const MAX_CLIENT_TOKEN_LENGTH = 64;
 
 const STATUSES: ReadonlySet<string> = new Set<ExecutionStatus>(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 const MAX_INPUT_LENGTH = 256 * 1024;
@@ -55,6 +57,7 @@ export class StepFunctionsService {
     DescribeExecution: (body) => this.describeExecution(body),
     ListExecutions: (body) => this.listExecutions(body),
     StopExecution: (body) => this.stopExecution(body),
+    RedriveExecution: (body) => this.redriveExecution(body),
     GetExecutionHistory: (body) => this.getExecutionHistory(body),
     SendTaskSuccess: (body) => this.sendTaskSuccess(body),
     SendTaskFailure: (body) => this.sendTaskFailure(body),
@@ -129,8 +132,9 @@ export class StepFunctionsService {
       outputDetails: execution.output === undefined ? undefined : { included: true },
       error: execution.error,
       cause: execution.cause,
-      redriveCount: 0,
-      redriveStatus: 'NOT_REDRIVABLE',
+      redriveCount: execution.redriveCount,
+      redriveDate: execution.redriveDate === undefined ? undefined : epochSeconds(execution.redriveDate),
+      ...redriveStatus(execution),
     };
   }
 
@@ -158,7 +162,8 @@ export class StepFunctionsService {
         status: execution.status,
         startDate: epochSeconds(execution.startDate),
         stopDate: execution.stopDate === undefined ? undefined : epochSeconds(execution.stopDate),
-        redriveCount: 0,
+        redriveCount: execution.redriveCount,
+        redriveDate: execution.redriveDate === undefined ? undefined : epochSeconds(execution.redriveDate),
       })),
       nextToken: matching.length > limit && last !== undefined ? encodePageToken(last.sequence) : undefined,
     };
@@ -170,6 +175,29 @@ export class StepFunctionsService {
     const cause = optionalString(body, 'cause', 32768);
     execution.stop(error, cause);
     return { stopDate: epochSeconds(execution.stopDate ?? Date.now()) };
+  }
+
+  private async redriveExecution(body: RequestBody): Promise<unknown> {
+    const execution = this.requireExecution(body);
+    const clientToken = optionalString(body, 'clientToken', MAX_CLIENT_TOKEN_LENGTH);
+    if (clientToken !== undefined && clientToken.length === 0) {
+      throw new ApiError('ValidationException', "1 validation error detected: Value at 'clientToken' failed to satisfy constraint: Member must have length greater than or equal to 1");
+    }
+    const repeated = (): { redriveDate: number } | undefined => {
+      const earlier = clientToken === undefined ? undefined : execution.redriveDateFor(clientToken);
+      return earlier === undefined ? undefined : { redriveDate: epochSeconds(earlier) };
+    };
+    const first = repeated();
+    if (first !== undefined) return first;
+    const reason = execution.notRedrivableReason();
+    if (reason !== undefined) throw notRedrivable(reason);
+    // The run that ended may still be writing the last of its history, which tells where to resume.
+    await execution.done;
+    // Another request may have redriven it meanwhile; redrive() refuses a running execution itself.
+    const second = repeated();
+    if (second !== undefined) return second;
+    if (this.closing) throw new ApiError('ServiceUnavailable', 'The local Step Functions server is shutting down', 503);
+    return { redriveDate: epochSeconds(execution.redrive(clientToken)) };
   }
 
   private getExecutionHistory(body: RequestBody): unknown {
@@ -248,4 +276,9 @@ export class StepFunctionsService {
       ],
     };
   }
+}
+
+function redriveStatus(execution: LocalExecution): { redriveStatus: string; redriveStatusReason?: string } {
+  const reason = execution.notRedrivableReason();
+  return reason === undefined ? { redriveStatus: 'REDRIVABLE' } : { redriveStatus: 'NOT_REDRIVABLE', redriveStatusReason: reason };
 }

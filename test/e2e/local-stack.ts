@@ -12,6 +12,9 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
+/** A directory with many customers per partner, so each test can use its own. */
+export const TEST_DIRECTORY = new URL('../fixtures/directory.json', import.meta.url);
+
 /** The whole local stack on free ports, started by the test itself, as `npm start` starts it. */
 export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<TestStack> {
   const stateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-'));
@@ -19,6 +22,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     stateDir,
     ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
     maxWaitSeconds: 1,
+    maxRetryIntervalMs: 200,
     ...options,
     env: { POWERTOOLS_LOG_LEVEL: 'WARN', ...options.env },
   });

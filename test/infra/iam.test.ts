@@ -24,8 +24,10 @@ const TABLE_WRITE = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb
 const TABLE_READ_WRITE = [...TABLE_READ, ...TABLE_WRITE];
 const TASK_RESPONSE = ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'];
 const START_EXECUTION = ['states:StartExecution'];
+const STOP_EXECUTION = ['states:StopExecution'];
 const SEND_EMAIL = ['ses:SendEmail'];
 const PUBLISH_ALERT = ['sns:Publish'];
+const READ_LINK_KEY = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
 
 /** Exactly what each function's role may do: the narrowest grant per step. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
@@ -35,10 +37,12 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'get-transfer': TABLE_READ,
   'get-customer': TABLE_READ,
   decide: [...TABLE_READ_WRITE, ...TASK_RESPONSE],
+  'cancel-transfer': [...TABLE_READ_WRITE, ...STOP_EXECUTION, ...SEND_EMAIL],
   'approval-page': [...TABLE_READ_WRITE, ...TASK_RESPONSE],
-  'request-approval': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...TASK_RESPONSE],
+  'request-approval': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...TASK_RESPONSE, ...READ_LINK_KEY],
+  'remind-or-expire': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...READ_LINK_KEY],
   'schedule-transfer': [...TABLE_READ_WRITE, ...SEND_EMAIL],
-  'rehome-customers': TABLE_READ_WRITE,
+  'rehome-customers': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
   'send-confirmations': [...TABLE_READ_WRITE, ...SEND_EMAIL],
   'record-outcome': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
 };
@@ -69,16 +73,22 @@ function actionsOf(name: string): string[] {
   return [...new Set(statementsOf(name).flatMap((statement) => asList(statement.Action)))].sort();
 }
 
-function resourcesFor(name: string, action: string): unknown[] {
+/** The resources `name` may perform `action` on, as the template gives them. */
+function templateResourcesFor(name: string, action: string): unknown[] {
   return statementsOf(name)
     .filter((statement) => asList(statement.Action).includes(action))
-    .flatMap((statement) => (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]))
-    .map((resource) => resolveIntrinsics(resource, PSEUDO_REFS));
+    .flatMap((statement) => (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]));
+}
+
+/** The same, as ARN strings of an imaginary deployment (only for resources named without a reference). */
+function resourcesFor(name: string, action: string): unknown[] {
+  return templateResourcesFor(name, action).map((resource) => resolveIntrinsics(resource, PSEUDO_REFS));
 }
 
 describe('function roles', () => {
   it('covers every function', () => {
     expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual([...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS)].sort());
+    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(14);
   });
 
   it.each(Object.entries(EXPECTED_ACTIONS))('%s may do exactly what its step needs', (name, expected) => {
@@ -95,7 +105,15 @@ describe('function roles', () => {
 
   it('gives only the emailing steps ses:SendEmail, and only as the sender', () => {
     const senders = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('ses:SendEmail'));
-    expect(senders.sort()).toEqual(['record-outcome', 'request-approval', 'schedule-transfer', 'send-confirmations']);
+    expect(senders.sort()).toEqual([
+      'cancel-transfer',
+      'record-outcome',
+      'rehome-customers',
+      'remind-or-expire',
+      'request-approval',
+      'schedule-transfer',
+      'send-confirmations',
+    ]);
     for (const name of senders) {
       expect(resourcesFor(name, 'ses:SendEmail').sort()).toEqual([
         'arn:aws:ses:us-east-1:000000000000:identity/example.com',
@@ -113,10 +131,44 @@ describe('function roles', () => {
     }
   });
 
-  it('lets record-outcome publish to the alert topic only', () => {
+  it('lets only cancel-transfer stop executions, and only those of the transfer state machine', () => {
+    const stoppers = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('states:StopExecution'));
+    expect(stoppers).toEqual(['cancel-transfer']);
+    expect(resourcesFor('cancel-transfer', 'states:StopExecution')).toEqual([
+      'arn:aws:states:us-east-1:000000000000:execution:TransferTest-transfer-workflow:*',
+    ]);
+  });
+
+  it('lets only record-outcome and rehome-customers publish, to the alert topic only', () => {
     const [topicId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SNS::Topic'));
-    const publish = statementsOf('record-outcome').filter((statement) => asList(statement.Action).includes('sns:Publish'));
-    expect(publish.map((statement) => statement.Resource)).toEqual([{ Ref: topicId }]);
+    const publishers = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('sns:Publish'));
+    expect(publishers.sort()).toEqual(['record-outcome', 'rehome-customers']);
+    for (const name of publishers) {
+      const publish = statementsOf(name).filter((statement) => asList(statement.Action).includes('sns:Publish'));
+      expect(publish.map((statement) => statement.Resource), name).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  it('lets only the steps that create or re-send links read the approval-link key, and no other secret', () => {
+    const secretIds = Object.keys(resourcesOf(synthesized.template, 'AWS::SecretsManager::Secret'));
+    expect(secretIds).toHaveLength(1);
+    const readers = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('secretsmanager:GetSecretValue'));
+    expect(readers.sort()).toEqual(['remind-or-expire', 'request-approval']);
+    for (const name of readers) {
+      for (const action of READ_LINK_KEY) expect(templateResourcesFor(name, action), `${name} ${action}`).toEqual([{ Ref: secretIds[0] }]);
+    }
+    // Nothing else in the stack may read it either.
+    const granted = Object.values(resourcesOf(synthesized.template, 'AWS::IAM::Policy')).filter((policy) =>
+      JSON.stringify(policy.Properties?.PolicyDocument).includes('secretsmanager:'),
+    );
+    expect(granted).toHaveLength(2);
+  });
+
+  it('lets create-transfer keep its idempotency records in the table', () => {
+    const [tableId] = Object.keys(resourcesOf(synthesized.template, 'AWS::DynamoDB::GlobalTable'));
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem']) {
+      expect(templateResourcesFor('create-transfer', action), action).toContainEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+    }
   });
 
   it('scopes table actions to the table and its indexes', () => {

@@ -14,6 +14,7 @@ const FUNCTION_ENVIRONMENT = [
   'SENDER_EMAIL',
   'DEVOPS_EMAIL',
   'ALERT_TOPIC_ARN',
+  'APPROVAL_LINK_KEY_SECRET_ARN',
   'PUBLIC_BASE_URL',
   'TRANSFER_TIMEZONE',
   'TRANSFER_APPROVAL_WINDOW_SECONDS',
@@ -35,7 +36,8 @@ function environmentOf(s: SynthesizedStack, name: string): Record<string, unknow
 }
 
 describe('functions', () => {
-  it('are the twelve catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
+  it('are the fourteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
+    expect(ALL_FUNCTIONS).toHaveLength(14);
     synthesized.template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
     expect(Object.keys(synthesized.functionIds).sort()).toEqual([...ALL_FUNCTIONS].sort());
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
@@ -148,6 +150,38 @@ describe('the table', () => {
         ],
       }),
     });
+  });
+});
+
+describe('the approval-link key', () => {
+  function secret() {
+    const secrets = Object.entries(resourcesOf(synthesized.template, 'AWS::SecretsManager::Secret'));
+    expect(secrets).toHaveLength(1);
+    const [id, resource] = secrets[0] ?? [];
+    if (id === undefined || resource === undefined) throw new Error('no secret');
+    return { id, resource };
+  }
+
+  it('is a generated secret of at least 32 characters without punctuation, retained on stack deletion', () => {
+    const { resource } = secret();
+    expect(resource.DeletionPolicy).toBe('Retain');
+    expect(resource.UpdateReplacePolicy).toBe('Retain');
+    const properties = resource.Properties ?? {};
+    expect(properties.Description).toEqual(expect.stringMatching(/approval-link/i));
+    const generate = properties.GenerateSecretString as { PasswordLength?: number; ExcludePunctuation?: boolean };
+    expect(generate.ExcludePunctuation).toBe(true);
+    expect(generate.PasswordLength).toBeGreaterThanOrEqual(32);
+    // A value in the template would be readable by anyone who can read the stack.
+    expect(properties.SecretString).toBeUndefined();
+  });
+
+  it('reaches the functions as an ARN only, never as a value', () => {
+    const { id } = secret();
+    for (const name of ALL_FUNCTIONS) {
+      expect(environmentOf(synthesized, name).APPROVAL_LINK_KEY_SECRET_ARN, name).toEqual({ Ref: id });
+    }
+    // No dynamic reference resolves the value into the template at deploy time.
+    expect(JSON.stringify(synthesized.template.toJSON())).not.toMatch(/resolve:secretsmanager/);
   });
 });
 

@@ -16,8 +16,15 @@ interface AslCatch {
   Next: string;
   ResultPath?: string;
 }
+interface AslChoice {
+  Variable?: string;
+  BooleanEquals?: boolean;
+  Next: string;
+}
 interface AslState {
   Type: string;
+  Choices?: AslChoice[];
+  Default?: string;
   Resource?: string;
   Parameters?: { FunctionName?: string; Payload?: Record<string, unknown> };
   Retry?: AslRetry[];
@@ -117,15 +124,16 @@ describe('the deployed definition', () => {
     expect([...invoked].sort()).toEqual(Object.values(WORKFLOW_FUNCTIONS).map(fakeArn).sort());
   });
 
-  it('waits for a release and an acceptance with the task token and the per-execution approval window', () => {
+  it('waits for a release and an acceptance with the task token, each until its next reminder or the end of its window', () => {
     const waiting = callbackTasks();
     expect(waiting.map(([name]) => name).sort()).toEqual(['Await acceptance by new partner', 'Await release from current partner']);
     for (const [, task] of waiting) {
-      expect(task.TimeoutSecondsPath).toBe('$.policy.approvalWindowSeconds');
       expect(task.TimeoutSeconds).toBeUndefined();
       expect(Object.values(task.Parameters?.Payload ?? {})).toContain('$$.Task.Token');
       expect(task.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.requestApproval));
     }
+    expect(state('Await release from current partner').TimeoutSecondsPath).toBe('$.releaseWait.value.seconds');
+    expect(state('Await acceptance by new partner').TimeoutSecondsPath).toBe('$.acceptanceWait.value.seconds');
   });
 
   it('gives every Lambda task a timeout, so none can hang', () => {
@@ -155,28 +163,61 @@ describe('the deployed definition', () => {
     }
   });
 
-  it('catches a decline, a cancellation and the approval window running out on both waiting steps', () => {
-    for (const [name, task] of callbackTasks()) {
+  const WAITS = [
+    {
+      step: 'release',
+      wait: 'Await release from current partner',
+      remind: 'Remind current partner or expire',
+      open: 'Release window still open?',
+    },
+    {
+      step: 'acceptance',
+      wait: 'Await acceptance by new partner',
+      remind: 'Remind new partner or expire',
+      open: 'Acceptance window still open?',
+    },
+  ] as const;
+
+  it('catches a decline, a cancellation and a timeout (a reminder is due or the window is over) on both waiting steps', () => {
+    for (const { wait, remind } of WAITS) {
+      const task = state(wait);
       const next = (error: string) => task.Catch?.find((rule) => rule.ErrorEquals.includes(error))?.Next;
-      expect(next(WORKFLOW_ERRORS.declined), name).toBe('Notify partners of the decline');
-      expect(next('States.Timeout'), name).toBe('Record expiry and notify partners');
-      expect(next(WORKFLOW_ERRORS.cancelled), name).toBe('Transfer cancelled');
-      for (const rule of task.Catch ?? []) expect(rule.ResultPath, name).toBe('$.failure');
+      expect(next(WORKFLOW_ERRORS.declined), wait).toBe('Notify partners of the decline');
+      expect(next('States.Timeout'), wait).toBe(remind);
+      expect(next(WORKFLOW_ERRORS.cancelled), wait).toBe('Transfer cancelled');
+      for (const rule of task.Catch ?? []) expect(rule.ResultPath, wait).toBe('$.failure');
     }
     expect(state('Notify partners of the decline').Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
-    expect(state('Record expiry and notify partners').Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
   });
 
-  it('sends any re-homing failure, kept in $.failure, to a recorded failure and a failed execution', () => {
+  it('reminds the silent party and waits again while the window is open, and ends expired once it is over', () => {
+    for (const { step, wait, remind, open } of WAITS) {
+      const task = state(remind);
+      expect(task.Parameters?.FunctionName, remind).toBe(fakeArn(WORKFLOW_FUNCTIONS.remindOrExpire));
+      expect(task.Parameters?.Payload, remind).toMatchObject({ 'transferId.$': '$.transferId', step });
+      // Its result sets the next wait's timeout.
+      expect(task.ResultPath, remind).toBe(`$.${step}Wait`);
+      expect(task.Catch, remind).toEqual([
+        { ErrorEquals: [WORKFLOW_ERRORS.cancelled], Next: 'Transfer cancelled', ResultPath: '$.failure' },
+      ]);
+      expect(task.Next, remind).toBe(open);
+      const choice = state(open);
+      expect(choice.Type).toBe('Choice');
+      expect(choice.Choices).toEqual([{ Variable: `$.${step}Wait.value.expired`, BooleanEquals: false, Next: wait }]);
+      expect(choice.Default).toBe('Transfer expired');
+    }
+    expect(state('Transfer expired').Type).toBe('Succeed');
+  });
+
+  it('lets a re-homing failure stop the execution on "Re-home customers", so that a redrive runs it again', () => {
     const rehome = state('Re-home customers');
     expect(rehome.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.rehomeCustomers));
-    const catchers = rehome.Catch ?? [];
-    const catchAll = catchers.at(-1);
-    expect(catchAll).toEqual({ ErrorEquals: ['States.ALL'], Next: 'Record re-homing failure and alert operators', ResultPath: '$.failure' });
-    const record = state('Record re-homing failure and alert operators');
-    expect(record.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
-    expect(record.Parameters?.Payload).toMatchObject({ outcome: 'FAILED' });
-    expect(state(record.Next ?? '').Type).toBe('Fail');
+    expect(rehome.Catch).toEqual([{ ErrorEquals: [WORKFLOW_ERRORS.cancelled], Next: 'Transfer cancelled', ResultPath: '$.failure' }]);
+    for (const rule of rehome.Catch ?? []) expect(rule.ErrorEquals).not.toContain('States.ALL');
+    expect(rehome.Next).toBe('Send confirmations');
+    // The function records the failure and alerts operators itself; no recording step or Fail state remains.
+    expect(Object.keys(definition.States)).not.toContain('Record re-homing failure and alert operators');
+    expect(Object.values(definition.States).filter((s) => s.Type === 'Fail')).toEqual([]);
   });
 
   it('sleeps until the scheduled wake-up time given by the schedule step', () => {

@@ -3,11 +3,13 @@ import {
   DescribeStateMachineCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   GetExecutionHistoryCommand,
   InvalidArn,
   InvalidToken,
   ListExecutionsCommand,
   ListStateMachinesCommand,
+  RedriveExecutionCommand,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
   SendTaskSuccessCommand,
@@ -192,18 +194,18 @@ async function start(name: string, input: Record<string, unknown>): Promise<stri
   return executionArn;
 }
 
-async function settled(executionArn: string, timeoutMs = 10_000): Promise<DescribeExecutionCommandOutput> {
+async function settled(executionArn: string, timeoutMs = 10_000, sfn = client): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (described.status !== 'RUNNING') return described;
     if (Date.now() > deadline) throw new Error(`${executionArn} is still running`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-async function history(executionArn: string): Promise<HistoryEvent[]> {
-  const { events } = await client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+async function history(executionArn: string, sfn = client): Promise<HistoryEvent[]> {
+  const { events } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
   return events ?? [];
 }
 
@@ -571,5 +573,361 @@ describe('local Step Functions server lifecycle', () => {
       localClient.destroy();
       await local.close();
     }
+  });
+});
+
+describe('local Step Functions server redrive and retry caps', () => {
+  const lambdaArn = (name: string): string => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+  const redriveDefinition = {
+    Comment: 'Redrive and retry workflow for the local Step Functions server',
+    StartAt: 'Prepare',
+    States: {
+      Prepare: { Type: 'Task', Resource: lambdaArn('prepare'), ResultPath: '$.prepared', Next: 'Route' },
+      Route: {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.mode', StringEquals: 'callback', Next: 'AwaitApproval' },
+          { Variable: '$.mode', StringEquals: 'retry', Next: 'Flaky' },
+        ],
+        Default: 'Apply',
+      },
+      Apply: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          FunctionName: 'apply',
+          Payload: {
+            'key.$': '$.key',
+            'prepared.$': '$.prepared',
+            'executionInput.$': '$$.Execution.Input',
+            'executionName.$': '$$.Execution.Name',
+            'redriveCount.$': '$$.Execution.RedriveCount',
+          },
+        },
+        ResultSelector: { 'appliedBy.$': '$.Payload.appliedBy' },
+        ResultPath: '$.applied',
+        Next: 'Done',
+      },
+      AwaitApproval: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        TimeoutSeconds: 30,
+        Parameters: { FunctionName: 'request-approval', Payload: { 'taskToken.$': '$$.Task.Token', 'key.$': '$.key' } },
+        ResultPath: '$.approval',
+        Next: 'Done',
+      },
+      Flaky: {
+        Type: 'Task',
+        Resource: lambdaArn('flaky'),
+        Retry: [{ ErrorEquals: ['TransientError'], IntervalSeconds: 30, MaxAttempts: 3, BackoffRate: 2 }],
+        ResultPath: '$.flaky',
+        Next: 'Done',
+      },
+      Done: { Type: 'Succeed' },
+    },
+  };
+
+  type ApplyBehaviour = 'fail' | 'succeed' | 'hold';
+  const applyBehaviour = new Map<string, ApplyBehaviour>();
+  const applyEvents: unknown[] = [];
+  const prepareCalls = new Map<string, number>();
+  const flakyCalls = new Map<string, number>();
+  const approvalTokens = new Map<string, string[]>();
+  const redriveLog: string[] = [];
+  let applyStarted = deferred<void>();
+  let releaseApply = deferred<void>();
+
+  const count = (calls: Map<string, number>, key: string): number => {
+    const next = (calls.get(key) ?? 0) + 1;
+    calls.set(key, next);
+    return next;
+  };
+
+  const redriveFunctions: Record<string, LocalFunction> = {
+    prepare: async (event) => {
+      const key = String(field(event, 'key'));
+      return { preparedFor: key, call: count(prepareCalls, key) };
+    },
+    apply: async (event) => {
+      applyEvents.push(event);
+      const behaviour = applyBehaviour.get(String(field(event, 'key'))) ?? 'succeed';
+      applyStarted.resolve();
+      if (behaviour === 'fail') throw new PermanentError('partner system rejected the change');
+      if (behaviour === 'hold') await releaseApply.promise;
+      return { appliedBy: 'apply' };
+    },
+    'request-approval': async (event) => {
+      if (!isConsentRequest(event)) throw new Error('request-approval needs a task token');
+      const key = String(field(event, 'key'));
+      approvalTokens.set(key, [...(approvalTokens.get(key) ?? []), event.taskToken]);
+      return { sent: true };
+    },
+    flaky: async (event) => {
+      const calls = count(flakyCalls, String(field(event, 'key')));
+      if (calls <= 3) throw new TransientError(`attempt ${calls} failed`);
+      return { attempt: calls };
+    },
+  };
+
+  let local: LocalStepFunctions;
+  let sfn: SFNClient;
+
+  beforeAll(async () => {
+    local = await startLocalStepFunctions({
+      port: 0,
+      stateMachineName: STATE_MACHINE_NAME,
+      stateMachineArn: STATE_MACHINE_ARN,
+      definition: redriveDefinition,
+      functions: redriveFunctions,
+      maxRetryIntervalMs: 5,
+      log: (line) => redriveLog.push(line),
+    });
+    sfn = new SFNClient({
+      endpoint: local.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+
+  afterAll(async () => {
+    sfn?.destroy();
+    await local?.close();
+  });
+
+  async function startRun(name: string, input: Record<string, unknown>): Promise<string> {
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name, input: JSON.stringify(input) }),
+    );
+    if (executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+    return executionArn;
+  }
+
+  async function redrive(executionArn: string, clientToken?: string): Promise<Date> {
+    const { redriveDate } = await sfn.send(new RedriveExecutionCommand({ executionArn, clientToken }));
+    if (!(redriveDate instanceof Date)) throw new Error('RedriveExecution returned no redriveDate');
+    return redriveDate;
+  }
+
+  async function approvalToken(key: string, index: number): Promise<string> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const token = approvalTokens.get(key)?.[index];
+      if (token !== undefined) return token;
+      if (Date.now() > deadline) throw new Error(`no approval request ${index} for ${key}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('redrives a failed execution from the failed state, more than once, keeping the earlier history', async () => {
+    const input = { key: 'r-failed', mode: 'apply' };
+    applyBehaviour.set('r-failed', 'fail');
+    const executionArn = await startRun('redrive-failed', input);
+
+    const failed = await settled(executionArn, 5_000, sfn);
+    expect(failed).toMatchObject({
+      status: 'FAILED',
+      error: 'PermanentError',
+      cause: 'partner system rejected the change',
+      redriveCount: 0,
+      redriveStatus: 'REDRIVABLE',
+    });
+    expect(failed.redriveDate).toBeUndefined();
+    const original = await history(executionArn, sfn);
+    expect(types(original)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'LambdaFunctionScheduled',
+      'LambdaFunctionStarted',
+      'LambdaFunctionSucceeded',
+      'TaskStateExited',
+      'ChoiceStateEntered',
+      'ChoiceStateExited',
+      'TaskStateEntered',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskFailed',
+      'ExecutionFailed',
+    ]);
+
+    // A redrive that fails again at the same state.
+    const firstRedrive = await redrive(executionArn);
+    const failedAgain = await settled(executionArn, 5_000, sfn);
+    expect(failedAgain).toMatchObject({ status: 'FAILED', error: 'PermanentError', redriveCount: 1, redriveStatus: 'REDRIVABLE' });
+    expect(failedAgain.redriveDate?.getTime()).toBe(firstRedrive.getTime());
+
+    // Fixed: the second redrive is held in the Lambda function to observe the RUNNING execution.
+    applyBehaviour.set('r-failed', 'hold');
+    applyStarted = deferred<void>();
+    releaseApply = deferred<void>();
+    const secondRedrive = await redrive(executionArn, 'second-redrive');
+    expect(secondRedrive.getTime()).toBeGreaterThanOrEqual(firstRedrive.getTime());
+    await applyStarted.promise;
+    const running = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(running).toMatchObject({
+      executionArn,
+      name: 'redrive-failed',
+      status: 'RUNNING',
+      redriveCount: 2,
+      redriveStatus: 'NOT_REDRIVABLE',
+      redriveStatusReason: 'Execution is RUNNING and cannot be redriven.',
+    });
+    expect(running.startDate?.getTime()).toBe(failed.startDate?.getTime());
+    expect(running.redriveDate?.getTime()).toBe(secondRedrive.getTime());
+    expect(running.stopDate).toBeUndefined();
+    expect(running.error).toBeUndefined();
+    await expect(sfn.send(new RedriveExecutionCommand({ executionArn }))).rejects.toBeInstanceOf(ExecutionNotRedrivable);
+    // The same client token answers with the same redrive instead of redriving again.
+    expect((await redrive(executionArn, 'second-redrive')).getTime()).toBe(secondRedrive.getTime());
+    releaseApply.resolve();
+
+    const succeeded = await settled(executionArn, 5_000, sfn);
+    expect(succeeded).toMatchObject({ status: 'SUCCEEDED', redriveCount: 2, redriveStatus: 'NOT_REDRIVABLE' });
+    expect(succeeded.redriveStatusReason).toBe('Execution is SUCCEEDED and cannot be redriven.');
+    expect(JSON.parse(succeeded.output ?? 'null')).toEqual({
+      ...input,
+      prepared: { preparedFor: 'r-failed', call: 1 },
+      applied: { appliedBy: 'apply' },
+    });
+    // The first state's function ran once; the failed state ran once per attempt, with the same context.
+    expect(prepareCalls.get('r-failed')).toBe(1);
+    const applied = applyEvents.filter((event) => field(event, 'key') === 'r-failed');
+    expect(applied.map((event) => field(event, 'redriveCount'))).toEqual([0, 1, 2]);
+    for (const event of applied) {
+      expect(event).toMatchObject({ executionInput: input, executionName: 'redrive-failed', prepared: { call: 1 } });
+    }
+
+    const events = await history(executionArn, sfn);
+    expect(events.slice(0, original.length)).toEqual(original);
+    events.forEach((event, index) => {
+      expect(event.id).toBe(index + 1);
+      expect(event.previousEventId).toBe(index);
+    });
+    expect(types(events).filter((type) => type === 'ExecutionStarted')).toHaveLength(1);
+    const redriven = events.filter((event) => event.type === 'ExecutionRedriven');
+    expect(redriven.map((event) => event.executionRedrivenEventDetails)).toEqual([{ redriveCount: 1 }, { redriveCount: 2 }]);
+    const lastRedrive = events.findLastIndex((event) => event.type === 'ExecutionRedriven');
+    expect(types(events.slice(lastRedrive))).toEqual([
+      'ExecutionRedriven',
+      'TaskStateEntered',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSucceeded',
+      'TaskStateExited',
+      'SucceedStateEntered',
+      'SucceedStateExited',
+      'ExecutionSucceeded',
+    ]);
+    const applyEntered = events.filter((event) => event.stateEnteredEventDetails?.name === 'Apply');
+    expect(applyEntered).toHaveLength(3);
+    expect(new Set(applyEntered.map((event) => event.stateEnteredEventDetails?.input)).size).toBe(1);
+    expect(events.some((event) => event.stateEnteredEventDetails?.name?.startsWith('LocalRedriveEntry'))).toBe(false);
+
+    await expect(sfn.send(new RedriveExecutionCommand({ executionArn }))).rejects.toBeInstanceOf(ExecutionNotRedrivable);
+    await expect(
+      sfn.send(new RedriveExecutionCommand({ executionArn: executionArn.replace('redrive-failed', 'missing') })),
+    ).rejects.toBeInstanceOf(ExecutionDoesNotExist);
+    const listed = await sfn.send(new ListExecutionsCommand({ stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'SUCCEEDED' }));
+    expect(listed.executions?.find((execution) => execution.name === 'redrive-failed')?.redriveCount).toBe(2);
+
+    const described = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: STATE_MACHINE_ARN }));
+    expect(described.definition).toBe(JSON.stringify(redriveDefinition));
+  });
+
+  it('stops an execution while its Lambda function is still running, then redrives it', async () => {
+    applyBehaviour.set('r-stopped', 'hold');
+    applyStarted = deferred<void>();
+    releaseApply = deferred<void>();
+    const executionArn = await startRun('stop-during-lambda', { key: 'r-stopped', mode: 'apply' });
+    await applyStarted.promise;
+
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'Operator.Stop', cause: 'Stopped while applying' }));
+    const stopped = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(stopped).toMatchObject({ status: 'ABORTED', error: 'Operator.Stop', cause: 'Stopped while applying' });
+    expect(stopped.stopDate).toBeInstanceOf(Date);
+    const aborted = await history(executionArn, sfn);
+    expect(aborted.at(-1)).toMatchObject({
+      type: 'ExecutionAborted',
+      executionAbortedEventDetails: { error: 'Operator.Stop', cause: 'Stopped while applying' },
+    });
+
+    // The function finishing after the stop changes nothing.
+    releaseApply.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({ status: 'ABORTED', error: 'Operator.Stop' });
+    expect(await history(executionArn, sfn)).toEqual(aborted);
+
+    applyBehaviour.set('r-stopped', 'succeed');
+    await redrive(executionArn);
+    const succeeded = await settled(executionArn, 5_000, sfn);
+    expect(succeeded).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    expect(succeeded.error).toBeUndefined();
+    expect(prepareCalls.get('r-stopped')).toBe(1);
+    expect(types(await history(executionArn, sfn)).slice(aborted.length, aborted.length + 2)).toEqual([
+      'ExecutionRedriven',
+      'TaskStateEntered',
+    ]);
+  });
+
+  it('redrives an execution aborted on a callback task with a fresh task token', async () => {
+    const executionArn = await startRun('redrive-callback', { key: 'r-callback', mode: 'callback' });
+    const firstToken = await approvalToken('r-callback', 0);
+    await expect(sfn.send(new RedriveExecutionCommand({ executionArn }))).rejects.toBeInstanceOf(ExecutionNotRedrivable);
+
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'Paused', cause: 'Waiting for a fix' }));
+    expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+      status: 'ABORTED',
+      redriveStatus: 'REDRIVABLE',
+    });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: firstToken, output: '{}' }))).rejects.toBeInstanceOf(
+      TaskDoesNotExist,
+    );
+
+    await redrive(executionArn);
+    const secondToken = await approvalToken('r-callback', 1);
+    expect(secondToken).not.toBe(firstToken);
+    expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('RUNNING');
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: secondToken, output: JSON.stringify({ approved: true }) }));
+
+    const succeeded = await settled(executionArn, 5_000, sfn);
+    expect(succeeded).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    expect(JSON.parse(succeeded.output ?? 'null')).toMatchObject({ key: 'r-callback', approval: { approved: true } });
+    expect(prepareCalls.get('r-callback')).toBe(1);
+    const events = await history(executionArn, sfn);
+    const redrivenAt = events.findIndex((event) => event.type === 'ExecutionRedriven');
+    expect(events[redrivenAt - 1]).toMatchObject({
+      type: 'ExecutionAborted',
+      executionAbortedEventDetails: { error: 'Paused', cause: 'Waiting for a fix' },
+    });
+    expect(events[redrivenAt + 1]?.stateEnteredEventDetails?.name).toBe('AwaitApproval');
+    expect(types(events).filter((type) => type === 'TaskScheduled')).toHaveLength(2);
+  });
+
+  it('caps Retry intervals at maxRetryIntervalMs', async () => {
+    const started = Date.now();
+    const executionArn = await startRun('retry-capped', { key: 'r-retry', mode: 'retry' });
+    const succeeded = await settled(executionArn, 5_000, sfn);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(succeeded.status).toBe('SUCCEEDED');
+    expect(flakyCalls.get('r-retry')).toBe(4);
+    expect(ofType(await history(executionArn, sfn), 'StateRetried')).toHaveLength(3);
+
+    await expect(
+      startLocalStepFunctions({
+        port: 0,
+        stateMachineName: STATE_MACHINE_NAME,
+        stateMachineArn: STATE_MACHINE_ARN,
+        definition: redriveDefinition,
+        functions: redriveFunctions,
+        maxRetryIntervalMs: -1,
+      }),
+    ).rejects.toThrow(/maxRetryIntervalMs/);
+  });
+
+  it('never logs task tokens or payloads while redriving', () => {
+    expect(redriveLog).toContain('execution redrive-failed redriven (redrive 2) at state Apply');
+    for (const token of approvalTokens.get('r-callback') ?? []) {
+      expect(redriveLog.some((line) => line.includes(token))).toBe(false);
+    }
+    expect(redriveLog.some((line) => line.includes('r-failed') || line.includes('partner system'))).toBe(false);
   });
 });

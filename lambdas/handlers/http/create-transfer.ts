@@ -1,10 +1,22 @@
+import { idempotencyKeyOf } from '../../adapters/idempotency.ts';
 import { logger } from '../logger.ts';
-import { apiHandler, callerOf, json, jsonBody, requestMeta } from './api.ts';
+import { apiHandler, callerOf, json, jsonBody, requestMeta, type ApiResult } from './api.ts';
 
 export const handler = apiHandler(async (event, services) => {
   const caller = callerOf(event, services);
-  const transfer = await services.transfers.create(caller, jsonBody(event), requestMeta(event));
-  logger.appendKeys({ transferId: transfer.id });
-  logger.info('Transfer requested', { customers: transfer.customers.length, status: transfer.status });
-  return json(201, transfer, { location: `/transfers/${transfer.id}` });
+  const key = idempotencyKeyOf(event.headers);
+  const body = jsonBody(event);
+  const create = async (): Promise<ApiResult> => {
+    const transfer = await services.transfers.create(caller, body, requestMeta(event));
+    logger.appendKeys({ transferId: transfer.id });
+    logger.info('Transfer requested', { customers: transfer.customers.length, status: transfer.status });
+    return json(201, transfer, { location: `/transfers/${transfer.id}` });
+  };
+  if (key === undefined) return create();
+
+  // With an Idempotency-Key the whole answer is remembered, so a repeat gets the same status, body and Location.
+  const answer = await services.idempotency.answerOnce({ operation: 'POST /transfers', caller, key, body }, create);
+  if (answer.replayed) logger.info('Answered a repeated request from its Idempotency-Key record', { location: answer.value.headers?.location });
+  if (!answer.recorded) logger.warn('Transfer requested, but its Idempotency-Key record could not be completed');
+  return answer.value;
 });

@@ -5,7 +5,7 @@ import { stepHandler } from './step-handler.ts';
 export const handler = stepHandler(
   z.object({
     transferId: z.string().min(1),
-    outcome: z.enum(['DECLINED', 'EXPIRED', 'FAILED', 'CONFIRMATION_FAILED']),
+    outcome: z.enum(['DECLINED', 'CONFIRMATION_FAILED']),
     failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
   }),
   async (input, { steps }) => {

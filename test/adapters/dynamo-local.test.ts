@@ -1,0 +1,549 @@
+// The DynamoDB adapters against Amazon's own emulator (DynamoDB Local), with the table built as the local stack builds it.
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDirectory } from '../../lambdas/adapters/dynamo-directory.ts';
+import { DynamoTransferStore } from '../../lambdas/adapters/dynamo-transfer-store.ts';
+import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.ts';
+import type { DirectoryFile } from '../../lambdas/domain/directory.ts';
+import { ConflictError, ValidationError } from '../../lambdas/domain/errors.ts';
+import type { ConsentRecord, HistoryEvent, Transfer, TransferStatus } from '../../lambdas/domain/transfer.ts';
+import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
+
+const TABLE = 'customer-transfers-test';
+type RawItem = Record<string, AttributeValue>;
+
+const RICH_SETTINGS = {
+  spamThreshold: 5.5,
+  quarantineDays: 30,
+  tlsRequired: true,
+  allowList: ['partner.example', 'bank.example'],
+  routing: { inbound: { smartHost: 'mx.acme.example', port: 25 }, fallback: null },
+  note: '',
+};
+
+function customer(id: string, partnerId: string, name = `Customer ${id}`) {
+  return {
+    id,
+    name,
+    partnerId,
+    domains: [`${id.toLowerCase()}.example`, `mail.${id.toLowerCase()}.example`],
+    settings: RICH_SETTINGS,
+    users: [
+      { email: `admin@${id.toLowerCase()}.example`, settings: { digest: 'daily', language: 'en', filters: [{ match: 'invoice', action: 'allow' }] } },
+      { email: `it@${id.toLowerCase()}.example`, settings: { digest: 'off' } },
+    ],
+  };
+}
+
+const DIRECTORY: DirectoryFile = {
+  partners: [
+    { id: 'P-NORTH', name: 'Northwind IT', invoiceDay: 1, contacts: ['ops@northwind.example'] },
+    { id: 'P-SOUTH', name: 'Southgate Networks', invoiceDay: 15, contacts: ['partners@southgate.example'] },
+    { id: 'P-EAST', name: 'Eastline Cloud', invoiceDay: 31, contacts: ['admin@eastline.example'] },
+    { id: 'P-LISTFROM', name: 'Listing From', invoiceDay: 1, contacts: ['a@listfrom.example'] },
+    { id: 'P-LISTTO', name: 'Listing To', invoiceDay: 1, contacts: ['a@listto.example'] },
+  ],
+  customers: [
+    ...['C-1', 'C-2', 'C-3', 'C-4', 'C-5', 'C-6', 'C-7', 'C-8', 'C-9', 'C-M1', 'C-M2', 'C-M3', 'C-O1'].map((id) => customer(id, 'P-NORTH')),
+    ...['C-L1', 'C-L2', 'C-L3', 'C-L4'].map((id) => customer(id, 'P-LISTFROM')),
+  ],
+};
+
+let emulator: RunningEmulator | undefined;
+let raw: DynamoDBClient;
+let store: DynamoTransferStore;
+let directory: DynamoDirectory;
+
+/** The same CreateTable as the local stack's (local/stack.ts), from the shared table schema. */
+async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
+  for (const index of TABLE_INDEXES) attributes.add(index.partitionKey).add(index.sortKey);
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: TABLE_INDEXES.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    }),
+  );
+  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+  await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }));
+}
+
+beforeAll(async () => {
+  emulator = await startDynamoDbLocal({ port: 0 });
+  raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  await createTable(raw, TABLE);
+  directory = new DynamoDirectory(db, TABLE);
+  await directory.load(DIRECTORY, new Date('2026-03-01T00:00:00.000Z'));
+  store = new DynamoTransferStore(db, TABLE);
+});
+
+afterAll(async () => {
+  raw?.destroy();
+  await emulator?.stop();
+});
+
+/** Every item of a partition, as DynamoDB stores it (attribute values, not unmarshalled). */
+async function partition(pk: string): Promise<RawItem[]> {
+  const items: RawItem[] = [];
+  let start: RawItem | undefined;
+  do {
+    const page = await raw.send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+async function rawItem(pk: string, sk: string): Promise<RawItem | undefined> {
+  return (await raw.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }))).Item;
+}
+
+function sk(item: RawItem): string {
+  return item.sk?.S ?? '';
+}
+
+/** A customer's mail-flow items (domains, settings, users), serialised exactly as stored. */
+async function mailFlowItems(customerId: string): Promise<string> {
+  const items = (await partition(`CUSTOMER#${customerId}`)).filter((i) => /^(DOMAIN#|SETTINGS$|USER#)/.test(sk(i)));
+  return JSON.stringify(items.sort((a, b) => sk(a).localeCompare(sk(b))));
+}
+
+function newTransfer(id: string, customerIds: string[], overrides: Partial<Transfer> = {}): Transfer {
+  const from = overrides.fromPartner ?? { id: 'P-NORTH', name: 'Northwind IT' };
+  const createdAt = overrides.createdAt ?? '2026-03-10T15:00:00.000Z';
+  return {
+    id,
+    status: 'AWAITING_RELEASE',
+    customers: customerIds.map((cid) => ({ id: cid, name: `Customer ${cid}`, domains: [`${cid.toLowerCase()}.example`] })),
+    fromPartner: from,
+    toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
+    requestedDate: null,
+    transferDate: null,
+    immediate: false,
+    acceptedDate: null,
+    billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'advice' },
+    ticketId: null,
+    note: null,
+    requestedBy: { kind: 'partner', partnerId: from.id, name: 'alice' },
+    createdAt,
+    updatedAt: createdAt,
+    ...overrides,
+  };
+}
+
+function event(type: string, at = '2026-03-10T15:00:00.000Z', detail: Record<string, unknown> = {}): HistoryEvent {
+  return { at, type, actor: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' }, detail };
+}
+
+function consent(decision: ConsentRecord['decision']): ConsentRecord {
+  return {
+    step: 'release',
+    decision,
+    signedBy: 'Alice Smith',
+    statement: 'I, Alice Smith, ...',
+    transferDate: '2026-04-01',
+    immediate: false,
+    reason: decision === 'decline' ? 'Contract runs on' : null,
+    via: 'api',
+    ticketId: null,
+    sourceIp: '203.0.113.7',
+    userAgent: 'test',
+  };
+}
+
+async function release(transferId: string, from: TransferStatus = 'AWAITING_RELEASE', options: { linkHash?: string; decision?: ConsentRecord['decision'] } = {}) {
+  const decision = options.decision ?? 'release';
+  await store.decide({
+    transferId,
+    step: 'release',
+    from,
+    to: decision === 'decline' ? 'DECLINED' : 'AWAITING_ACCEPTANCE',
+    consent: consent(decision),
+    event: event(decision === 'decline' ? 'DECLINED' : 'RELEASED', '2026-03-11T10:00:00.000Z'),
+    signal: decision === 'decline' ? { kind: 'failure', error: 'TransferDeclined', cause: 'The release was declined.' } : { kind: 'success', output: { acceptanceNeeded: true } },
+    changes: decision === 'decline' ? {} : { transferDate: '2026-04-01', immediate: false },
+    releaseClaims: decision === 'decline',
+    linkHash: options.linkHash ?? null,
+    at: '2026-03-11T10:00:00.000Z',
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('DynamoDirectory on DynamoDB Local', () => {
+  it('loads the directory file: a partner, and a customer with its domains, settings and users', async () => {
+    await expect(directory.getPartner('P-EAST')).resolves.toEqual({ id: 'P-EAST', name: 'Eastline Cloud', invoiceDay: 31, contacts: ['admin@eastline.example'] });
+    await expect(directory.getPartner('P-NOPE')).resolves.toBeUndefined();
+    const c1 = await directory.getCustomer('C-1');
+    expect(c1).toEqual({
+      id: 'C-1',
+      name: 'Customer C-1',
+      partnerId: 'P-NORTH',
+      domains: ['c-1.example', 'mail.c-1.example'],
+      settings: RICH_SETTINGS,
+      users: customer('C-1', 'P-NORTH').users,
+    });
+    const owned = await directory.getOwnerships(['C-2', 'C-NOPE', 'C-1']);
+    expect(owned.map((o) => [o.id, o.partnerId, o.lockedUntil])).toEqual([
+      ['C-2', 'P-NORTH', null],
+      ['C-1', 'P-NORTH', null],
+    ]);
+    expect(owned[0]?.domains).toEqual(['c-2.example', 'mail.c-2.example']);
+  });
+});
+
+describe('DynamoTransferStore on DynamoDB Local', () => {
+  it('create writes the transfer, a party view per partner, the events and a claim per customer', async () => {
+    const transfer = newTransfer('TR-CREATE-1', ['C-1', 'C-2']);
+    await store.create({ transfer, events: [event('REQUESTED')] });
+
+    const items = await partition('TRANSFER#TR-CREATE-1');
+    expect(items.map((i) => [sk(i), i.kind?.S]).sort()).toEqual(
+      [
+        ['TRANSFER', 'transfer'],
+        ['PARTY#P-NORTH', 'party'],
+        ['PARTY#P-SOUTH', 'party'],
+        [sk(items.find((i) => i.kind?.S === 'event') ?? {}), 'event'],
+      ].sort(),
+    );
+    expect(sk(items.find((i) => i.kind?.S === 'event') ?? {})).toMatch(/^EVENT#2026-03-10T15:00:00\.000Z#/);
+    expect((await rawItem('CUSTOMER#C-1', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
+    expect((await rawItem('CUSTOMER#C-2', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
+
+    const stored = await store.get('TR-CREATE-1');
+    expect(stored).toMatchObject({ id: 'TR-CREATE-1', status: 'AWAITING_RELEASE', fromPartner: { id: 'P-NORTH' }, customers: transfer.customers });
+    expect(stored?.history.map((e) => e.type)).toEqual(['REQUESTED']);
+    expect(Object.keys(stored ?? {})).not.toContain('pk');
+    expect(Object.keys(stored ?? {})).not.toContain('gsi1pk');
+  });
+
+  it('a second transfer claiming a busy customer is CUSTOMER_BUSY and writes nothing at all', async () => {
+    await store.create({ transfer: newTransfer('TR-BUSY-1', ['C-3']), events: [event('REQUESTED')] });
+
+    const error = await failure(store.create({ transfer: newTransfer('TR-BUSY-2', ['C-4', 'C-3']), events: [event('REQUESTED')] }));
+
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ status: 409, code: 'CUSTOMER_BUSY', details: { customerIds: ['C-3'] }, message: 'Customer C-3 is already in another active transfer.' });
+    expect(await partition('TRANSFER#TR-BUSY-2')).toEqual([]);
+    expect(await rawItem('CUSTOMER#C-4', 'CLAIM')).toBeUndefined();
+    expect((await rawItem('CUSTOMER#C-3', 'CLAIM'))?.transferId).toEqual({ S: 'TR-BUSY-1' });
+    await expect(store.get('TR-BUSY-2')).resolves.toBeUndefined();
+    expect((await store.list({ partnerId: 'P-SOUTH', limit: 100 })).items.map((t) => t.id)).not.toContain('TR-BUSY-2');
+  });
+
+  it('history keeps the order in which events were recorded, even for events of the same instant', async () => {
+    const at = '2026-03-10T15:00:00.000Z';
+    const types = ['REQUESTED', 'RELEASED', 'ACCEPTED', 'NOTE_1', 'NOTE_2', 'NOTE_3'];
+    await store.create({ transfer: newTransfer('TR-ORDER-1', ['C-5']), events: types.map((type) => event(type, at)) });
+    expect((await store.get('TR-ORDER-1'))?.history.map((e) => e.type)).toEqual(types);
+  });
+
+  it('discard removes every item of a transfer whose workflow did not start, and frees its claims', async () => {
+    const transfer = newTransfer('TR-DISCARD-1', ['C-6']);
+    await store.create({ transfer, events: [event('REQUESTED'), event('RELEASED')] });
+    await store.discard(transfer);
+    expect(await partition('TRANSFER#TR-DISCARD-1')).toEqual([]);
+    expect(await rawItem('CUSTOMER#C-6', 'CLAIM')).toBeUndefined();
+  });
+
+  describe('listing', () => {
+    const ids = ['TR-LIST-1', 'TR-LIST-2', 'TR-LIST-3', 'TR-LIST-4'];
+
+    beforeAll(async () => {
+      for (const [index, id] of ids.entries()) {
+        await store.create({
+          transfer: newTransfer(id, [`C-L${index + 1}`], {
+            fromPartner: { id: 'P-LISTFROM', name: 'Listing From' },
+            toPartner: { id: 'P-LISTTO', name: 'Listing To' },
+            createdAt: `2026-03-10T15:0${index}:00.000Z`,
+          }),
+          events: [event('REQUESTED', `2026-03-10T15:0${index}:00.000Z`)],
+        });
+      }
+    });
+
+    async function everyPage(query: { partnerId?: string; status?: TransferStatus; limit: number }): Promise<{ ids: string[]; pages: number }> {
+      const seen: string[] = [];
+      let nextToken: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.list({ ...query, ...(nextToken ? { nextToken } : {}) });
+        seen.push(...page.items.map((t) => t.id));
+        nextToken = page.nextToken;
+        pages += 1;
+      } while (nextToken && pages < 10);
+      return { ids: seen, pages };
+    }
+
+    it('both parties see their transfers, newest first; a third partner sees none', async () => {
+      expect((await store.list({ partnerId: 'P-LISTFROM', limit: 10 })).items.map((t) => t.id)).toEqual([...ids].reverse());
+      expect((await store.list({ partnerId: 'P-LISTTO', limit: 10 })).items.map((t) => t.id)).toEqual([...ids].reverse());
+      expect((await store.list({ partnerId: 'P-EAST', limit: 10 })).items).toEqual([]);
+      const all = (await store.list({ limit: 100 })).items.map((t) => t.id);
+      expect(all).toEqual(expect.arrayContaining(ids));
+    });
+
+    it('pages with nextToken through all of them, each once, in order', async () => {
+      const first = await store.list({ partnerId: 'P-LISTFROM', limit: 2 });
+      expect(first.items.map((t) => t.id)).toEqual(['TR-LIST-4', 'TR-LIST-3']);
+      expect(first.nextToken).toEqual(expect.any(String));
+      const second = await store.list({ partnerId: 'P-LISTFROM', limit: 2, nextToken: first.nextToken ?? '' });
+      expect(second.items.map((t) => t.id)).toEqual(['TR-LIST-2', 'TR-LIST-1']);
+
+      const byThree = await everyPage({ partnerId: 'P-LISTTO', limit: 3 });
+      expect(byThree.ids).toEqual(['TR-LIST-4', 'TR-LIST-3', 'TR-LIST-2', 'TR-LIST-1']);
+      const byOne = await everyPage({ partnerId: 'P-LISTFROM', limit: 1 });
+      expect(byOne.ids).toEqual(['TR-LIST-4', 'TR-LIST-3', 'TR-LIST-2', 'TR-LIST-1']);
+    });
+
+    it('lists by status through the status index, following status changes', async () => {
+      await release('TR-LIST-3');
+      expect((await store.list({ partnerId: 'P-LISTFROM', status: 'AWAITING_ACCEPTANCE', limit: 10 })).items.map((t) => t.id)).toEqual(['TR-LIST-3']);
+      expect((await store.list({ partnerId: 'P-LISTTO', status: 'AWAITING_ACCEPTANCE', limit: 10 })).items.map((t) => t.id)).toEqual(['TR-LIST-3']);
+      expect((await store.list({ partnerId: 'P-LISTFROM', status: 'AWAITING_RELEASE', limit: 10 })).items.map((t) => t.id)).toEqual([
+        'TR-LIST-4',
+        'TR-LIST-2',
+        'TR-LIST-1',
+      ]);
+      expect((await store.list({ status: 'AWAITING_ACCEPTANCE', limit: 100 })).items.map((t) => t.id)).toContain('TR-LIST-3');
+      expect((await store.list({ partnerId: 'P-EAST', status: 'AWAITING_ACCEPTANCE', limit: 10 })).items).toEqual([]);
+      const paged = await everyPage({ partnerId: 'P-LISTFROM', status: 'AWAITING_RELEASE', limit: 2 });
+      expect(paged.ids).toEqual(['TR-LIST-4', 'TR-LIST-2', 'TR-LIST-1']);
+    });
+
+    it('another partner\'s page token is refused with a ValidationError', async () => {
+      const token = (await store.list({ partnerId: 'P-LISTFROM', limit: 1 })).nextToken ?? '';
+      expect(token).not.toBe('');
+      const error = await failure(store.list({ partnerId: 'P-EAST', limit: 1, nextToken: token }));
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error).toMatchObject({ status: 400, message: 'nextToken does not belong to this listing; start again without it.' });
+    });
+
+    it('a garbage page token is refused with a ValidationError', async () => {
+      expect(await failure(store.list({ partnerId: 'P-LISTFROM', limit: 1, nextToken: 'garbage!' }))).toBeInstanceOf(ValidationError);
+      expect(await failure(store.list({ limit: 1, nextToken: Buffer.from('[1,2]').toString('base64url') }))).toBeInstanceOf(ValidationError);
+    });
+
+    it('a token of the same partner\'s listing of another status is refused with a ValidationError', async () => {
+      const token = (await store.list({ partnerId: 'P-LISTFROM', status: 'AWAITING_RELEASE', limit: 1 })).nextToken ?? '';
+      expect(token).not.toBe('');
+      expect(await failure(store.list({ partnerId: 'P-LISTFROM', status: 'AWAITING_ACCEPTANCE', limit: 1, nextToken: token }))).toBeInstanceOf(
+        ValidationError,
+      );
+    });
+
+    it('a forged token naming the right partition but no real key is refused with a ValidationError', async () => {
+      const forged = Buffer.from(JSON.stringify({ gsi1pk: 'PARTY#P-LISTFROM' })).toString('base64url');
+      expect(await failure(store.list({ partnerId: 'P-LISTFROM', limit: 1, nextToken: forged }))).toBeInstanceOf(ValidationError);
+    });
+  });
+
+  it('decide is conditional: a second decision is ConflictError ALREADY_DECIDED and changes nothing', async () => {
+    await store.create({ transfer: newTransfer('TR-DECIDE-1', ['C-7']), events: [event('REQUESTED')] });
+    await release('TR-DECIDE-1');
+
+    const decided = await store.get('TR-DECIDE-1');
+    expect(decided).toMatchObject({ status: 'AWAITING_ACCEPTANCE', transferDate: '2026-04-01', updatedAt: '2026-03-11T10:00:00.000Z' });
+    expect((await store.getStep('TR-DECIDE-1', 'release'))?.decision).toMatchObject({ decision: 'release', signedBy: 'Alice Smith', sourceIp: '203.0.113.7' });
+    expect((await store.getStep('TR-DECIDE-1', 'release'))?.partnerId).toBe('P-NORTH');
+    const before = await partition('TRANSFER#TR-DECIDE-1');
+
+    const error = await failure(release('TR-DECIDE-1'));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ status: 409, code: 'ALREADY_DECIDED' });
+    // Even a decision written as if the transfer were still waiting fails on the recorded decision.
+    expect(await failure(release('TR-DECIDE-1', 'AWAITING_ACCEPTANCE', { decision: 'decline' }))).toMatchObject({ code: 'ALREADY_DECIDED' });
+    expect(await partition('TRANSFER#TR-DECIDE-1')).toEqual(before);
+    expect((await rawItem('CUSTOMER#C-7', 'CLAIM'))?.transferId).toEqual({ S: 'TR-DECIDE-1' });
+  });
+
+  it('a decline releases the claims in the same write', async () => {
+    await store.create({ transfer: newTransfer('TR-DECLINE-1', ['C-8']), events: [event('REQUESTED')] });
+    await release('TR-DECLINE-1', 'AWAITING_RELEASE', { decision: 'decline' });
+    expect((await store.get('TR-DECLINE-1'))?.status).toBe('DECLINED');
+    expect(await rawItem('CUSTOMER#C-8', 'CLAIM')).toBeUndefined();
+  });
+
+  it('openStep stores the task token and a link found by its hash; a resumed wait keeps it; a newer link supersedes it', async () => {
+    await store.create({ transfer: newTransfer('TR-OPEN-1', ['C-O1']), events: [event('REQUESTED')] });
+    const hash1 = 'a'.repeat(64);
+    const hash2 = 'b'.repeat(64);
+    const open = (taskToken: string, linkHash: string, options: { newLink: boolean; supersedes?: string; nonce?: string }) =>
+      store.openStep({
+        transferId: 'TR-OPEN-1',
+        step: 'release',
+        partnerId: 'P-NORTH',
+        taskToken,
+        linkHash,
+        linkNonce: options.nonce ?? 'nonce-1',
+        newLink: options.newLink,
+        supersedes: options.supersedes ?? null,
+        expiresAt: '2026-03-24T15:00:00.000Z',
+        at: '2026-03-10T15:00:01.000Z',
+        event: options.newLink
+          ? { at: '2026-03-10T15:00:01.000Z', type: 'APPROVAL_REQUESTED', actor: { kind: 'system', name: 'workflow' }, detail: { step: 'release' } }
+          : null,
+      });
+
+    await expect(open('task-1', hash1, { newLink: true })).resolves.toBe(true);
+    await expect(store.getLink(hash1)).resolves.toEqual({
+      hash: hash1,
+      transferId: 'TR-OPEN-1',
+      step: 'release',
+      partnerId: 'P-NORTH',
+      expiresAt: '2026-03-24T15:00:00.000Z',
+      state: 'open',
+    });
+    expect(await store.getStep('TR-OPEN-1', 'release')).toMatchObject({
+      taskToken: 'task-1',
+      linkHash: hash1,
+      linkNonce: 'nonce-1',
+      linkSentAt: null,
+      decision: null,
+      signalledAt: null,
+    });
+    await expect(store.getLink('c'.repeat(64))).resolves.toBeUndefined();
+    await store.markLinkSent('TR-OPEN-1', 'release', '2026-03-10T15:00:02.000Z');
+
+    // The wait resumed after a reminder: same link, new token, the link still counts as sent.
+    await expect(open('task-2', hash1, { newLink: false })).resolves.toBe(true);
+    expect(await store.getStep('TR-OPEN-1', 'release')).toMatchObject({ taskToken: 'task-2', linkHash: hash1, linkSentAt: '2026-03-10T15:00:02.000Z' });
+    expect((await store.getLink(hash1))?.state).toBe('open');
+
+    await expect(open('task-3', hash2, { newLink: true, supersedes: hash1, nonce: 'nonce-2' })).resolves.toBe(true);
+    expect((await store.getLink(hash1))?.state).toBe('superseded');
+    expect(await store.getStep('TR-OPEN-1', 'release')).toMatchObject({ taskToken: 'task-3', linkHash: hash2, linkNonce: 'nonce-2', linkSentAt: null });
+    expect((await store.get('TR-OPEN-1'))?.history.filter((e) => e.type === 'APPROVAL_REQUESTED')).toHaveLength(2);
+
+    await release('TR-OPEN-1', 'AWAITING_RELEASE', { linkHash: hash2 });
+    expect((await store.getLink(hash2))?.state).toBe('used');
+    await store.markSignalled('TR-OPEN-1', 'release', '2026-03-11T10:00:01.000Z');
+    await store.markSignalled('TR-OPEN-1', 'release', '2026-03-11T10:05:00.000Z');
+    expect((await store.getStep('TR-OPEN-1', 'release'))?.signalledAt).toBe('2026-03-11T10:00:01.000Z');
+
+    // A wait reached after the decision stores nothing and says so.
+    await expect(open('task-4', 'd'.repeat(64), { newLink: true, supersedes: hash2, nonce: 'nonce-3' })).resolves.toBe(false);
+    expect(await store.getLink('d'.repeat(64))).toBeUndefined();
+    expect((await store.getStep('TR-OPEN-1', 'release'))?.taskToken).toBe('task-3');
+  });
+
+  describe('moveCustomer', () => {
+    const move = (transferId: string, customerId: string, from = 'P-NORTH', to = 'P-SOUTH') => ({
+      transferId,
+      customerId,
+      fromPartnerId: from,
+      toPartnerId: to,
+      lockedUntil: '2026-05-01',
+      at: '2026-04-01T04:00:05.000Z',
+      event: { at: '2026-04-01T04:00:05.000Z', type: 'CUSTOMER_MOVED', actor: { kind: 'system' as const, name: 'workflow' }, detail: { customerId } },
+    });
+
+    it('moves ownership only: domains, settings and users stay byte-for-byte the same', async () => {
+      await store.create({ transfer: newTransfer('TR-MOVE-1', ['C-M1']), events: [event('REQUESTED')] });
+      const mailBefore = await mailFlowItems('C-M1');
+      expect(JSON.parse(mailBefore)).toHaveLength(5);
+
+      await expect(store.moveCustomer(move('TR-MOVE-1', 'C-M1'))).resolves.toBe('moved');
+
+      expect(await mailFlowItems('C-M1')).toBe(mailBefore);
+      const owner = await rawItem('CUSTOMER#C-M1', 'OWNER');
+      expect(owner).toMatchObject({
+        partnerId: { S: 'P-SOUTH' },
+        previousPartnerId: { S: 'P-NORTH' },
+        lastTransferId: { S: 'TR-MOVE-1' },
+        lockedUntil: { S: '2026-05-01' },
+        updatedAt: { S: '2026-04-01T04:00:05.000Z' },
+        name: { S: 'Customer C-M1' },
+      });
+      expect(await rawItem('CUSTOMER#C-M1', 'CLAIM')).toBeUndefined();
+      const audit = (await partition('CUSTOMER#C-M1')).filter((i) => sk(i).startsWith('AUDIT#'));
+      expect(audit.map((i) => [sk(i), i.fromPartnerId?.S, i.toPartnerId?.S])).toEqual([
+        ['AUDIT#2026-04-01T04:00:05.000Z#TR-MOVE-1', 'P-NORTH', 'P-SOUTH'],
+      ]);
+      expect((await store.get('TR-MOVE-1'))?.history.map((e) => e.type)).toEqual(['REQUESTED', 'CUSTOMER_MOVED']);
+
+      // A retry of the same move recognises it and changes nothing.
+      const afterFirst = await partition('CUSTOMER#C-M1');
+      await expect(store.moveCustomer(move('TR-MOVE-1', 'C-M1'))).resolves.toBe('already-moved');
+      expect(await partition('CUSTOMER#C-M1')).toEqual(afterFirst);
+
+      // Another transfer moving it from its previous partner finds it gone.
+      await expect(store.moveCustomer(move('TR-OTHER-1', 'C-M1'))).resolves.toBe('not-movable');
+      expect(await partition('CUSTOMER#C-M1')).toEqual(afterFirst);
+
+      const after = await directory.getCustomer('C-M1');
+      const original = customer('C-M1', 'P-NORTH');
+      expect(after).toEqual({ ...original, partnerId: 'P-SOUTH' });
+      expect((await directory.getOwnerships(['C-M1']))[0]?.lockedUntil).toBe('2026-05-01');
+    });
+
+    it('a transfer that does not hold the customer\'s claim cannot move it, even while nobody claims it', async () => {
+      expect(await rawItem('CUSTOMER#C-M3', 'CLAIM')).toBeUndefined();
+      const before = await partition('CUSTOMER#C-M3');
+      await expect(store.moveCustomer(move('TR-STRAY-1', 'C-M3'))).resolves.toBe('not-movable');
+      expect(await partition('CUSTOMER#C-M3')).toEqual(before);
+      expect((await directory.getCustomer('C-M3'))?.partnerId).toBe('P-NORTH');
+    });
+
+    it('a customer claimed by another transfer is not movable and stays exactly as it was', async () => {
+      await store.create({ transfer: newTransfer('TR-MOVE-2', ['C-M2']), events: [event('REQUESTED')] });
+      const before = await partition('CUSTOMER#C-M2');
+      await expect(store.moveCustomer(move('TR-NOT-THE-CLAIMER', 'C-M2'))).resolves.toBe('not-movable');
+      expect(await partition('CUSTOMER#C-M2')).toEqual(before);
+      expect((await directory.getCustomer('C-M2'))?.partnerId).toBe('P-NORTH');
+    });
+  });
+
+  it('changeStatus is conditional on the expected statuses', async () => {
+    await store.create({ transfer: newTransfer('TR-STATUS-1', ['C-9']), events: [event('REQUESTED')] });
+    const change = (from: TransferStatus[], to: TransferStatus) =>
+      store.changeStatus({ transferId: 'TR-STATUS-1', from, to, at: '2026-03-12T00:00:00.000Z', event: event(to, '2026-03-12T00:00:00.000Z'), releaseClaims: true });
+    const error = await failure(change(['SCHEDULED'], 'IN_PROGRESS'));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ code: 'INVALID_STATE', details: { status: 'AWAITING_RELEASE' } });
+    expect((await rawItem('CUSTOMER#C-9', 'CLAIM'))?.transferId).toEqual({ S: 'TR-STATUS-1' });
+
+    await change(['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE'], 'EXPIRED');
+    expect((await store.get('TR-STATUS-1'))?.status).toBe('EXPIRED');
+    expect(await rawItem('CUSTOMER#C-9', 'CLAIM')).toBeUndefined();
+    expect((await rawItem('TRANSFER#TR-STATUS-1', 'PARTY#P-SOUTH'))?.gsi2pk).toEqual({ S: 'PARTY#P-SOUTH#EXPIRED' });
+  });
+});

@@ -1,0 +1,385 @@
+// Small in-memory implementations of the domain ports, with the same all-or-nothing and
+// conditional behaviour the DynamoDB adapters promise, so the use cases can be tested without AWS.
+import { ApprovalLinks } from '../../../lambdas/domain/approval-links.ts';
+import type { Customer, CustomerOwnership, Partner } from '../../../lambdas/domain/directory.ts';
+import { ConflictError } from '../../../lambdas/domain/errors.ts';
+import { DEFAULT_POLICY, type Policy } from '../../../lambdas/domain/policy.ts';
+import type {
+  AlertPort,
+  ApprovalLink,
+  ApprovalStep,
+  Clock,
+  CustomerMove,
+  Decision,
+  DirectoryPort,
+  EmailMessage,
+  LinkKeyPort,
+  MailerPort,
+  NewTransfer,
+  OpenStep,
+  StatusChange,
+  TransferPage,
+  TransferStorePort,
+  WorkflowPort,
+  WorkflowSignal,
+} from '../../../lambdas/domain/ports.ts';
+import { TransferService } from '../../../lambdas/domain/transfer-service.ts';
+import type { HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import { WorkflowSteps } from '../../../lambdas/domain/workflow-steps.ts';
+
+export interface StoredCustomer extends Customer {
+  lockedUntil: string | null;
+  lastTransferId: string | null;
+}
+
+export class InMemoryDirectory implements DirectoryPort {
+  readonly partners = new Map<string, Partner>();
+  readonly customers = new Map<string, StoredCustomer>();
+
+  constructor(partners: Partner[], customers: Customer[]) {
+    for (const partner of partners) this.partners.set(partner.id, structuredClone(partner));
+    for (const customer of customers) this.customers.set(customer.id, { ...structuredClone(customer), lockedUntil: null, lastTransferId: null });
+  }
+
+  async getPartner(id: string): Promise<Partner | undefined> {
+    const partner = this.partners.get(id);
+    return partner ? structuredClone(partner) : undefined;
+  }
+
+  async getOwnerships(customerIds: string[]): Promise<CustomerOwnership[]> {
+    return customerIds.flatMap((id) => {
+      const c = this.customers.get(id);
+      return c ? [{ id: c.id, name: c.name, partnerId: c.partnerId, domains: [...c.domains], lockedUntil: c.lockedUntil }] : [];
+    });
+  }
+
+  async getCustomer(id: string): Promise<Customer | undefined> {
+    const c = this.customers.get(id);
+    return c ? { id: c.id, name: c.name, partnerId: c.partnerId, domains: [...c.domains], settings: structuredClone(c.settings), users: structuredClone(c.users) } : undefined;
+  }
+
+  owner(id: string): string | undefined {
+    return this.customers.get(id)?.partnerId;
+  }
+}
+
+function stepKey(transferId: string, step: Step): string {
+  return `${transferId}#${step}`;
+}
+
+export class InMemoryTransferStore implements TransferStorePort {
+  readonly transfers = new Map<string, Transfer>();
+  readonly events = new Map<string, HistoryEvent[]>();
+  /** customer id → transfer id holding its claim */
+  readonly claims = new Map<string, string>();
+  readonly steps = new Map<string, ApprovalStep>();
+  readonly links = new Map<string, ApprovalLink>();
+  readonly discarded: Transfer[] = [];
+  readonly decisions: Decision[] = [];
+  /** Moves that actually changed ownership. */
+  readonly moves: CustomerMove[] = [];
+  /** Makes the next changeStatus to this status fail, as if the write was lost (the step is then retried). */
+  failNextChangeTo: TransferStatus | null = null;
+
+  constructor(private readonly directory: InMemoryDirectory) {}
+
+  async create({ transfer, events }: NewTransfer): Promise<void> {
+    if (this.transfers.has(transfer.id)) throw new Error(`duplicate transfer id ${transfer.id}`);
+    const busy = transfer.customers.filter((c) => this.claims.has(c.id)).map((c) => c.id);
+    if (busy.length > 0) throw new ConflictError('CUSTOMER_BUSY', `busy: ${busy.join(', ')}`, { customerIds: busy });
+    this.transfers.set(transfer.id, structuredClone(transfer));
+    this.events.set(transfer.id, structuredClone(events));
+    for (const c of transfer.customers) this.claims.set(c.id, transfer.id);
+  }
+
+  async discard(transfer: Transfer): Promise<void> {
+    this.discarded.push(structuredClone(transfer));
+    this.transfers.delete(transfer.id);
+    this.events.delete(transfer.id);
+    for (const c of transfer.customers) if (this.claims.get(c.id) === transfer.id) this.claims.delete(c.id);
+  }
+
+  async get(id: string): Promise<TransferWithHistory | undefined> {
+    const transfer = this.transfers.get(id);
+    if (!transfer) return undefined;
+    return { ...structuredClone(transfer), history: structuredClone(this.events.get(id) ?? []) };
+  }
+
+  async list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage> {
+    const all = [...this.transfers.values()]
+      .filter((t) => !query.partnerId || t.fromPartner.id === query.partnerId || t.toPartner.id === query.partnerId)
+      .filter((t) => !query.status || t.status === query.status)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const offset = query.nextToken ? Number(query.nextToken) : 0;
+    const items = all.slice(offset, offset + query.limit).map((t) => structuredClone(t));
+    return { items, ...(offset + query.limit < all.length ? { nextToken: String(offset + query.limit) } : {}) };
+  }
+
+  async getStep(transferId: string, step: Step): Promise<ApprovalStep | undefined> {
+    const found = this.steps.get(stepKey(transferId, step));
+    return found ? structuredClone(found) : undefined;
+  }
+
+  async openStep(input: OpenStep): Promise<boolean> {
+    const key = stepKey(input.transferId, input.step);
+    const existing = this.steps.get(key);
+    if (existing?.decision) return false;
+    this.steps.set(key, {
+      transferId: input.transferId,
+      step: input.step,
+      partnerId: input.partnerId,
+      taskToken: input.taskToken,
+      linkHash: input.linkHash,
+      linkNonce: input.linkNonce,
+      linkSentAt: input.newLink ? null : (existing?.linkSentAt ?? null),
+      expiresAt: input.expiresAt,
+      decision: null,
+      signal: null,
+      signalledAt: null,
+    });
+    if (input.newLink) {
+      this.links.set(input.linkHash, {
+        hash: input.linkHash,
+        transferId: input.transferId,
+        step: input.step,
+        partnerId: input.partnerId,
+        expiresAt: input.expiresAt,
+        state: 'open',
+      });
+    }
+    const superseded = input.supersedes ? this.links.get(input.supersedes) : undefined;
+    if (superseded?.state === 'open') superseded.state = 'superseded';
+    if (input.event) this.pushEvent(input.transferId, input.event);
+    return true;
+  }
+
+  async markLinkSent(transferId: string, step: Step, at: string): Promise<void> {
+    const found = this.steps.get(stepKey(transferId, step));
+    if (found) found.linkSentAt = at;
+  }
+
+  async getLink(hash: string): Promise<ApprovalLink | undefined> {
+    const link = this.links.get(hash);
+    return link ? structuredClone(link) : undefined;
+  }
+
+  async decide(decision: Decision): Promise<void> {
+    const transfer = this.requireTransfer(decision.transferId);
+    const key = stepKey(decision.transferId, decision.step);
+    const step = this.steps.get(key);
+    const link = decision.linkHash ? this.links.get(decision.linkHash) : undefined;
+    if (transfer.status !== decision.from || step?.decision || (decision.linkHash && link?.state !== 'open')) {
+      throw new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.');
+    }
+    this.decisions.push(structuredClone(decision));
+    Object.assign(transfer, structuredClone(decision.changes), { status: decision.to, updatedAt: decision.at });
+    this.steps.set(key, {
+      transferId: decision.transferId,
+      step: decision.step,
+      partnerId: step?.partnerId ?? (decision.step === 'release' ? transfer.fromPartner.id : transfer.toPartner.id),
+      taskToken: step?.taskToken ?? null,
+      linkHash: step?.linkHash ?? null,
+      linkNonce: step?.linkNonce ?? null,
+      linkSentAt: step?.linkSentAt ?? null,
+      expiresAt: step?.expiresAt ?? null,
+      decision: structuredClone(decision.consent),
+      signal: structuredClone(decision.signal),
+      signalledAt: null,
+    });
+    if (link) link.state = 'used';
+    this.pushEvent(decision.transferId, decision.event);
+    if (decision.releaseClaims) this.releaseClaims(transfer);
+  }
+
+  async markSignalled(transferId: string, step: Step, at: string): Promise<void> {
+    const found = this.steps.get(stepKey(transferId, step));
+    if (found && !found.signalledAt) found.signalledAt = at;
+  }
+
+  async changeStatus(change: StatusChange): Promise<void> {
+    if (this.failNextChangeTo === change.to) {
+      this.failNextChangeTo = null;
+      throw new Error('write lost');
+    }
+    const transfer = this.requireTransfer(change.transferId);
+    if (!change.from.includes(transfer.status)) {
+      throw new ConflictError('INVALID_STATE', `The transfer is ${transfer.status}; it cannot become ${change.to}.`);
+    }
+    Object.assign(transfer, structuredClone(change.changes ?? {}), { status: change.to, updatedAt: change.at });
+    this.pushEvent(change.transferId, change.event);
+    if (change.releaseClaims) this.releaseClaims(transfer);
+  }
+
+  async appendEvent(transferId: string, event: HistoryEvent): Promise<void> {
+    this.pushEvent(transferId, event);
+  }
+
+  async reclaim(transferId: string, customerIds: string[]): Promise<string[]> {
+    const held = customerIds.filter((id) => [undefined, transferId].includes(this.claims.get(id)));
+    for (const id of held) this.claims.set(id, transferId);
+    return held;
+  }
+
+  async moveCustomer(move: CustomerMove): Promise<'moved' | 'already-moved' | 'not-movable'> {
+    const customer = this.directory.customers.get(move.customerId);
+    if (customer?.partnerId === move.fromPartnerId && this.claims.get(move.customerId) === move.transferId) {
+      customer.partnerId = move.toPartnerId;
+      customer.lockedUntil = move.lockedUntil;
+      customer.lastTransferId = move.transferId;
+      this.claims.delete(move.customerId);
+      this.pushEvent(move.transferId, move.event);
+      this.moves.push(structuredClone(move));
+      return 'moved';
+    }
+    return customer?.partnerId === move.toPartnerId && customer.lastTransferId === move.transferId ? 'already-moved' : 'not-movable';
+  }
+
+  /** Puts a transfer in a given state directly, for tests that start mid-way. */
+  seed(transfer: Transfer, events: HistoryEvent[] = []): void {
+    this.transfers.set(transfer.id, structuredClone(transfer));
+    this.events.set(transfer.id, structuredClone(events));
+    for (const c of transfer.customers) this.claims.set(c.id, transfer.id);
+  }
+
+  history(transferId: string): HistoryEvent[] {
+    return this.events.get(transferId) ?? [];
+  }
+
+  private pushEvent(transferId: string, event: HistoryEvent): void {
+    const list = this.events.get(transferId) ?? [];
+    list.push(structuredClone(event));
+    this.events.set(transferId, list);
+  }
+
+  private requireTransfer(id: string): Transfer {
+    const transfer = this.transfers.get(id);
+    if (!transfer) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
+    return transfer;
+  }
+
+  private releaseClaims(transfer: Transfer): void {
+    for (const c of transfer.customers) if (this.claims.get(c.id) === transfer.id) this.claims.delete(c.id);
+  }
+}
+
+export class RecordingWorkflow implements WorkflowPort {
+  readonly starts: { transferId: string; input: Record<string, unknown> }[] = [];
+  readonly signals: { taskToken: string; signal: WorkflowSignal }[] = [];
+  startError: Error | null = null;
+  /** Tokens of tasks that no longer exist (timed out, or an attempt Step Functions retried). */
+  readonly goneTokens = new Set<string>();
+
+  async start(transferId: string, input: Record<string, unknown>): Promise<void> {
+    if (this.startError) throw this.startError;
+    this.starts.push({ transferId, input: structuredClone(input) });
+  }
+
+  async signal(taskToken: string, signal: WorkflowSignal): Promise<'delivered' | 'gone'> {
+    this.signals.push({ taskToken, signal: structuredClone(signal) });
+    return this.goneTokens.has(taskToken) ? 'gone' : 'delivered';
+  }
+
+  readonly stops: { transferId: string; cause: string }[] = [];
+
+  async stop(transferId: string, cause: string): Promise<boolean> {
+    this.stops.push({ transferId, cause });
+    return true;
+  }
+}
+
+export class RecordingMailer implements MailerPort {
+  readonly sent: EmailMessage[] = [];
+  /** Makes the next send fail, as SES does when throttled past its retries. */
+  failNext: Error | null = null;
+
+  async send(message: EmailMessage): Promise<void> {
+    if (this.failNext) {
+      const error = this.failNext;
+      this.failNext = null;
+      throw error;
+    }
+    this.sent.push(structuredClone(message));
+  }
+}
+
+export class RecordingAlerts implements AlertPort {
+  readonly published: { subject: string; message: string }[] = [];
+
+  async publish(subject: string, message: string): Promise<boolean> {
+    this.published.push({ subject, message });
+    return true;
+  }
+}
+
+/** The approval-link key (32 bytes or more). */
+export const LINK_KEY = Buffer.from('unit-test-approval-link-key-0123456789abcdef', 'utf8');
+
+export const linkKey: LinkKeyPort = { key: () => Promise.resolve(LINK_KEY) };
+
+export class FixedClock implements Clock {
+  constructor(public current: Date) {}
+
+  now(): Date {
+    return new Date(this.current.getTime());
+  }
+}
+
+export const NORTH: Partner = { id: 'P-NORTH', name: 'Northwind IT', invoiceDay: 1, contacts: ['ops@northwind.example', 'billing@northwind.example'] };
+export const SOUTH: Partner = { id: 'P-SOUTH', name: 'Southgate Networks', invoiceDay: 15, contacts: ['partners@southgate.example'] };
+export const EAST: Partner = { id: 'P-EAST', name: 'Eastline Cloud', invoiceDay: 31, contacts: ['admin@eastline.example'] };
+
+export const CUSTOMERS: Customer[] = [
+  {
+    id: 'C-ACME',
+    name: 'Acme Widgets',
+    partnerId: 'P-NORTH',
+    domains: ['acme.example', 'acme-mail.example'],
+    settings: { spamThreshold: 5 },
+    users: [{ email: 'it@acme.example', settings: { digest: 'daily' } }],
+  },
+  { id: 'C-BRIGHT', name: 'Brightside Dental', partnerId: 'P-NORTH', domains: ['brightside.example'], settings: {}, users: [] },
+  { id: 'C-CORAL', name: 'Coral Bakery', partnerId: 'P-SOUTH', domains: ['coral.example'], settings: {}, users: [] },
+];
+
+/** 2026-03-10 11:00 in New York. */
+export const NOW = new Date('2026-03-10T15:00:00.000Z');
+export const TODAY = '2026-03-10';
+
+export function world(options: { policy?: Partial<Policy>; now?: Date } = {}) {
+  const directory = new InMemoryDirectory([NORTH, SOUTH, EAST], CUSTOMERS);
+  const store = new InMemoryTransferStore(directory);
+  const workflow = new RecordingWorkflow();
+  const mailer = new RecordingMailer();
+  const alerts = new RecordingAlerts();
+  const clock = new FixedClock(options.now ?? NOW);
+  const policy: Policy = { ...DEFAULT_POLICY, ...options.policy };
+  const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy });
+  const links = new ApprovalLinks(store, transfers, clock, policy.maxDaysAhead);
+  const steps = new WorkflowSteps({
+    store,
+    directory,
+    mailer,
+    alerts,
+    linkKey,
+    transfers,
+    clock,
+    policy,
+    publicBaseUrl: 'https://transfers.example.test/',
+    devopsEmail: 'devops@provider.example',
+  });
+  return { directory, store, workflow, mailer, alerts, clock, policy, transfers, links, steps };
+}
+
+export type World = ReturnType<typeof world>;
+
+export const META = { sourceIp: '203.0.113.7', userAgent: 'Mozilla/5.0 (test)' };
+
+/** Runs a promise that must fail and returns its error, to assert on its class and fields. */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}

@@ -1,0 +1,481 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Caller } from '../../../lambdas/domain/caller.ts';
+import { acceptanceStatement, declineStatement, releaseStatement } from '../../../lambdas/domain/consent.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotAllowedError,
+  NotFoundError,
+  TransientError,
+  ValidationError,
+} from '../../../lambdas/domain/errors.ts';
+import type { TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import { failure, META, NOW, TODAY, world, type World } from './in-memory-ports.ts';
+
+const north: Caller = { kind: 'partner', partnerId: 'P-NORTH', subject: 'alice@northwind.example' };
+const south: Caller = { kind: 'partner', partnerId: 'P-SOUTH', subject: 'bob@southgate.example' };
+const east: Caller = { kind: 'partner', partnerId: 'P-EAST', subject: 'eve@eastline.example' };
+const operator: Caller = { kind: 'operator', subject: 'ops-7' };
+
+const WINDOW = 14 * 86_400;
+
+let w: World;
+beforeEach(() => {
+  w = world();
+});
+
+/** Nothing of a refused request was written and no workflow was started. */
+function expectNothingWritten(): void {
+  expect(w.store.transfers.size).toBe(0);
+  expect(w.store.claims.size).toBe(0);
+  expect(w.store.events.size).toBe(0);
+  expect(w.workflow.starts).toEqual([]);
+}
+
+describe('TransferService.create', () => {
+  it('a current partner\'s plain request waits for the release; customers are claimed and the workflow started', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME', 'C-BRIGHT'], toPartnerId: 'P-SOUTH' }, META);
+
+    expect(transfer.id).toMatch(/^TR-20260310-[0-9A-HJKMNP-TV-Z]{10}$/);
+    expect(transfer.status).toBe('AWAITING_RELEASE');
+    expect(transfer.customers).toEqual([
+      { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example', 'acme-mail.example'] },
+      { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'] },
+    ]);
+    expect(transfer.fromPartner).toEqual({ id: 'P-NORTH', name: 'Northwind IT' });
+    expect(transfer.toPartner).toEqual({ id: 'P-SOUTH', name: 'Southgate Networks' });
+    expect(transfer).toMatchObject({ requestedDate: null, transferDate: null, immediate: false, acceptedDate: null, ticketId: null });
+    expect(transfer.billing).toMatchObject({ fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', aligned: null });
+    expect(transfer.createdAt).toBe(NOW.toISOString());
+    expect(transfer.history.map((e) => e.type)).toEqual(['REQUESTED']);
+    expect(transfer.history[0]?.detail).toMatchObject({ customerIds: ['C-ACME', 'C-BRIGHT'], toPartnerId: 'P-SOUTH', sourceIp: '203.0.113.7' });
+
+    expect(w.store.claims.get('C-ACME')).toBe(transfer.id);
+    expect(w.store.claims.get('C-BRIGHT')).toBe(transfer.id);
+    // Each wait lasts until the first reminder (3 days), within the 14-day window.
+    const firstWait = { value: { seconds: 3 * 86_400 } };
+    expect(w.workflow.starts).toEqual([
+      {
+        transferId: transfer.id,
+        input: {
+          transferId: transfer.id,
+          policy: { approvalWindowSeconds: WINDOW, reminderIntervalSeconds: 3 * 86_400 },
+          releaseWait: firstWait,
+          acceptanceWait: firstWait,
+        },
+      },
+    ]);
+  });
+
+  it('an up-front release skips to AWAITING_ACCEPTANCE and records the RELEASED consent', async () => {
+    const transfer = await w.transfers.create(
+      north,
+      { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: ' Alice Smith ' } },
+      META,
+    );
+
+    expect(transfer.status).toBe('AWAITING_ACCEPTANCE');
+    expect(transfer).toMatchObject({ transferDate: '2026-04-01', immediate: false, acceptedDate: null });
+    expect(transfer.billing.aligned).toBe(true);
+    expect(transfer.history.map((e) => e.type)).toEqual(['REQUESTED', 'RELEASED']);
+    const released = transfer.history[1];
+    expect(released?.actor).toEqual({ kind: 'partner', partnerId: 'P-NORTH', name: 'Alice Smith' });
+    expect(released?.detail).toMatchObject({
+      step: 'release',
+      decision: 'release',
+      signedBy: 'Alice Smith',
+      transferDate: '2026-04-01',
+      via: 'request',
+      sourceIp: '203.0.113.7',
+      userAgent: 'Mozilla/5.0 (test)',
+    });
+    expect(String(released?.detail.statement)).toMatch(/^I, Alice Smith, am authorised to act for Northwind IT \(P-NORTH\)\./);
+    expect(w.workflow.starts[0]?.input.release).toEqual({ acceptanceNeeded: true, transferDate: '2026-04-01', immediate: false });
+  });
+
+  it('an up-front "immediate" release is today, flagged immediate', async () => {
+    const transfer = await w.transfers.create(
+      north,
+      { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } },
+      META,
+    );
+    expect(transfer).toMatchObject({ transferDate: TODAY, immediate: true });
+    expect(w.workflow.starts[0]?.input.release).toEqual({ acceptanceNeeded: true, transferDate: TODAY, immediate: true });
+  });
+
+  it('a new partner\'s request with a date records an ACCEPTED consent and acceptedDate', async () => {
+    const transfer = await w.transfers.create(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-04-01' }, META);
+
+    expect(transfer.status).toBe('AWAITING_RELEASE');
+    expect(transfer).toMatchObject({ requestedDate: '2026-04-01', transferDate: null, acceptedDate: '2026-04-01' });
+    expect(transfer.history.map((e) => e.type)).toEqual(['REQUESTED', 'ACCEPTED']);
+    const accepted = transfer.history[1];
+    expect(accepted?.detail).toEqual({
+      step: 'acceptance',
+      decision: 'accept',
+      signedBy: 'bob@southgate.example',
+      statement: acceptanceStatement({ ...transfer, transferDate: '2026-04-01', immediate: false, signedBy: 'bob@southgate.example' }),
+      transferDate: '2026-04-01',
+      immediate: false,
+      reason: null,
+      via: 'request',
+      ticketId: null,
+      sourceIp: '203.0.113.7',
+      userAgent: 'Mozilla/5.0 (test)',
+    });
+  });
+
+  it('a new partner\'s request without a date accepts nothing yet', async () => {
+    const transfer = await w.transfers.create(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    expect(transfer.acceptedDate).toBeNull();
+    expect(transfer.history.map((e) => e.type)).toEqual(['REQUESTED']);
+  });
+
+  it('an operator\'s request without ticketId is a 400 and writes nothing', async () => {
+    const error = await failure(w.transfers.create(operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ status: 400, details: { issues: [{ field: 'ticketId', message: 'is required for operators' }] } });
+    expectNothingWritten();
+  });
+
+  it('an operator with a ticket id files for any partner', async () => {
+    const transfer = await w.transfers.create(operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-9' }, META);
+    expect(transfer).toMatchObject({ ticketId: 'SUP-9', requestedBy: { kind: 'operator', name: 'ops-7' }, acceptedDate: null });
+  });
+
+  it('an unknown customer is a 422 naming it', async () => {
+    const error = await failure(w.transfers.create(north, { customerIds: ['C-ACME', 'C-NOPE'], toPartnerId: 'P-SOUTH' }, META));
+    expect(error).toBeInstanceOf(NotAllowedError);
+    expect(error).toMatchObject({ status: 422, code: 'UNKNOWN_CUSTOMER', message: 'Unknown customer: C-NOPE.', details: { customerIds: ['C-NOPE'] } });
+    expectNothingWritten();
+  });
+
+  it('an unknown new partner is a 422', async () => {
+    const error = await failure(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-NOPE' }, META));
+    expect(error).toBeInstanceOf(NotAllowedError);
+    expect(error).toMatchObject({ status: 422, code: 'UNKNOWN_PARTNER', message: 'Unknown partner: P-NOPE.' });
+    expectNothingWritten();
+  });
+
+  it('customers of different partners are a 422', async () => {
+    const error = await failure(w.transfers.create(operator, { customerIds: ['C-ACME', 'C-CORAL'], toPartnerId: 'P-EAST', ticketId: 'SUP-1' }, META));
+    expect(error).toBeInstanceOf(NotAllowedError);
+    expect(error).toMatchObject({ status: 422, code: 'MIXED_PARTNERS', details: { partners: ['P-NORTH', 'P-SOUTH'] } });
+    expectNothingWritten();
+  });
+
+  it('the same partner on both sides is a 422', async () => {
+    const error = await failure(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-NORTH' }, META));
+    expect(error).toBeInstanceOf(NotAllowedError);
+    expect(error).toMatchObject({ status: 422, code: 'SAME_PARTNER' });
+    expectNothingWritten();
+  });
+
+  it('a partner that is neither side is a 403', async () => {
+    const error = await failure(w.transfers.create(east, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META));
+    expect(error).toBeInstanceOf(ForbiddenError);
+    expect(error).toMatchObject({ status: 403 });
+    expectNothingWritten();
+  });
+
+  it('the new partner cannot release up front: 403', async () => {
+    const error = await failure(
+      w.transfers.create(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Bob Jones' } }, META),
+    );
+    expect(error).toBeInstanceOf(ForbiddenError);
+    expect(error).toMatchObject({ status: 403, message: 'Only the current partner can release its customers.' });
+    expectNothingWritten();
+  });
+
+  it('a customer locked after a recent transfer is a 409 LOCKED saying from when a request is possible', async () => {
+    const acme = w.directory.customers.get('C-ACME');
+    if (acme) acme.lockedUntil = '2026-03-20';
+    const error = await failure(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({
+      status: 409,
+      code: 'LOCKED',
+      message: 'C-ACME was transferred recently and is locked until 2026-03-20; a new request is possible from 2026-03-21.',
+      details: { customers: [{ id: 'C-ACME', lockedUntil: '2026-03-20', lockEnds: '2026-03-21' }] },
+    });
+    expectNothingWritten();
+  });
+
+  it('only an operator may override the lock, and the override is on record with its reason', async () => {
+    const acme = w.directory.customers.get('C-ACME');
+    if (acme) acme.lockedUntil = '2026-03-20';
+    const lockOverride = { reason: 'Customer bought by another group' };
+    const partnerTry = await failure(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', lockOverride }, META));
+    expect(partnerTry).toBeInstanceOf(ForbiddenError);
+    expectNothingWritten();
+
+    const transfer = await w.transfers.create(operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-2', lockOverride }, META);
+    expect(transfer.history[0]?.detail.lockOverride).toEqual({
+      reason: 'Customer bought by another group',
+      customers: [{ id: 'C-ACME', lockedUntil: '2026-03-20', lockEnds: '2026-03-21' }],
+    });
+  });
+
+  it('a lock that ended yesterday no longer blocks', async () => {
+    const acme = w.directory.customers.get('C-ACME');
+    if (acme) acme.lockedUntil = '2026-03-09';
+    await expect(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META)).resolves.toMatchObject({ status: 'AWAITING_RELEASE' });
+  });
+
+  it('a past requested date and differing dates are 400s', async () => {
+    const past = await failure(w.transfers.create(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-03-09' }, META));
+    expect(past).toBeInstanceOf(ValidationError);
+    expect(past).toMatchObject({ message: 'requestedDate 2026-03-09 is in the past; use 2026-03-10 or later, or "immediate".' });
+    const differing = await failure(
+      w.transfers.create(
+        north,
+        { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-04-01', release: { transferDate: '2026-04-02', signedBy: 'Alice Smith' } },
+        META,
+      ),
+    );
+    expect(differing).toBeInstanceOf(ValidationError);
+    expectNothingWritten();
+  });
+
+  it('when the workflow cannot start, the store discards the transfer and a 503 TransientError is thrown', async () => {
+    w.workflow.startError = new Error('ExecutionLimitExceeded');
+    const error = await failure(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META));
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ status: 503, code: 'TRY_AGAIN' });
+    expect(w.store.discarded).toHaveLength(1);
+    expect(w.store.discarded[0]).toMatchObject({ status: 'AWAITING_RELEASE', customers: [{ id: 'C-ACME' }] });
+    expect(w.store.transfers.size).toBe(0);
+    expect(w.store.claims.has('C-ACME')).toBe(false);
+  });
+
+  it('a TransientError from the workflow is passed on as it is, after the discard', async () => {
+    const original = new TransientError('Step Functions is throttling.');
+    w.workflow.startError = original;
+    expect(await failure(w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META))).toBe(original);
+    expect(w.store.discarded).toHaveLength(1);
+  });
+});
+
+describe('TransferService reads', () => {
+  it('a transfer is visible to its parties and operators; anyone else gets 404', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    await expect(w.transfers.getVisible(north, transfer.id)).resolves.toMatchObject({ id: transfer.id });
+    await expect(w.transfers.getVisible(south, transfer.id)).resolves.toMatchObject({ id: transfer.id });
+    await expect(w.transfers.getVisible(operator, transfer.id)).resolves.toMatchObject({ id: transfer.id });
+    expect(await failure(w.transfers.getVisible(east, transfer.id))).toBeInstanceOf(NotFoundError);
+    expect(await failure(w.transfers.getVisible(north, 'TR-NOPE'))).toBeInstanceOf(NotFoundError);
+  });
+
+  it('a partner lists only its own transfers; an operator lists all', async () => {
+    await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    await w.transfers.create(operator, { customerIds: ['C-CORAL'], toPartnerId: 'P-EAST', ticketId: 'SUP-1' }, META);
+    expect((await w.transfers.list(north, {})).items.map((t) => t.customers[0]?.id)).toEqual(['C-ACME']);
+    expect((await w.transfers.list(east, {})).items.map((t) => t.customers[0]?.id)).toEqual(['C-CORAL']);
+    expect((await w.transfers.list(operator, {})).items).toHaveLength(2);
+    expect(await failure(w.transfers.list(north, { limit: '0' }))).toBeInstanceOf(ValidationError);
+  });
+
+  it('a customer is visible to its owner and operators only', async () => {
+    await expect(w.transfers.getCustomer(north, 'C-ACME')).resolves.toMatchObject({ partnerId: 'P-NORTH', domains: ['acme.example', 'acme-mail.example'] });
+    await expect(w.transfers.getCustomer(operator, 'C-ACME')).resolves.toMatchObject({ id: 'C-ACME' });
+    expect(await failure(w.transfers.getCustomer(south, 'C-ACME'))).toBeInstanceOf(NotFoundError);
+    expect(await failure(w.transfers.getCustomer(north, 'C-NOPE'))).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('TransferService decisions', () => {
+  /** A transfer whose release wait has started (task token stored, link emailed). */
+  async function awaitingRelease(caller: Caller = north, body: Record<string, unknown> = {}): Promise<TransferWithHistory> {
+    const transfer = await w.transfers.create(caller, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ...body }, META);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-release', approvalWindowSeconds: WINDOW });
+    return transfer;
+  }
+
+  const release = (transferDate: string, signedBy = 'Alice Smith') => ({ decision: 'release', transferDate, signedBy });
+
+  it('a release on the date the new partner accepted up front → SCHEDULED, no acceptance asked', async () => {
+    const transfer = await awaitingRelease(south, { requestedDate: '2026-04-01' });
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META);
+
+    expect(result.repeated).toBe(false);
+    expect(result.transfer).toMatchObject({ status: 'SCHEDULED', transferDate: '2026-04-01', immediate: false, acceptedDate: '2026-04-01' });
+    expect(result.transfer.billing.aligned).toBe(true);
+    expect(w.workflow.signals).toEqual([
+      { taskToken: 'task-release', signal: { kind: 'success', output: { acceptanceNeeded: false, transferDate: '2026-04-01', immediate: false } } },
+    ]);
+    expect((await w.store.getStep(transfer.id, 'release'))?.signalledAt).toBe(NOW.toISOString());
+  });
+
+  it('an immediate release matches an up-front "immediate" acceptance', async () => {
+    const transfer = await awaitingRelease(south, { requestedDate: 'immediate' });
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('immediate'), META);
+    expect(result.transfer).toMatchObject({ status: 'SCHEDULED', transferDate: TODAY, immediate: true });
+  });
+
+  it('a release on another date than the one accepted up front → AWAITING_ACCEPTANCE', async () => {
+    const transfer = await awaitingRelease(south, { requestedDate: '2026-04-01' });
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+
+    expect(result.transfer).toMatchObject({ status: 'AWAITING_ACCEPTANCE', transferDate: '2026-04-15' });
+    expect(result.transfer.billing.aligned).toBe(false);
+    expect(w.workflow.signals[0]?.signal).toEqual({ kind: 'success', output: { acceptanceNeeded: true, transferDate: '2026-04-15', immediate: false } });
+  });
+
+  it('the consent record holds signer, statement with the signer\'s name, source IP, user agent and channel', async () => {
+    const transfer = await awaitingRelease();
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15', '  Alice Smith  '), META);
+
+    expect(result.consent).toEqual({
+      step: 'release',
+      decision: 'release',
+      signedBy: 'Alice Smith',
+      statement: releaseStatement({ ...transfer, transferDate: '2026-04-15', immediate: false, signedBy: 'Alice Smith' }),
+      transferDate: '2026-04-15',
+      immediate: false,
+      reason: null,
+      via: 'api',
+      ticketId: null,
+      sourceIp: '203.0.113.7',
+      userAgent: 'Mozilla/5.0 (test)',
+    });
+    expect(result.consent.statement).toContain('I, Alice Smith, am authorised to act for Northwind IT (P-NORTH).');
+    const event = (await w.store.get(transfer.id))?.history.find((e) => e.type === 'RELEASED');
+    expect(event?.actor).toEqual({ kind: 'partner', partnerId: 'P-NORTH', name: 'alice@northwind.example' });
+    expect(event?.detail).toEqual({ ...result.consent });
+  });
+
+  it('a decline → DECLINED, a TransferDeclined failure signal, claims released', async () => {
+    const transfer = await awaitingRelease();
+    expect(w.store.claims.get('C-ACME')).toBe(transfer.id);
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'decline', reason: 'Contract runs until June', signedBy: 'Alice Smith' }, META);
+
+    expect(result.transfer.status).toBe('DECLINED');
+    expect(result.consent).toMatchObject({ decision: 'decline', reason: 'Contract runs until June', signedBy: 'Alice Smith' });
+    expect(result.consent.statement).toBe(
+      declineStatement('release', { ...transfer, transferDate: TODAY, immediate: false, signedBy: 'Alice Smith', reason: 'Contract runs until June' }),
+    );
+    expect(w.workflow.signals).toEqual([
+      { taskToken: 'task-release', signal: { kind: 'failure', error: 'TransferDeclined', cause: 'The release was declined.' } },
+    ]);
+    expect(w.store.decisions[0]?.releaseClaims).toBe(true);
+    expect(w.store.claims.has('C-ACME')).toBe(false);
+  });
+
+  it('the new partner accepts → SCHEDULED with acceptedDate, an { accepted: true } signal to the acceptance wait', async () => {
+    const transfer = await w.transfers.create(
+      north,
+      { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } },
+      META,
+    );
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-acceptance', approvalWindowSeconds: WINDOW });
+    const result = await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+
+    expect(result.transfer).toMatchObject({ status: 'SCHEDULED', acceptedDate: '2026-04-01', transferDate: '2026-04-01' });
+    expect(result.consent.statement).toBe(acceptanceStatement({ ...transfer, signedBy: 'Bob Jones' }));
+    expect(w.workflow.signals).toEqual([{ taskToken: 'task-acceptance', signal: { kind: 'success', output: { accepted: true } } }]);
+  });
+
+  it('the wrong party is a 403 and nothing is recorded; a stranger gets 404', async () => {
+    const transfer = await awaitingRelease();
+    const wrong = await failure(w.transfers.decideByCaller(south, transfer.id, 'release', release('2026-04-01', 'Bob Jones'), META));
+    expect(wrong).toBeInstanceOf(ForbiddenError);
+    expect(wrong).toMatchObject({ status: 403, message: 'Only the current partner can release or decline here.' });
+    const stranger = await failure(w.transfers.decideByCaller(east, transfer.id, 'release', release('2026-04-01', 'Eve Doe'), META));
+    expect(stranger).toBeInstanceOf(NotFoundError);
+    expect(w.store.decisions).toEqual([]);
+    expect(w.workflow.signals).toEqual([]);
+  });
+
+  it('an operator decides only citing a ticket', async () => {
+    const transfer = await awaitingRelease();
+    expect(await failure(w.transfers.decideByCaller(operator, transfer.id, 'release', release('2026-04-01', 'Ops Person'), META))).toBeInstanceOf(
+      ValidationError,
+    );
+    const result = await w.transfers.decideByCaller(operator, transfer.id, 'release', { ...release('2026-04-01', 'Ops Person'), ticketId: 'SUP-9' }, META);
+    expect(result.consent.ticketId).toBe('SUP-9');
+    const event = (await w.store.get(transfer.id))?.history.find((e) => e.type === 'RELEASED');
+    expect(event?.actor).toEqual({ kind: 'operator', name: 'ops-7' });
+  });
+
+  it('the same decision again answers repeated: true and records nothing new', async () => {
+    const transfer = await awaitingRelease();
+    const first = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+    const again = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15', ' Alice Smith'), META);
+
+    expect(again.repeated).toBe(true);
+    expect(again.consent).toEqual(first.consent);
+    expect(again.at).toBe(first.at);
+    expect(w.store.decisions).toHaveLength(1);
+    expect(w.workflow.signals).toHaveLength(1);
+  });
+
+  it('a different second decision is a 409 ALREADY_DECIDED naming the first', async () => {
+    const transfer = await awaitingRelease();
+    await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+    const error = await failure(
+      w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'decline', reason: 'Changed our mind', signedBy: 'Alice Smith' }, META),
+    );
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ status: 409, code: 'ALREADY_DECIDED', details: { decision: 'release', signedBy: 'Alice Smith' } });
+    expect((await w.store.get(transfer.id))?.status).toBe('AWAITING_ACCEPTANCE');
+  });
+
+  it('a decision for a step the transfer is not at is a 409 NOT_WAITING', async () => {
+    const transfer = await awaitingRelease();
+    const error = await failure(w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ status: 409, code: 'NOT_WAITING', details: { status: 'AWAITING_RELEASE' } });
+    expect(w.store.decisions).toEqual([]);
+  });
+
+  it('a decision after the step\'s approval window closed is a 409 EXPIRED', async () => {
+    const transfer = await awaitingRelease();
+    w.clock.current = new Date(NOW.getTime() + WINDOW * 1000);
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ code: 'EXPIRED', details: { expiresAt: '2026-03-24T15:00:00.000Z' } });
+    expect(w.store.decisions).toEqual([]);
+  });
+
+  it('a release date in the past is a 400 and nothing is recorded', async () => {
+    const transfer = await awaitingRelease();
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-03-01'), META));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(w.store.decisions).toEqual([]);
+  });
+});
+
+describe('TransferService.cancel', () => {
+  it('a party cancels before re-homing: CANCELLED, claims released, execution stopped, both partners told', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    const cancelled = await w.transfers.cancel(south, transfer.id, { reason: 'Customer changed its mind' }, META);
+
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(w.store.claims.has('C-ACME')).toBe(false);
+    expect(w.workflow.stops).toEqual([{ transferId: transfer.id, cause: 'Cancelled on request' }]);
+    expect(cancelled.history.at(-1)).toMatchObject({
+      type: 'CANCELLED',
+      actor: { kind: 'partner', partnerId: 'P-SOUTH' },
+      detail: { reason: 'Customer changed its mind', sourceIp: '203.0.113.7' },
+    });
+    expect(w.mailer.sent.map((m) => m.to)).toEqual([['ops@northwind.example', 'billing@northwind.example', 'partners@southgate.example']]);
+  });
+
+  it('once re-homing has begun a cancel is a 409 and changes nothing', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    const stored = w.store.transfers.get(transfer.id);
+    if (stored) stored.status = 'IN_PROGRESS';
+    const error = await failure(w.transfers.cancel(north, transfer.id, { reason: 'Too late now' }, META));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ status: 409, code: 'REHOMING_BEGAN' });
+    expect(w.store.transfers.get(transfer.id)?.status).toBe('IN_PROGRESS');
+    expect(w.workflow.stops).toEqual([]);
+  });
+
+  it('a stranger gets 404; an operator needs a ticket id', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    expect(await failure(w.transfers.cancel(east, transfer.id, { reason: 'Not mine' }, META))).toBeInstanceOf(NotFoundError);
+    expect(await failure(w.transfers.cancel(operator, transfer.id, { reason: 'On request' }, META))).toBeInstanceOf(ValidationError);
+    expect(w.store.transfers.get(transfer.id)?.status).toBe('AWAITING_RELEASE');
+  });
+});
