@@ -9,6 +9,7 @@ import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
 import { IdempotentRequests } from './adapters/idempotency.ts';
 import { SecretsManagerLinkKey, StaticLinkKey } from './adapters/link-key.ts';
+import { PowertoolsMetrics } from './adapters/powertools-metrics.ts';
 import { SesMailer } from './adapters/ses-mailer.ts';
 import { SnsAlerts } from './adapters/sns-alerts.ts';
 import { StepFunctionsWorkflow } from './adapters/sfn-workflow.ts';
@@ -16,6 +17,8 @@ import { ApprovalLinks } from './domain/approval-links.ts';
 import type { ClaimNames } from './domain/caller.ts';
 import { isTimeZone } from './domain/dates.ts';
 import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
+import type { MailerPort } from './domain/ports.ts';
+import { metrics as functionMetrics } from './handlers/metrics.ts';
 import { TransferService } from './domain/transfer-service.ts';
 import { WorkflowSteps } from './domain/workflow-steps.ts';
 
@@ -74,9 +77,17 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
   const store = new DynamoTransferStore(db, config.TABLE_NAME);
   const directory = new DynamoDirectory(db, config.TABLE_NAME);
   const workflow = new StepFunctionsWorkflow(new SFNClient({}), config.STATE_MACHINE_ARN);
-  const mailer = new SesMailer(new SESv2Client({}), config.SENDER_EMAIL);
+  const metrics = new PowertoolsMetrics(functionMetrics);
+  const ses = new SesMailer(new SESv2Client({}), config.SENDER_EMAIL);
+  const mailer: MailerPort = {
+    send: (message) =>
+      ses.send(message).catch((error: unknown) => {
+        metrics.emailFailure();
+        throw error;
+      }),
+  };
   const clock = { now: () => new Date() };
-  const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy });
+  const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy, metrics });
   const linkKey = config.APPROVAL_LINK_KEY
     ? new StaticLinkKey(config.APPROVAL_LINK_KEY)
     : config.APPROVAL_LINK_KEY_SECRET_ARN
@@ -96,6 +107,7 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
       transfers,
       clock,
       policy,
+      metrics,
       publicBaseUrl: config.PUBLIC_BASE_URL,
       devopsEmail: config.DEVOPS_EMAIL,
     }),

@@ -204,6 +204,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       STATE_MACHINE_ARN: stateMachineArn,
       PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
       APPROVAL_LINK_KEY: await localLinkKey(options.stateDir),
+      // No CloudWatch here: metrics would only be JSON noise on the console.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...options.env,
     });
     delete process.env.AWS_PROFILE;

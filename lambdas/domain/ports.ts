@@ -150,6 +150,24 @@ export interface LinkKeyPort {
   key(): Promise<Buffer>;
 }
 
+/** Business metrics for the operators' dashboard. Recording one never fails a request. */
+export interface MetricsPort {
+  /** A transfer entered a status. */
+  transferStatus(status: TransferStatus): void;
+  /** Time from asking a partner to its written decision. */
+  approvalLatency(step: Step, seconds: number): void;
+  /** Customers that could not be moved in one re-homing attempt. */
+  rehomeErrors(customers: number): void;
+  emailFailure(): void;
+}
+
+export const NO_METRICS: MetricsPort = {
+  transferStatus: () => undefined,
+  approvalLatency: () => undefined,
+  rehomeErrors: () => undefined,
+  emailFailure: () => undefined,
+};
+
 /** Operator alerts beyond email (an SNS topic on AWS). */
 export interface AlertPort {
   /** false when no topic is configured (local runs): email is then the only way. */

@@ -6,7 +6,7 @@ import { addDays, dateAt, type CalendarDate } from './dates.ts';
 import type { Customer, Partner } from './directory.ts';
 import { ConflictError, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
 import { chooseDate, type ChosenDate, type Policy } from './policy.ts';
-import type { Clock, DirectoryPort, MailerPort, TransferPage, TransferStorePort, WorkflowPort, WorkflowSignal } from './ports.ts';
+import { NO_METRICS, type Clock, type DirectoryPort, type MailerPort, type MetricsPort, type TransferPage, type TransferStorePort, type WorkflowPort, type WorkflowSignal } from './ports.ts';
 import { cancellationNoticeEmail } from '../presentation/emails.ts';
 import {
   acceptanceDecisionBody,
@@ -42,6 +42,7 @@ export interface TransferServiceDeps {
   mailer: MailerPort;
   clock: Clock;
   policy: Policy;
+  metrics?: MetricsPort;
 }
 
 type DecisionBody = ReleaseDecisionBody | AcceptanceDecisionBody;
@@ -74,7 +75,11 @@ function matchesAcceptance(accepted: Transfer['acceptedDate'], chosen: ChosenDat
 
 /** The portal's use cases: request, read, list, and the two written decisions. */
 export class TransferService {
-  constructor(private readonly deps: TransferServiceDeps) {}
+  private readonly metrics: MetricsPort;
+
+  constructor(private readonly deps: TransferServiceDeps) {
+    this.metrics = deps.metrics ?? NO_METRICS;
+  }
 
   today(): CalendarDate {
     return dateAt(this.deps.clock.now(), this.deps.policy.timeZone);
@@ -203,6 +208,7 @@ export class TransferService {
       await this.deps.store.discard(transfer);
       throw error instanceof TransientError ? error : new TransientError();
     }
+    this.metrics.transferStatus(transfer.status);
     return { ...transfer, history: events };
   }
 
@@ -331,6 +337,9 @@ export class TransferService {
       linkHash: request.linkHash,
       at,
     });
+    this.metrics.transferStatus(to);
+    const asked = [...transfer.history].reverse().find((e) => e.type === 'APPROVAL_REQUESTED' && e.detail.step === step);
+    if (asked) this.metrics.approvalLatency(step, (Date.parse(at) - Date.parse(asked.at)) / 1000);
     await this.deliver(transfer.id, step);
     const updated = await this.deps.store.get(transfer.id);
     return { consent, at, repeated: false, transfer: updated ?? transfer };
@@ -370,6 +379,7 @@ export class TransferService {
       if (error instanceof ConflictError) throw tooLateToCancel((await this.deps.store.get(id))?.status ?? transfer.status);
       throw error;
     }
+    this.metrics.transferStatus('CANCELLED');
     // The status is what guards the customers; a stop that fails only leaves the execution to end
     // at its next step, which finds the transfer cancelled.
     await this.deps.workflow.stop(id, 'Cancelled on request').catch(() => false);

@@ -10,7 +10,18 @@ import { hashSecret, linkSecret, newLinkNonce } from './approval-links.ts';
 import { addDays, startOfDay } from './dates.ts';
 import { ConflictError, RehomeFailed, TransferCancelled } from './errors.ts';
 import type { Policy } from './policy.ts';
-import type { AlertPort, Clock, CustomerOutcome, DirectoryPort, EmailMessage, LinkKeyPort, MailerPort, TransferStorePort } from './ports.ts';
+import {
+  NO_METRICS,
+  type AlertPort,
+  type Clock,
+  type CustomerOutcome,
+  type DirectoryPort,
+  type EmailMessage,
+  type LinkKeyPort,
+  type MailerPort,
+  type MetricsPort,
+  type TransferStorePort,
+} from './ports.ts';
 import type { TransferService } from './transfer-service.ts';
 import { STEP_STATUS, type Actor, type Step, type TransferWithHistory } from './transfer.ts';
 
@@ -23,6 +34,7 @@ export interface WorkflowStepsDeps {
   transfers: TransferService;
   clock: Clock;
   policy: Policy;
+  metrics?: MetricsPort;
   publicBaseUrl: string;
   devopsEmail: string;
 }
@@ -33,7 +45,11 @@ export type Outcome = 'DECLINED' | 'CONFIRMATION_FAILED';
 
 /** The state machine's steps. Each may run more than once (retries, redrives) and stays correct when it does. */
 export class WorkflowSteps {
-  constructor(private readonly deps: WorkflowStepsDeps) {}
+  private readonly metrics: MetricsPort;
+
+  constructor(private readonly deps: WorkflowStepsDeps) {
+    this.metrics = deps.metrics ?? NO_METRICS;
+  }
 
   /**
    * Stores the wait's task token server-side and emails the party an approval link. A wait resumed
@@ -238,6 +254,8 @@ export class WorkflowSteps {
         changes: { outcomes },
         event: { at, type: 'FAILED', actor: SYSTEM, detail: { error, outcomes } },
       });
+      this.metrics.transferStatus('FAILED');
+      this.metrics.rehomeErrors(failed.length);
       await this.alert(transfer, outcomes, error);
       throw new RehomeFailed(error);
     }
@@ -249,6 +267,7 @@ export class WorkflowSteps {
       changes: { outcomes },
       event: { at: clock.now().toISOString(), type: 'COMPLETED', actor: SYSTEM, detail: { outcomes, lockedUntil } },
     });
+    this.metrics.transferStatus('COMPLETED');
     return { outcomes };
   }
 
@@ -318,6 +337,7 @@ export class WorkflowSteps {
           releaseClaims: true,
           event: { at, type: 'EXPIRED', actor: SYSTEM, detail: { step } },
         });
+        this.metrics.transferStatus('EXPIRED');
       } catch (error) {
         if (error instanceof ConflictError && (await this.load(transfer.id)).status !== 'EXPIRED') return false;
         throw error;

@@ -6,6 +6,7 @@ import { DomainError, ValidationError } from '../../domain/errors.ts';
 import type { RequestMeta } from '../../domain/transfer-service.ts';
 import { getServices, type Services } from '../../composition.ts';
 import { logger } from '../logger.ts';
+import { publishMetrics } from '../metrics.ts';
 
 /** An HTTP API event; routes behind the JWT authorizer carry its verified claims. */
 export type ApiEvent = APIGatewayProxyEventV2 & {
@@ -41,6 +42,7 @@ function apiErrors(): MiddlewareObj<ApiEvent, ApiResult> {
 export function apiHandler(fn: (event: ApiEvent, services: Services) => Promise<ApiResult>) {
   return middy<ApiEvent, ApiResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishMetrics())
     .use(apiErrors())
     .handler((event) => fn(event, getServices()));
 }

@@ -14,6 +14,7 @@ import {
 } from '../../presentation/pages.ts';
 import { getServices } from '../../composition.ts';
 import { logger } from '../logger.ts';
+import { publishMetrics } from '../metrics.ts';
 import { rawBody, requestMeta, type ApiEvent, type ApiResult } from './api.ts';
 
 const PAGE_HEADERS = {
@@ -81,6 +82,7 @@ function decidedPage(outcome: LinkDecision): ApiResult {
  */
 export const handler = middy<ApiEvent, ApiResult, Error, Context>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetrics())
   .handler(async (event) => {
     const secret = event.pathParameters?.secret ?? '';
     const { links } = getServices();

@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { z } from 'zod';
 import { getServices, type Services } from '../../composition.ts';
 import { logger } from '../logger.ts';
+import { publishMetrics } from '../metrics.ts';
 
 /**
  * Wraps a workflow step: validates the state machine's payload, tags logs with the transfer id,
@@ -14,6 +15,7 @@ export function stepHandler<S extends z.ZodType<{ transferId: string }>, R>(
 ) {
   return middy()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishMetrics())
     .handler(async (event: unknown) => {
       const input = schema.parse(event);
       logger.appendKeys({ transferId: input.transferId });
