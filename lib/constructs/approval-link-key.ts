@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from '../acknowledgements.ts';
 
 /** Properties of an {@link ApprovalLinkKey}. */
 export interface ApprovalLinkKeyProps {
@@ -37,6 +38,11 @@ export class ApprovalLinkKey extends Construct {
       },
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    acknowledge(
+      this.secret,
+      'AwsSolutions-SMG4',
+      'Rotation is deliberately manual: every approval-link secret is derived from this key, so rotating it invalidates all links still out in partners\' mailboxes; an operator rotates it only when outstanding links may be dropped.',
+    );
   }
 
   /** The secret's ARN, for the `APPROVAL_LINK_KEY_SECRET_ARN` environment variable. */

@@ -5,7 +5,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
+import { acknowledge } from '../acknowledgements.ts';
 
 /** The repository root (the parent of `lib/`): entries, the lockfile and esbuild's working directory hang off it. */
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -155,5 +156,28 @@ export class TransferFunction extends NodejsFunction {
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
+
+    // Tracing puts xray:PutTraceSegments and xray:PutTelemetryRecords on this role's policy; neither
+    // takes a resource ARN. Only that "*" is accepted: the IAM statements test allows "*" for no other action.
+    acknowledge(
+      this.rolePolicy,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they are granted on "*"; every other statement of this role names its resources.',
+    );
+  }
+
+  /** The policy of the function's role that grants land in; acknowledge a finding of a grant here, not on the role or function. */
+  get rolePolicy(): IConstruct {
+    const policy = this.role?.node.tryFindChild('DefaultPolicy');
+    if (policy === undefined) throw new Error(`${this.node.path} has no role policy yet.`);
+    return policy;
+  }
+
+  /**
+   * Only the unqualified function: nothing publishes versions or aliases, and the workflow invokes
+   * the function by its plain ARN, so `grantInvoke` (the state machine's, too) needs no `<arn>:*`.
+   */
+  override get resourceArnsForGrantInvoke(): string[] {
+    return [this.functionArn];
   }
 }

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.ts';
 
@@ -11,7 +12,7 @@ import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../lambdas/adapters
  * deletion protection, point-in-time recovery and a retained resource.
  */
 export class TransferTable extends Construct {
-  /** The table; grant access with `grantReadData` / `grantReadWriteData`. */
+  /** The table; grant access with {@link grantTableAccess}, not the CDK helpers (they add `/index/*` and unused actions). */
   readonly table: dynamodb.TableV2;
 
   constructor(scope: Construct, id: string) {
@@ -35,4 +36,41 @@ export class TransferTable extends Construct {
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
     });
   }
+}
+
+/**
+ * What the handlers do on the table, as explicit actions (no `Get*`-style wildcards): `GetItem`,
+ * `BatchGetItem` and `Query` (lib-dynamodb's Get, BatchGet, Query).
+ */
+export const TABLE_READ_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'] as const;
+
+/**
+ * Writes: Put, Update, Delete, BatchWrite and TransactWrite, whose items need the action of their
+ * kind (`ConditionCheckItem` for a condition-check item); Powertools idempotency records use
+ * Get/Put/Update/DeleteItem. No Scan, DescribeTable or stream actions: nothing calls them.
+ */
+export const TABLE_WRITE_ACTIONS = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+] as const;
+
+/** The only action on an index: the listings query `byParty` / `byPartyStatus`. */
+export const INDEX_ACTIONS = ['dynamodb:Query'] as const;
+
+/**
+ * Lets `grantee` read (or read and write) the items of `table`, and query its indexes by name:
+ * unlike `grantReadData`, no `<table>/index/*` wildcard and no action nothing calls.
+ */
+export function grantTableAccess(table: dynamodb.ITableV2, grantee: iam.IGrantable, access: 'read' | 'readWrite'): iam.Grant {
+  const actions = access === 'read' ? [...TABLE_READ_ACTIONS] : [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS];
+  const items = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
+  const indexes = iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...INDEX_ACTIONS],
+    resourceArns: TABLE_INDEXES.map((index) => `${table.tableArn}/index/${index.indexName}`),
+  });
+  return items.combine(indexes);
 }

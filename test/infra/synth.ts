@@ -7,7 +7,7 @@ import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../../lambdas/hand
 import { TransferStack } from '../../lib/transfer-stack.ts';
 
 /** The feature flags `cdk synth` runs with, so tests see the template that deploys. */
-function featureFlags(): Record<string, unknown> {
+export function featureFlags(): Record<string, unknown> {
   const cdkJson: unknown = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
   if (typeof cdkJson !== 'object' || cdkJson === null || !('context' in cdkJson)) throw new Error('cdk.json has no context');
   const context = cdkJson.context;
