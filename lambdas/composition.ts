@@ -20,6 +20,7 @@ import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
 import type { MailerPort } from './domain/ports.ts';
 import { metrics as functionMetrics } from './handlers/metrics.ts';
 import { TransferService } from './domain/transfer-service.ts';
+import { OperatorActions } from './domain/operator-actions.ts';
 import { WorkflowSteps } from './domain/workflow-steps.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -58,6 +59,7 @@ export interface Services {
   transfers: TransferService;
   links: ApprovalLinks;
   steps: WorkflowSteps;
+  operators: OperatorActions;
   directory: DynamoDirectory;
   /** Idempotency-Key records (Powertools), in the same table. */
   idempotency: IdempotentRequests;
@@ -93,24 +95,26 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
     : config.APPROVAL_LINK_KEY_SECRET_ARN
       ? new SecretsManagerLinkKey(new SecretsManagerClient({}), config.APPROVAL_LINK_KEY_SECRET_ARN)
       : { key: () => Promise.reject(new Error('Set APPROVAL_LINK_KEY or APPROVAL_LINK_KEY_SECRET_ARN to send approval links.')) };
+  const steps = new WorkflowSteps({
+    store,
+    directory,
+    mailer,
+    alerts: new SnsAlerts(new SNSClient({}), config.ALERT_TOPIC_ARN),
+    linkKey,
+    transfers,
+    clock,
+    policy,
+    metrics,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    devopsEmail: config.DEVOPS_EMAIL,
+  });
   return {
     config,
     claims: { partnerClaim: config.JWT_PARTNER_CLAIM, rolesClaim: config.JWT_ROLES_CLAIM },
     transfers,
     links: new ApprovalLinks(store, transfers, clock, policy.maxDaysAhead),
-    steps: new WorkflowSteps({
-      store,
-      directory,
-      mailer,
-      alerts: new SnsAlerts(new SNSClient({}), config.ALERT_TOPIC_ARN),
-      linkKey,
-      transfers,
-      clock,
-      policy,
-      metrics,
-      publicBaseUrl: config.PUBLIC_BASE_URL,
-      devopsEmail: config.DEVOPS_EMAIL,
-    }),
+    steps,
+    operators: new OperatorActions({ store, steps, transfers, clock }),
     directory,
     idempotency: new IdempotentRequests(new DynamoDBClient({}), config.TABLE_NAME),
   };

@@ -416,6 +416,39 @@ export class DynamoTransferStore implements TransferStorePort {
     }
   }
 
+  async extendStep(input: { transferId: string; step: Step; linkHash: string; from: string; to: string; event: HistoryEvent }): Promise<void> {
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.step(input.transferId, input.step),
+          UpdateExpression: 'SET expiresAt = :to',
+          ConditionExpression: 'expiresAt = :from AND linkHash = :hash AND attribute_not_exists(decision)',
+          ExpressionAttributeValues: { ':to': input.to, ':from': input.from, ':hash': input.linkHash },
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.link(input.linkHash),
+          UpdateExpression: 'SET expiresAt = :to',
+          ConditionExpression: '#state = :open',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':to': input.to, ':open': 'open' },
+        },
+      },
+      { Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } },
+    ];
+    try {
+      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+    } catch (error) {
+      if (cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) {
+        throw new ConflictError('STEP_CHANGED', 'The step was decided or changed meanwhile; nothing was extended.');
+      }
+      throw error;
+    }
+  }
+
   async reclaim(transferId: string, customerIds: string[], at: string): Promise<string[]> {
     const held: string[] = [];
     for (const customerId of customerIds) {

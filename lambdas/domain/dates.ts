@@ -14,8 +14,13 @@ export function isCalendarDate(value: string): value is CalendarDate {
   return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
 }
 
+/** Midnight UTC of a date, in ms. Unlike Date.UTC, it does not read years 0–99 as 1900–1999. */
+function utcMidnightOf(year: number, month: number, day: number): number {
+  return new Date(0).setUTCFullYear(year, month - 1, day);
+}
+
 export function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return new Date(utcMidnightOf(year, month + 1, 0)).getUTCDate();
 }
 
 export function parts(date: CalendarDate): { year: number; month: number; day: number } {
@@ -30,7 +35,7 @@ export function formatDate(year: number, month: number, day: number): CalendarDa
 
 export function addDays(date: CalendarDate, days: number): CalendarDate {
   const { year, month, day } = parts(date);
-  const shifted = new Date(Date.UTC(year, month - 1, day) + days * DAY_MS);
+  const shifted = new Date(utcMidnightOf(year, month, day) + days * DAY_MS);
   return formatDate(shifted.getUTCFullYear(), shifted.getUTCMonth() + 1, shifted.getUTCDate());
 }
 
@@ -38,7 +43,7 @@ export function addDays(date: CalendarDate, days: number): CalendarDate {
 export function daysBetween(a: CalendarDate, b: CalendarDate): number {
   const pa = parts(a);
   const pb = parts(b);
-  return Math.round((Date.UTC(pb.year, pb.month - 1, pb.day) - Date.UTC(pa.year, pa.month - 1, pa.day)) / DAY_MS);
+  return Math.round((utcMidnightOf(pb.year, pb.month, pb.day) - utcMidnightOf(pa.year, pa.month, pa.day)) / DAY_MS);
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -73,7 +78,7 @@ export function dateAt(instant: Date, timeZone: string): CalendarDate {
  */
 export function startOfDay(date: CalendarDate, timeZone: string): Date {
   const { year, month, day } = parts(date);
-  const utcMidnight = Date.UTC(year, month - 1, day);
+  const utcMidnight = utcMidnightOf(year, month, day);
   // Every zone's offset lies within ±14 h, so the start lies in this window.
   let low = utcMidnight - 15 * 3_600_000;
   let high = utcMidnight + 15 * 3_600_000;

@@ -128,6 +128,8 @@ export interface TransferStorePort {
   markLinkSent(transferId: string, step: Step, at: string): Promise<void>;
   changeStatus(change: StatusChange): Promise<void>;
   appendEvent(transferId: string, event: HistoryEvent): Promise<void>;
+  /** Moves a waiting step's deadline (and its link's) later; throws ConflictError when the step changed meanwhile. */
+  extendStep(input: { transferId: string; step: Step; linkHash: string; from: string; to: string; event: HistoryEvent }): Promise<void>;
   /** Claims customers again for a redriven transfer; answers those it now holds (another transfer's claim is left alone). */
   reclaim(transferId: string, customerIds: string[], at: string): Promise<string[]>;
   /** Moves one customer: ownership, claim and audit event in one transaction. */

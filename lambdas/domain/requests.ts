@@ -78,6 +78,12 @@ export type ApprovalForm = z.infer<typeof approvalForm>;
 export const cancelBody = z.strictObject({ reason, ticketId: ticketId.optional() });
 export type CancelBody = z.infer<typeof cancelBody>;
 
+export const remindBody = z.strictObject({ ticketId });
+export const extendBody = z.strictObject({
+  ticketId,
+  days: z.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1').max(30, 'may be at most 30'),
+});
+
 export const listTransfersQuery = z.strictObject({
   status: z
     .enum(['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'DECLINED', 'EXPIRED', 'CANCELLED', 'FAILED'])

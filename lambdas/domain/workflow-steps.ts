@@ -122,27 +122,38 @@ export class WorkflowSteps {
     if (now.getTime() >= deadline || !step?.linkNonce || !step.expiresAt) {
       return (await this.expire(transfer, input.step)) ? { expired: true, seconds: 0 } : { expired: false, seconds: 1 };
     }
-    const party = input.step === 'release' ? transfer.fromPartner : transfer.toPartner;
+    await this.sendReminder(transfer, input.step, { linkNonce: step.linkNonce, expiresAt: step.expiresAt }, SYSTEM);
+    const remaining = Math.ceil((deadline - now.getTime()) / 1000);
+    return { expired: false, seconds: Math.max(1, Math.min(input.reminderIntervalSeconds, remaining)) };
+  }
+
+  /** Emails the party its current link again (same link, same deadline) and records it. */
+  async sendReminder(
+    transfer: TransferWithHistory,
+    step: Step,
+    link: { linkNonce: string; expiresAt: string },
+    actor: Actor,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    const party = step === 'release' ? transfer.fromPartner : transfer.toPartner;
     const partner = await this.deps.directory.getPartner(party.id);
-    const secret = linkSecret(await this.deps.linkKey.key(), transfer.id, input.step, step.linkNonce);
+    const secret = linkSecret(await this.deps.linkKey.key(), transfer.id, step, link.linkNonce);
     await this.deps.mailer.send(
       approvalRequestEmail({
         transfer,
-        step: input.step,
+        step,
         link: this.linkUrl(secret),
-        expiresAt: step.expiresAt,
+        expiresAt: link.expiresAt,
         recipients: partner?.contacts ?? [],
         reminder: true,
       }),
     );
-    await store.appendEvent(transfer.id, {
-      at: now.toISOString(),
+    await this.deps.store.appendEvent(transfer.id, {
+      at: this.deps.clock.now().toISOString(),
       type: 'REMINDER_SENT',
-      actor: SYSTEM,
-      detail: { step: input.step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt: step.expiresAt },
+      actor,
+      detail: { step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt: link.expiresAt, ...detail },
     });
-    const remaining = Math.ceil((deadline - now.getTime()) / 1000);
-    return { expired: false, seconds: Math.max(1, Math.min(input.reminderIntervalSeconds, remaining)) };
   }
 
   /** Escalates the agreed date to DevOps, tells both partners, and gives the instant to sleep until. */

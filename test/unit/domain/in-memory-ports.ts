@@ -214,6 +214,17 @@ export class InMemoryTransferStore implements TransferStorePort {
     this.pushEvent(transferId, event);
   }
 
+  async extendStep(input: { transferId: string; step: Step; linkHash: string; from: string; to: string; event: HistoryEvent }): Promise<void> {
+    const step = this.steps.get(stepKey(input.transferId, input.step));
+    const link = this.links.get(input.linkHash);
+    if (!step || step.expiresAt !== input.from || step.linkHash !== input.linkHash || step.decision || link?.state !== 'open') {
+      throw new ConflictError('STEP_CHANGED', 'The step was decided or changed meanwhile; nothing was extended.');
+    }
+    step.expiresAt = input.to;
+    link.expiresAt = input.to;
+    this.pushEvent(input.transferId, input.event);
+  }
+
   async reclaim(transferId: string, customerIds: string[]): Promise<string[]> {
     const held = customerIds.filter((id) => [undefined, transferId].includes(this.claims.get(id)));
     for (const id of held) this.claims.set(id, transferId);
