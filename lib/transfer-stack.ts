@@ -4,6 +4,7 @@ import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../lambdas/handler
 import { AlertTopic, OperatorAlarms } from './constructs/alarms.ts';
 import { TransferApi } from './constructs/api.ts';
 import { ApprovalLinkKey } from './constructs/approval-link-key.ts';
+import { OperationsDashboard } from './constructs/dashboard.ts';
 import { Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
@@ -66,6 +67,12 @@ export interface TransferSettings {
    * @default 30
    */
   readonly lockDays: number;
+  /**
+   * Where the README's "Runbook" heading is published (e.g. `https://github.com/<org>/<repo>#runbook`),
+   * linked from the operations dashboard.
+   * @default - the dashboard names the heading without a link
+   */
+  readonly runbookUrl?: string;
 }
 
 /** Reads and checks {@link TransferSettings}; values given on the command line arrive as strings. */
@@ -120,11 +127,12 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     approvalWindowSeconds: count('approvalWindowSeconds', 1_209_600),
     reminderIntervalSeconds: count('reminderIntervalSeconds', 259_200),
     lockDays: count('lockDays', 30),
+    runbookUrl: url('runbookUrl', undefined, ['https:', 'http:']),
   };
 }
 
 /**
- * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail and alarms.
+ * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail, alarms and dashboard.
  * Settings come from context; see {@link TransferSettings}.
  */
 export class TransferStack extends Stack {
@@ -137,6 +145,7 @@ export class TransferStack extends Stack {
   readonly api: TransferApi;
   readonly workflow: TransferWorkflow;
   readonly alarms: OperatorAlarms;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -186,10 +195,17 @@ export class TransferStack extends Stack {
     const workflowFunctions = Object.entries(this.workflow.functions).map(
       ([key, fn]): [string, TransferFunction] => [WORKFLOW_FUNCTIONS[key as WorkflowFunctionKey], fn],
     );
+    const functions = { ...this.api.functions, ...Object.fromEntries(workflowFunctions) };
     this.alarms = new OperatorAlarms(this, 'Alarms', {
       topic: this.alerts.topic,
       stateMachine: this.workflow.stateMachine,
-      functions: { ...this.api.functions, ...Object.fromEntries(workflowFunctions) },
+      functions,
+    });
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      stateMachine: this.workflow.stateMachine,
+      functions,
+      alarms: this.alarms.alarms,
+      runbookUrl: settings.runbookUrl,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
@@ -199,5 +215,7 @@ export class TransferStack extends Stack {
     });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The single DynamoDB table' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Operator alerts' });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'The operations dashboard' });
+    new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.dashboardUrl, description: 'The operations dashboard in the console' });
   }
 }

@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { emailFailuresMetric, rehomeErrorsMetric, transfersMetric } from '../business-metrics.ts';
 import { constructIdFor } from './transfer-function.ts';
 
 /** Properties of an {@link AlertTopic}. */
@@ -51,44 +52,66 @@ export interface OperatorAlarmsProps {
 }
 
 /**
- * Alarms on anything an operator must look at: a failed or timed-out execution (a transfer left
- * unfinished) and any Lambda error. One occurrence is enough, since each means a stuck or failed
- * transfer, and a quiet period is not a problem.
+ * Alarms on anything an operator must look at, each sent to the alert topic: a failed or timed-out
+ * execution (a transfer left unfinished), any Lambda error, and from the functions' business
+ * metrics a transfer that became FAILED, a customer that could not be re-homed and an email that
+ * could not be sent. One occurrence in a period is enough, since each means a stuck or failed
+ * transfer or a party left uninformed; a quiet period (no data) is not a problem.
  */
 export class OperatorAlarms extends Construct {
-  /** The alarms, by construct id. */
+  /** Every alarm. */
   readonly alarms: readonly cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: OperatorAlarmsProps) {
     super(scope, id);
     const period = props.period ?? Duration.minutes(5);
     const action = new actions.SnsAction(props.topic);
-    const alarmOn = (alarmId: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm => {
+    const alarmOn = (
+      alarmId: string,
+      metric: cloudwatch.IMetric,
+      description: string,
+      condition: Pick<cloudwatch.AlarmProps, 'threshold' | 'comparisonOperator'> = {
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      },
+    ): cloudwatch.Alarm => {
       const alarm = new cloudwatch.Alarm(this, alarmId, {
         metric,
-        threshold: 1,
+        ...condition,
         evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
       });
       alarm.addAlarmAction(action);
       return alarm;
     };
+    const sum = { period, statistic: cloudwatch.Stats.SUM };
 
     this.alarms = [
       alarmOn(
         'ExecutionsFailed',
-        props.stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+        props.stateMachine.metricFailed(sum),
         'A transfer workflow execution failed: see its history, fix the cause, then redrive it.',
       ),
+      alarmOn('ExecutionsTimedOut', props.stateMachine.metricTimedOut(sum), 'A transfer workflow execution timed out.'),
       alarmOn(
-        'ExecutionsTimedOut',
-        props.stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
-        'A transfer workflow execution timed out.',
+        'TransfersFailed',
+        transfersMetric('FAILED', sum),
+        'A transfer became FAILED: some of its customers could not be re-homed. Fix the cause, then redrive its execution.',
+      ),
+      alarmOn(
+        'RehomeErrors',
+        rehomeErrorsMetric(sum),
+        'Customers could not be re-homed to their new partner; the alert email lists each customer and why.',
+        { threshold: 0, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD },
+      ),
+      alarmOn(
+        'EmailFailures',
+        emailFailuresMetric(sum),
+        'An email could not be sent through SES: the function logs name the message and the SES error.',
       ),
       ...Object.entries(props.functions).map(([name, fn]) =>
-        alarmOn(`${constructIdFor(name)}Errors`, fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }), `The ${name} function failed.`),
+        alarmOn(`${constructIdFor(name)}Errors`, fn.metricErrors(sum), `The ${name} function failed.`),
       ),
     ];
   }

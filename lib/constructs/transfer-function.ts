@@ -7,12 +7,10 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { acknowledge } from '../acknowledgements.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../business-metrics.ts';
 
 /** The repository root (the parent of `lib/`): entries, the lockfile and esbuild's working directory hang off it. */
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** One service name for every function, so a transfer's log lines and traces group together. */
-const SERVICE_NAME = 'customer-transfer';
 
 /**
  * What every function is told about its deployment. Each field becomes exactly one environment
@@ -138,7 +136,10 @@ export class TransferFunction extends NodejsFunction {
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: {
         ...environmentVariables(props.environment),
+        // Powertools' logger and metrics: the service name (also the metrics' `service` dimension) and the
+        // namespace the dashboard and alarms read.
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: props.logLevel ?? 'INFO',
         // Stack traces point at the TypeScript source, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',

@@ -44,6 +44,7 @@ describe('deployment settings from context', () => {
     [{ devopsEmail: 'devops@' }, /devopsEmail/],
     [{ publicBaseUrl: 'transfers.example.com' }, /publicBaseUrl/],
     [{ transferTimezone: 'Mars/Olympus_Mons' }, /transferTimezone/],
+    [{ runbookUrl: 'README.md#runbook' }, /runbookUrl/],
   ])('reject %o', (context, message) => {
     expect(() => read(context)).toThrow(message);
   });

@@ -58,7 +58,7 @@ describe('functions', () => {
     for (const name of ALL_FUNCTIONS) {
       const environment = environmentOf(synthesized, name);
       expect(Object.keys(environment).sort(), name).toEqual(
-        [...FUNCTION_ENVIRONMENT, 'POWERTOOLS_SERVICE_NAME', 'LOG_LEVEL', 'NODE_OPTIONS'].sort(),
+        [...FUNCTION_ENVIRONMENT, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS'].sort(),
       );
       expect(environment, name).toEqual(reference);
     }
@@ -74,6 +74,7 @@ describe('functions', () => {
       NODE_OPTIONS: '--enable-source-maps',
       LOG_LEVEL: 'INFO',
       POWERTOOLS_SERVICE_NAME: 'customer-transfer',
+      POWERTOOLS_METRICS_NAMESPACE: 'CustomerTransfer',
     });
   });
 
@@ -202,14 +203,18 @@ describe('alerts', () => {
     const [topicId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SNS::Topic'));
     const [stateMachineId] = Object.keys(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine'));
     const alarms = Object.values(resourcesOf(synthesized.template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties ?? {});
-    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2);
+    // Plus three on business metrics (FAILED transfers, re-home errors, email failures): see operations.test.ts.
+    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
         AlarmActions: [{ Ref: topicId }],
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         Statistic: 'Sum',
+        TreatMissingData: 'notBreaching',
       });
+      // At least one occurrence: `>= 1`, or `> 0` for re-home errors.
+      expect([alarm.Threshold, alarm.ComparisonOperator]).toEqual(
+        alarm.MetricName === 'RehomeErrors' ? [0, 'GreaterThanThreshold'] : [1, 'GreaterThanOrEqualToThreshold'],
+      );
     }
     for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
       expect(alarms).toContainEqual(
@@ -235,7 +240,7 @@ describe('alerts', () => {
 describe('the stack', () => {
   it('outputs what operators and the portal need', () => {
     const outputs = synthesized.template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['AlertTopicArn', 'ApiUrl', 'StateMachineArn', 'TableName']);
+    expect(Object.keys(outputs).sort()).toEqual(['AlertTopicArn', 'ApiUrl', 'DashboardName', 'DashboardUrl', 'StateMachineArn', 'TableName']);
   });
 });
 
