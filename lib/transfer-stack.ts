@@ -180,6 +180,7 @@ export class TransferStack extends Stack {
       publicBaseUrl: settings.publicBaseUrl,
       table: this.table.table,
       mailer,
+      approvalLinkKey: this.approvalLinkKey,
       stateMachineArn,
       jwtIssuer: settings.jwtIssuer,
       jwtAudience: [settings.jwtAudience],

@@ -15,6 +15,7 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { startLocalHttpApi, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
 import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
 import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
+import { operatorRoutes } from './operator/routes.ts';
 
 export const DEMO_DIRECTORY = new URL('./demo-directory.json', import.meta.url);
 
@@ -238,6 +239,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const handler = await loadHandler('http', route.handler);
       routes.push({ method: route.method, path: route.path, auth: route.auth, functionName: route.handler, handler: handler as LocalHttpHandler });
     }
+    // The local operator view (local only, not in the deployed route table).
+    routes.push(...operatorRoutes({ sfnEndpoint: sfn.url, stateMachineArn }));
     const key = await loadOrCreateSigningKey(options.stateDir);
     const jwt = localJwtSettings();
     const api = await startLocalHttpApi({

@@ -23,6 +23,7 @@ export const HTTP_FUNCTIONS = [
   'get-transfer',
   'decide',
   'cancel-transfer',
+  'operate-transfer',
   'get-customer',
   'approval-page',
 ] as const;
@@ -44,6 +45,9 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'POST', path: '/transfers/{id}/release', auth: 'jwt', handler: 'decide' },
   { method: 'POST', path: '/transfers/{id}/acceptance', auth: 'jwt', handler: 'decide' },
   { method: 'POST', path: '/transfers/{id}/cancel', auth: 'jwt', handler: 'cancel-transfer' },
+  // Operators on a stuck approval, citing a ticket.
+  { method: 'POST', path: '/transfers/{id}/remind', auth: 'jwt', handler: 'operate-transfer' },
+  { method: 'POST', path: '/transfers/{id}/extend', auth: 'jwt', handler: 'operate-transfer' },
   { method: 'GET', path: '/customers/{id}', auth: 'jwt', handler: 'get-customer' },
   // Mail scanners open links with GET and HEAD; both only show the page.
   { method: 'GET', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },

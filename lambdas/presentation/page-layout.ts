@@ -9,6 +9,8 @@ html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; background: ${COLOURS.page}; color: ${COLOURS.ink}; font-family: ${FONT_STACK}; font-size: 16px; line-height: 1.5; }
 a { color: ${COLOURS.brand}; }
 :focus-visible { outline: 3px solid ${COLOURS.focus}; outline-offset: 2px; box-shadow: 0 0 0 5px ${COLOURS.ink}; }
+/* A date field's calendar button takes the focus inside the field, where :focus-visible never matches the field. */
+input[type="date"]:focus-within { outline: 3px solid ${COLOURS.focus}; outline-offset: 2px; box-shadow: 0 0 0 5px ${COLOURS.ink}; }
 .skip-link { position: absolute; left: 8px; top: -48px; background: #ffffff; color: ${COLOURS.ink}; padding: 8px 12px; border-radius: 6px; z-index: 1; }
 .skip-link:focus { top: 8px; }
 .masthead { background: ${COLOURS.brand}; color: #ffffff; }
@@ -40,6 +42,9 @@ textarea { max-width: 100%; min-height: 7rem; resize: vertical; }
 input:disabled { background: ${COLOURS.page}; color: ${COLOURS.muted}; }
 [aria-invalid="true"] { border: 2px solid ${COLOURS.error}; }
 .field-error { color: ${COLOURS.error}; font-weight: 600; margin: 4px 0 8px; }
+/* A bar beside each field in error: a native checkbox or radio shows no border, so the field does. */
+.field:has(.field-error), fieldset:has(> .field-error) { border-left: 4px solid ${COLOURS.error}; padding-left: 14px; }
+.error-summary:focus { outline: 3px solid ${COLOURS.focus}; outline-offset: 2px; }
 .error-summary { border: 3px solid ${COLOURS.error}; background: ${COLOURS.errorBg}; border-radius: 10px; padding: 16px 24px; margin: 0 0 16px; }
 .error-summary h2 { margin: 0 0 8px; color: ${COLOURS.error}; }
 .error-summary ul { margin: 0; padding-left: 20px; }
@@ -49,6 +54,7 @@ input:disabled { background: ${COLOURS.page}; color: ${COLOURS.muted}; }
 .readonly { margin: 0 0 24px; }
 .readonly dt { font-weight: 600; }
 .readonly dd { margin: 4px 0 0; font-size: 17px; }
+form + .fineprint { margin-top: 16px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 ${BLOCK_CSS}
 @media (max-width: 480px) {
@@ -63,10 +69,13 @@ ${BLOCK_CSS}
 `;
 
 /**
- * Progressive enhancement only; the server validates everything. Greys out the date while
- * "immediate" is ticked, and makes the reason required while "decline" is chosen.
+ * Progressive enhancement only; the server validates everything. Moves the focus to the error
+ * summary of a rejected form (so that it is read out and its links are the next Tab stops), greys
+ * out the date while "immediate" is ticked, and makes the reason required while "decline" is chosen.
  */
 const PAGE_SCRIPT = `(function () {
+  var summary = document.querySelector('.error-summary');
+  if (summary) summary.focus();
   var form = document.querySelector('form[data-approval]');
   if (!form) return;
   var immediate = form.querySelector('#immediate');

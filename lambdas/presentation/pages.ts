@@ -113,7 +113,7 @@ function errorSummary(view: ApprovalPageView): SafeHtml | false {
     const anchor = fieldAnchor(view, field);
     return html`<li>${anchor ? html`<a href="#${anchor}">${text}</a>` : text}</li>`;
   });
-  return html`<div class="error-summary" role="alert" aria-labelledby="error-summary-title">
+  return html`<div class="error-summary" role="alert" aria-labelledby="error-summary-title" tabindex="-1">
 <h2 id="error-summary-title">Your decision was not recorded</h2>
 <p>Please correct the following and submit again:</p>
 <ul>${items}</ul>
@@ -128,7 +128,9 @@ function errorId(field: string): string {
 function fieldError(errors: Errors, field: string): SafeHtml | false {
   const messages = errors.get(field);
   if (!messages) return false;
-  return html`<p class="field-error" id="${errorId(field)}"><span class="visually-hidden">Error: </span>${messages.join(' ')}</p>`;
+  // The messages read on after the field's name at the top ("Reason: say why…"); on their own, as sentences.
+  const sentences = messages.map((message) => `${message.charAt(0).toUpperCase()}${message.slice(1)}`);
+  return html`<p class="field-error" id="${errorId(field)}"><span class="visually-hidden">Error: </span>${sentences.join(' ')}</p>`;
 }
 
 /** aria-describedby (hints, then the error) and aria-invalid for a control. */
@@ -271,15 +273,22 @@ export interface DecisionRecordedView {
   repeated: boolean;
 }
 
-function recordedFacts(view: DecisionRecordedView): Fact[] {
-  const { consent } = view;
-  const party = askedParty(view.transfer, view.step);
+/** What was decided, by whom, for which date or why. */
+function consentFacts(transfer: Transfer, step: Step, consent: ConsentRecord): Fact[] {
+  const party = askedParty(transfer, step);
   const date = consent.immediate ? 'Immediately' : consent.transferDate ? dateWithStart(consent.transferDate) : undefined;
   return [
-    { label: 'Decision', value: `${decisionLabel(consent.decision)} (${roleOf(view.step)})` },
+    { label: 'Decision', value: `${decisionLabel(consent.decision)} (${roleOf(step)})` },
     { label: 'Signed by', value: `${consent.signedBy}, for ${party.name}` },
     ...(consent.decision !== 'decline' && date ? [{ label: 'Transfer date', value: date }] : []),
     ...(consent.reason ? [{ label: 'Reason', value: consent.reason }] : []),
+  ];
+}
+
+function recordedFacts(view: DecisionRecordedView): Fact[] {
+  const { consent } = view;
+  return [
+    ...consentFacts(view.transfer, view.step, consent),
     { label: 'Recorded at', value: formatInstant(view.at) },
     ...(consent.sourceIp ? [{ label: 'From IP address', value: consent.sourceIp }] : []),
   ];
@@ -397,8 +406,10 @@ function problemWording(problem: LinkProblem, transfer: Transfer | undefined): {
   }
 }
 
-export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: Transfer; message?: string }): string {
+/** `consent`: the decision a used link recorded, shown so that its holder knows what stands. */
+export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: Transfer; message?: string; consent?: ConsentRecord }): string {
   const transfer = detail?.transfer;
+  const consent = detail?.consent;
   const wording = problemWording(problem, transfer);
   const blocks: Block[] = [...wording.text, ...(detail?.message ? [detail.message] : [])].map(paragraph);
   return pageLayout({
@@ -406,6 +417,6 @@ export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: Tran
     main: html`<section class="card">
 <h1>${wording.title}</h1>
 ${blocksHtml(blocks)}</section>
-${transfer && card('Transfer details', [summaryFacts(transfer)])}`,
+${transfer && consent && card('Recorded decision', [{ kind: 'facts', rows: consentFacts(transfer, consent.step, consent) }])}${transfer && card('Transfer details', [summaryFacts(transfer)])}`,
   });
 }

@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { ApprovalLinkKey } from './approval-link-key.ts';
 import { HTTP_FUNCTIONS, HTTP_ROUTES, type HttpFunctionName } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge, acknowledgeWildcardResources } from '../acknowledgements.ts';
 import type { Mailer } from './mailer.ts';
@@ -19,6 +20,8 @@ interface HttpAccess {
   readonly stopExecution?: true;
   readonly taskResponse?: true;
   readonly sendEmail?: true;
+  /** Reads the approval-link key, to send a link again. */
+  readonly linkKey?: true;
   readonly description: string;
 }
 
@@ -42,6 +45,12 @@ const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
     stopExecution: true,
     sendEmail: true,
     description: 'Cancels a pending transfer, stops its workflow and emails both partners',
+  },
+  'operate-transfer': {
+    table: 'readWrite',
+    sendEmail: true,
+    linkKey: true,
+    description: 'Lets an operator remind the silent party (same link) or extend a waiting step, citing a ticket',
   },
   'get-customer': { table: 'read', description: 'Shows a customer to its owning partner' },
   'approval-page': {
@@ -96,6 +105,8 @@ export interface TransferApiProps {
   readonly table: dynamodb.ITableV2;
   /** Scopes who may send email as the sender. */
   readonly mailer: Mailer;
+  /** The key approval links are derived from; only functions that send links may read it. */
+  readonly approvalLinkKey: ApprovalLinkKey;
   /** The transfer state machine's ARN, given by name so that no reference cycles through the API. */
   readonly stateMachineArn: string;
   /** The issuer portal JWTs must carry (`iss`). */
@@ -174,6 +185,7 @@ export class TransferApi extends Construct {
       }
       if (access.taskResponse) grantTaskResponse(fn, props.stateMachineArn);
       if (access.sendEmail) props.mailer.grantSendEmail(fn);
+      if (access.linkKey) props.approvalLinkKey.grantRead(fn);
       functions[name] = fn;
       // One integration per function, shared by all its routes.
       integrations[name] = new HttpLambdaIntegration(`${constructIdFor(name)}Integration`, fn);

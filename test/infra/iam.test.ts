@@ -31,6 +31,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'get-customer': TABLE_READ,
   decide: [...TABLE_READ_WRITE, ...TASK_RESPONSE],
   'cancel-transfer': [...TABLE_READ_WRITE, ...STOP_EXECUTION, ...SEND_EMAIL],
+  'operate-transfer': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...READ_LINK_KEY],
   'approval-page': [...TABLE_READ_WRITE, ...TASK_RESPONSE],
   'request-approval': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...TASK_RESPONSE, ...READ_LINK_KEY],
   'remind-or-expire': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...READ_LINK_KEY],
@@ -81,7 +82,7 @@ function resourcesFor(name: string, action: string): unknown[] {
 describe('function roles', () => {
   it('covers every function', () => {
     expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual([...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS)].sort());
-    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(14);
+    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(15);
   });
 
   it.each(Object.entries(EXPECTED_ACTIONS))('%s may do exactly what its step needs', (name, expected) => {
@@ -100,6 +101,7 @@ describe('function roles', () => {
     const senders = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('ses:SendEmail'));
     expect(senders.sort()).toEqual([
       'cancel-transfer',
+      'operate-transfer',
       'record-outcome',
       'rehome-customers',
       'remind-or-expire',
@@ -142,11 +144,11 @@ describe('function roles', () => {
     }
   });
 
-  it('lets only the steps that create or re-send links read the approval-link key, and no other secret', () => {
+  it('lets only the functions that create or re-send links read the approval-link key, and no other secret', () => {
     const secretIds = Object.keys(resourcesOf(synthesized.template, 'AWS::SecretsManager::Secret'));
     expect(secretIds).toHaveLength(1);
     const readers = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('secretsmanager:GetSecretValue'));
-    expect(readers.sort()).toEqual(['remind-or-expire', 'request-approval']);
+    expect(readers.sort()).toEqual(['operate-transfer', 'remind-or-expire', 'request-approval']);
     for (const name of readers) {
       for (const action of READ_LINK_KEY) expect(templateResourcesFor(name, action), `${name} ${action}`).toEqual([{ Ref: secretIds[0] }]);
     }
@@ -154,7 +156,7 @@ describe('function roles', () => {
     const granted = Object.values(resourcesOf(synthesized.template, 'AWS::IAM::Policy')).filter((policy) =>
       JSON.stringify(policy.Properties?.PolicyDocument).includes('secretsmanager:'),
     );
-    expect(granted).toHaveLength(2);
+    expect(granted).toHaveLength(3);
   });
 
   it('lets create-transfer keep its idempotency records in the table', () => {

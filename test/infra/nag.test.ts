@@ -157,7 +157,7 @@ describe('cdk-nag AwsSolutions checks', () => {
         'AwsSolutions-APIG4 Api/HttpApi',
         'AwsSolutions-SMG4 ApprovalLinkKey/Secret',
         // X-Ray on every function role; StopExecution's execution ARNs on cancel-transfer's.
-        ...['Health', 'CreateTransfer', 'ListTransfers', 'GetTransfer', 'Decide', 'CancelTransfer', 'GetCustomer', 'ApprovalPage'].map(
+        ...['Health', 'CreateTransfer', 'ListTransfers', 'GetTransfer', 'Decide', 'CancelTransfer', 'OperateTransfer', 'GetCustomer', 'ApprovalPage'].map(
           (id) => `AwsSolutions-IAM5 Api/${id}Role`,
         ),
         ...['RequestApproval', 'RemindOrExpire', 'ScheduleTransfer', 'RehomeCustomers', 'SendConfirmations', 'RecordOutcome'].map(

@@ -36,8 +36,8 @@ function environmentOf(s: SynthesizedStack, name: string): Record<string, unknow
 }
 
 describe('functions', () => {
-  it('are the fourteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
-    expect(ALL_FUNCTIONS).toHaveLength(14);
+  it('are the fifteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
+    expect(ALL_FUNCTIONS).toHaveLength(15);
     synthesized.template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
     expect(Object.keys(synthesized.functionIds).sort()).toEqual([...ALL_FUNCTIONS].sort());
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {

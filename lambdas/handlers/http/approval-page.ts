@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { LinkDecision, LinkState } from '../../domain/approval-links.ts';
 import { TransientError } from '../../domain/errors.ts';
-import type { Transfer } from '../../domain/transfer.ts';
+import type { ConsentRecord, Transfer } from '../../domain/transfer.ts';
 import {
   PAGE_CONTENT_SECURITY_POLICY,
   approvalPage,
@@ -32,8 +32,8 @@ function page(statusCode: number, body: string): ApiResult {
   return { statusCode, headers: PAGE_HEADERS, body };
 }
 
-function problemPage(problem: LinkProblem, transfer: Transfer | undefined): ApiResult {
-  return page(linkProblemStatus(problem), linkProblemPage(problem, transfer ? { transfer } : undefined));
+function problemPage(problem: LinkProblem, transfer: Transfer | undefined, consent?: ConsentRecord): ApiResult {
+  return page(linkProblemStatus(problem), linkProblemPage(problem, transfer ? { transfer, ...(consent ? { consent } : {}) } : undefined));
 }
 
 function formFields(event: ApiEvent): Record<string, string> {
@@ -41,14 +41,14 @@ function formFields(event: ApiEvent): Record<string, string> {
 }
 
 function openedPage(state: LinkState): ApiResult {
-  if (state.kind === 'problem') return problemPage(state.problem, state.transfer);
+  if (state.kind === 'problem') return problemPage(state.problem, state.transfer, state.consent);
   return page(200, approvalPage(state.view));
 }
 
 function decidedPage(outcome: LinkDecision): ApiResult {
   switch (outcome.kind) {
     case 'problem':
-      return problemPage(outcome.problem, outcome.transfer);
+      return problemPage(outcome.problem, outcome.transfer, outcome.consent);
     case 'invalid':
       return page(
         400,

@@ -1,0 +1,81 @@
+/**
+ * The operator view as plain text for a terminal: aligned columns, one line per row, every value
+ * redacted and stripped of control characters (a payload must not be able to drive the terminal).
+ */
+import { oneLine } from './redact.ts';
+import { dateText, type TimelineEntry, type TransferDetailView, type TransferRow } from './timeline.ts';
+
+function width(text: string): number {
+  return [...text].length;
+}
+
+function pad(text: string, size: number): string {
+  return text + ' '.repeat(Math.max(0, size - width(text)));
+}
+
+/** Columns aligned on the widest cell, two spaces apart; the last column is not padded. */
+export function textTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cells = [head, ...rows].map((row) => head.map((_, i) => oneLine(row[i] ?? '', 400)));
+  const widths = head.map((_, i) => Math.max(...cells.map((row) => width(row[i] ?? ''))));
+  return cells
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i] ?? 0))).join('  ').trimEnd())
+    .join('\n');
+}
+
+/** `2026-11-24 14:20:00` (UTC), or with milliseconds. */
+export function utcText(isoText: string | null, millis = false): string {
+  if (!isoText) return '—';
+  const date = new Date(isoText);
+  if (Number.isNaN(date.getTime())) return oneLine(isoText, 40);
+  const text = date.toISOString().replace('T', ' ');
+  return millis ? text.slice(0, 23) : text.slice(0, 19);
+}
+
+export function currentStateText(row: Pick<TransferRow, 'execution'>): string {
+  if (!row.execution) return '(no execution)';
+  return row.execution.status === 'RUNNING' ? (row.execution.state ?? 'RUNNING') : row.execution.label;
+}
+
+export function transfersTable(rows: readonly TransferRow[]): string {
+  return textTable(
+    ['ID', 'STATUS', 'CURRENT STATE', 'FROM → TO', 'DATE', 'UPDATED (UTC)'],
+    rows.map((row) => [
+      row.id,
+      row.status,
+      currentStateText(row),
+      `${row.fromPartner.id} → ${row.toPartner.id}`,
+      dateText(row),
+      utcText(row.updatedAt),
+    ]),
+  );
+}
+
+export function timelineTable(entries: readonly TimelineEntry[]): string {
+  return textTable(
+    ['TIME (UTC)', 'EVENT', 'STATE', 'DETAIL'],
+    entries.map((entry) => [utcText(entry.at, true), entry.event, entry.state ?? '', oneLine(entry.detail, 140)]),
+  );
+}
+
+export function transferDetailText(view: TransferDetailView): string {
+  const { transfer, execution } = view;
+  const facts: [string, string][] = [
+    ['Transfer', transfer.id],
+    ['Status', transfer.status],
+    ['Execution', execution ? `${execution.status}${execution.redriveCount > 0 ? `, redriven ${execution.redriveCount}×` : ''}` : '(no execution)'],
+    ['Current state', currentStateText(transfer)],
+    ['Customers', transfer.customers.map((c) => `${c.name} (${c.id})`).join(', ')],
+    ['From → to', `${transfer.fromPartner.name} (${transfer.fromPartner.id}) → ${transfer.toPartner.name} (${transfer.toPartner.id})`],
+    ['Date', dateText(transfer)],
+    ['Requested', utcText(transfer.createdAt)],
+    ['Updated', utcText(transfer.updatedAt)],
+  ];
+  if (transfer.ticketId) facts.push(['Ticket', transfer.ticketId]);
+  if (execution?.error) facts.push(['Error', `${execution.error}${execution.cause ? `: ${execution.cause}` : ''}`]);
+  if (transfer.outcomes.length > 0) {
+    facts.push(['Outcomes', transfer.outcomes.map((o) => `${o.customerId} ${o.outcome}${o.reason ? ` (${o.reason})` : ''}`).join('; ')]);
+  }
+  const labelWidth = Math.max(...facts.map(([label]) => width(label)));
+  const header = facts.map(([label, value]) => `${pad(label, labelWidth)}  ${oneLine(value, 300)}`).join('\n');
+  return `${header}\n\n${timelineTable(view.timeline)}`;
+}
