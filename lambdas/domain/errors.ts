@@ -58,6 +58,17 @@ export class TransientError extends DomainError {
   }
 }
 
+/**
+ * A decision was recorded, but handing it to the workflow failed for a transient reason. Sending the
+ * same decision again finishes the job (it is not recorded twice).
+ */
+export class DecisionNotYetDelivered extends TransientError {
+  override readonly code = 'DECISION_RECORDED';
+  constructor() {
+    super('Your decision is recorded, but it could not be passed on to the workflow yet. Send the same decision again in a moment to finish; it will not be recorded twice.');
+  }
+}
+
 /** Raised by a workflow step when the transfer was cancelled; the state machine ends quietly on it. */
 export class TransferCancelled extends Error {
   override readonly name = 'TransferCancelled';

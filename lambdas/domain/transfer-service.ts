@@ -4,7 +4,7 @@ import { actorOf, type Caller } from './caller.ts';
 import { acceptanceStatement, declineStatement, releaseStatement } from './consent.ts';
 import { addDays, dateAt, type CalendarDate } from './dates.ts';
 import type { Customer, Partner } from './directory.ts';
-import { ConflictError, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
+import { ConflictError, DecisionNotYetDelivered, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
 import { chooseDate, type ChosenDate, type Policy } from './policy.ts';
 import { NO_METRICS, type Clock, type DirectoryPort, type MailerPort, type MetricsPort, type TransferPage, type TransferStorePort, type WorkflowPort, type WorkflowSignal } from './ports.ts';
 import { cancellationNoticeEmail } from '../presentation/emails.ts';
@@ -324,13 +324,14 @@ export class TransferService {
       changes = { acceptedDate: transfer.immediate ? 'immediate' : transfer.transferDate };
     }
 
+    const event: HistoryEvent = { at, type, actor: request.actor, detail: { ...consent } };
     await this.deps.store.decide({
       transferId: transfer.id,
       step,
       from: transfer.status,
       to,
       consent,
-      event: { at, type, actor: request.actor, detail: { ...consent } },
+      event,
       signal,
       changes,
       releaseClaims: to === 'DECLINED',
@@ -340,9 +341,21 @@ export class TransferService {
     this.metrics.transferStatus(to);
     const asked = [...transfer.history].reverse().find((e) => e.type === 'APPROVAL_REQUESTED' && e.detail.step === step);
     if (asked) this.metrics.approvalLatency(step, (Date.parse(at) - Date.parse(asked.at)) / 1000);
-    await this.deliver(transfer.id, step);
-    const updated = await this.deps.store.get(transfer.id);
-    return { consent, at, repeated: false, transfer: updated ?? transfer };
+    try {
+      await this.deliver(transfer.id, step);
+    } catch (error) {
+      // Never "nothing was recorded" once it is: a repeat of the same decision delivers it.
+      if (error instanceof TransientError) throw new DecisionNotYetDelivered();
+      throw error;
+    }
+    // The decision is recorded and handed over: a read failing now must not answer "nothing was recorded".
+    const updated = await this.deps.store.get(transfer.id).catch(unlessTransient(undefined));
+    return {
+      consent,
+      at,
+      repeated: false,
+      transfer: updated ?? { ...transfer, ...changes, status: to, updatedAt: at, history: [...transfer.history, event] },
+    };
   }
 
   /**
@@ -419,7 +432,8 @@ export class TransferService {
     if (!recorded?.signal || !token || recorded.signalledAt) return;
     // A token that is gone (the wait timed out meanwhile) leaves the decision to the resumed wait.
     if ((await this.deps.workflow.signal(token, recorded.signal)) === 'delivered') {
-      await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString());
+      // Bookkeeping only: the workflow has the decision, and a later signal with the same token finds it gone.
+      await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString()).catch(unlessTransient(undefined));
     }
   }
 
@@ -465,6 +479,14 @@ export class TransferService {
       chosenDate: chosen,
     });
   }
+}
+
+/** For work done after a change is recorded: a transient failure yields `fallback`, anything else is thrown on. */
+function unlessTransient<T>(fallback: T): (error: unknown) => T {
+  return (error) => {
+    if (error instanceof TransientError) return fallback;
+    throw error;
+  };
 }
 
 const CANCELLABLE: TransferStatus[] = ['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED'];

@@ -342,7 +342,7 @@ ${card('Recorded decision', recorded)}${card('What happens next', [paragraph(nex
 // ---------------------------------------------------------------------------------------------
 // Link problems
 
-export type LinkProblem = 'not-found' | 'expired' | 'used' | 'superseded' | 'closed' | 'try-again';
+export type LinkProblem = 'not-found' | 'expired' | 'used' | 'superseded' | 'closed' | 'try-again' | 'submit-again';
 
 const LINK_PROBLEM_STATUS: Record<LinkProblem, number> = {
   'not-found': 404,
@@ -351,6 +351,7 @@ const LINK_PROBLEM_STATUS: Record<LinkProblem, number> = {
   superseded: 410,
   closed: 409,
   'try-again': 503,
+  'submit-again': 503,
 };
 
 /** The HTTP status a link problem page is served with. */
@@ -394,6 +395,14 @@ function problemWording(problem: LinkProblem, transfer: Transfer | undefined): {
       return {
         title: 'This transfer is no longer waiting for this decision',
         text: [`The transfer is no longer waiting for this decision, for example because it was cancelled or declined.${status} Nothing was recorded.`],
+      };
+    case 'submit-again':
+      return {
+        title: 'Almost done: please submit again',
+        text: [
+          'Your decision is recorded, but the service could not pass it on yet.',
+          'Please go back and submit the same form again in a moment to finish. Your decision will not be recorded twice.',
+        ],
       };
     case 'try-again':
       return {

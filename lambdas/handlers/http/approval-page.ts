@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { LinkDecision, LinkState } from '../../domain/approval-links.ts';
-import { TransientError } from '../../domain/errors.ts';
+import { DecisionNotYetDelivered, TransientError } from '../../domain/errors.ts';
 import type { ConsentRecord, Transfer } from '../../domain/transfer.ts';
 import {
   PAGE_CONTENT_SECURITY_POLICY,
@@ -95,6 +95,7 @@ export const handler = middy<ApiEvent, ApiResult, Error, Context>()
       }
       return decidedPage(outcome);
     } catch (error) {
+      if (error instanceof DecisionNotYetDelivered) return page(503, linkProblemPage('submit-again'));
       if (error instanceof TransientError) return page(503, linkProblemPage('try-again'));
       logger.error('Approval page failed', { errorName: error instanceof Error ? error.name : typeof error });
       return page(500, linkProblemPage('try-again'));

@@ -285,7 +285,15 @@ export class RecordingWorkflow implements WorkflowPort {
     this.starts.push({ transferId, input: structuredClone(input) });
   }
 
+  /** When set, the next signal fails with it (a workflow briefly unreachable). */
+  signalError: Error | null = null;
+
   async signal(taskToken: string, signal: WorkflowSignal): Promise<'delivered' | 'gone'> {
+    if (this.signalError) {
+      const error = this.signalError;
+      this.signalError = null;
+      throw error;
+    }
     this.signals.push({ taskToken, signal: structuredClone(signal) });
     return this.goneTokens.has(taskToken) ? 'gone' : 'delivered';
   }

@@ -3,6 +3,7 @@ import type { Caller } from '../../../lambdas/domain/caller.ts';
 import { acceptanceStatement, declineStatement, releaseStatement } from '../../../lambdas/domain/consent.ts';
 import {
   ConflictError,
+  DecisionNotYetDelivered,
   ForbiddenError,
   NotAllowedError,
   NotFoundError,
@@ -304,6 +305,24 @@ describe('TransferService decisions', () => {
       { taskToken: 'task-release', signal: { kind: 'success', output: { acceptanceNeeded: false, transferDate: '2026-04-01', immediate: false } } },
     ]);
     expect((await w.store.getStep(transfer.id, 'release'))?.signalledAt).toBe(NOW.toISOString());
+  });
+
+  it('a decision recorded but not yet handed to the workflow says so, and the same decision again finishes it', async () => {
+    const transfer = await awaitingRelease();
+    w.workflow.signalError = new TransientError();
+
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META));
+
+    expect(error).toBeInstanceOf(DecisionNotYetDelivered);
+    expect(error).toMatchObject({ status: 503, code: 'DECISION_RECORDED' });
+    expect((error as Error).message).toMatch(/recorded.*send the same decision again/i);
+    expect(w.store.transfers.get(transfer.id)?.status).toBe('AWAITING_ACCEPTANCE');
+    expect(w.workflow.signals).toEqual([]);
+
+    const again = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+    expect(again.repeated).toBe(true);
+    expect(w.workflow.signals).toHaveLength(1);
+    expect(w.store.history(transfer.id).filter((e) => e.type === 'RELEASED')).toHaveLength(1);
   });
 
   it('an immediate release matches an up-front "immediate" acceptance', async () => {
