@@ -416,10 +416,13 @@ export class TransferService {
         }),
       );
     } catch {
-      // The cancel stands whatever happens to its notice; the missing notice is on record.
-      await this.deps.store.appendEvent(id, { at, type: 'NOTICE_FAILED', actor: { kind: 'system', name: 'api' }, detail: { notice: 'cancellation' } });
+      // The cancel stands whatever happens to its notice; the missing notice is put on record if possible.
+      await this.deps.store
+        .appendEvent(id, { at, type: 'NOTICE_FAILED', actor: { kind: 'system', name: 'api' }, detail: { notice: 'cancellation' } })
+        .catch(unlessTransient(undefined));
     }
-    return (await this.deps.store.get(id)) ?? transfer;
+    const cancelled = await this.deps.store.get(id).catch(unlessTransient(undefined));
+    return cancelled ?? { ...transfer, status: 'CANCELLED', updatedAt: at };
   }
 
   /**
