@@ -214,7 +214,8 @@ export class TransferService {
 
   /** A transfer the caller may see; anything else is "not found", so ids cannot be probed. */
   async getVisible(caller: Caller, id: string): Promise<TransferWithHistory> {
-    const transfer = await this.deps.store.get(id);
+    // An id that cannot exist is not looked up (DynamoDB refuses keys over 2 KB).
+    const transfer = POSSIBLE_ID.test(id) ? await this.deps.store.get(id) : undefined;
     if (!transfer || !isParty(caller, transfer)) throw new NotFoundError(`Transfer ${id} was not found.`);
     return transfer;
   }
@@ -230,7 +231,7 @@ export class TransferService {
   }
 
   async getCustomer(caller: Caller, id: string): Promise<Customer> {
-    const customer = await this.deps.directory.getCustomer(id);
+    const customer = POSSIBLE_ID.test(id) ? await this.deps.directory.getCustomer(id) : undefined;
     if (!customer || (caller.kind === 'partner' && caller.partnerId !== customer.partnerId)) {
       throw new NotFoundError(`Customer ${id} was not found.`);
     }
@@ -491,6 +492,9 @@ function unlessTransient<T>(fallback: T): (error: unknown) => T {
     throw error;
   };
 }
+
+/** Every transfer and customer id has this shape (see the request schemas). */
+const POSSIBLE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 const CANCELLABLE: TransferStatus[] = ['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED'];
 

@@ -282,6 +282,21 @@ describe('TransferService reads', () => {
     expect(await failure(w.transfers.getCustomer(south, 'C-ACME'))).toBeInstanceOf(NotFoundError);
     expect(await failure(w.transfers.getCustomer(north, 'C-NOPE'))).toBeInstanceOf(NotFoundError);
   });
+
+  it('an id that cannot exist is "not found" without asking the store (DynamoDB refuses keys over 2 KB)', async () => {
+    const store = w.store as unknown as { get: (id: string) => Promise<unknown> };
+    const original = store.get.bind(w.store);
+    const asked: string[] = [];
+    store.get = (id: string) => {
+      asked.push(id);
+      return original(id);
+    };
+    for (const id of ['T'.repeat(3000), 'TR 1', '../TR-1', '']) {
+      expect(await failure(w.transfers.getVisible(operator, id))).toBeInstanceOf(NotFoundError);
+      expect(await failure(w.transfers.getCustomer(operator, id))).toBeInstanceOf(NotFoundError);
+    }
+    expect(asked).toEqual([]);
+  });
 });
 
 describe('TransferService decisions', () => {
