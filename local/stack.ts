@@ -66,7 +66,8 @@ async function loadHandler(kind: 'http' | 'workflow', name: string): Promise<Lam
   return module.handler;
 }
 
-async function createTable(endpoint: string, tableName: string): Promise<void> {
+/** The table as the CDK construct declares it, from the shared schema. */
+export async function createTable(endpoint: string, tableName: string): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
   for (const index of TABLE_INDEXES) attributes.add(index.partitionKey).add(index.sortKey);
@@ -86,7 +87,7 @@ async function createTable(endpoint: string, tableName: string): Promise<void> {
             { AttributeName: index.partitionKey, KeyType: 'HASH' },
             { AttributeName: index.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         })),
       }),
     );

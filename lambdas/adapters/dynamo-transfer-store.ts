@@ -69,7 +69,7 @@ export class DynamoTransferStore implements TransferStorePort {
           Item: {
             ...keys.transfer(transfer.id),
             kind: 'transfer',
-            ...transfer,
+            ...withoutCustomers(transfer),
             gsi1pk: 'ALL',
             gsi1sk: listSortKey(transfer),
             gsi2pk: `ALL#${transfer.status}`,
@@ -78,6 +78,8 @@ export class DynamoTransferStore implements TransferStorePort {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
+      // The customers (with all their domains) live apart, so that status changes rewrite only a small item.
+      { Put: { TableName: this.tableName, Item: { ...keys.transferCustomers(transfer.id), kind: 'customers', customers: transfer.customers } } },
       ...partyIds(transfer).map((partnerId) => ({
         Put: {
           TableName: this.tableName,
@@ -125,6 +127,7 @@ export class DynamoTransferStore implements TransferStorePort {
   async discard(transfer: Transfer): Promise<void> {
     const items: TransactItem[] = [
       { Delete: { TableName: this.tableName, Key: keys.transfer(transfer.id) } },
+      { Delete: { TableName: this.tableName, Key: keys.transferCustomers(transfer.id) } },
       ...partyIds(transfer).map((partnerId) => ({ Delete: { TableName: this.tableName, Key: keys.party(transfer.id, partnerId) } })),
       ...transfer.customers.map((customer) => ({
         Delete: {
@@ -148,7 +151,7 @@ export class DynamoTransferStore implements TransferStorePort {
     const transferItem = items.find((item) => item.kind === 'transfer');
     if (!transferItem) return undefined;
     const history = items.filter((item) => item.kind === 'event').map((item) => strip<HistoryEvent>(item));
-    return { ...strip<Transfer>(transferItem), history };
+    return { ...assemble(transferItem, items.find((item) => item.kind === 'customers')), history };
   }
 
   async list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage> {
@@ -169,7 +172,8 @@ export class DynamoTransferStore implements TransferStorePort {
         }),
       ),
     );
-    const ids = (result.Items ?? []).map((item) => String(item.kind === 'party' ? item.transferId : item.id));
+    // The indexes hold keys only: the transfer id is in the table's partition key.
+    const ids = (result.Items ?? []).map((item) => String(item.pk).slice('TRANSFER#'.length));
     const transfers = await this.batchGetTransfers(ids);
     return {
       items: ids.map((id) => transfers.get(id)).filter((t): t is Transfer => t !== undefined),
@@ -204,16 +208,18 @@ export class DynamoTransferStore implements TransferStorePort {
         Update: {
           TableName: this.tableName,
           Key: keys.step(input.transferId, input.step),
+          // A wait resumed with the current link keeps the step's deadline as it stands: an operator may
+          // have extended it since the caller read it, and writing that stale value back would undo the extension.
           UpdateExpression:
-            'SET partnerId = :partner, taskToken = :token, linkHash = :hash, linkNonce = :nonce, expiresAt = :expires, openedAt = :at, kind = :kind' +
-            (input.newLink ? ' REMOVE linkSentAt' : ''),
+            'SET partnerId = :partner, taskToken = :token, linkHash = :hash, linkNonce = :nonce, openedAt = :at, kind = :kind' +
+            (input.newLink ? ', expiresAt = :expires REMOVE linkSentAt' : ''),
           ConditionExpression: 'attribute_not_exists(decision)',
           ExpressionAttributeValues: {
             ':partner': input.partnerId,
             ':token': input.taskToken,
             ':hash': input.linkHash,
             ':nonce': input.linkNonce,
-            ':expires': input.expiresAt,
+            ...(input.newLink ? { ':expires': input.expiresAt } : {}),
             ':at': input.at,
             ':kind': 'step',
           },
@@ -520,29 +526,45 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   private async getTransferItem(id: string): Promise<Transfer> {
-    const result = await asTransient(() =>
-      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.transfer(id), ConsistentRead: true })),
+    const [transfer, customers] = await Promise.all(
+      [keys.transfer(id), keys.transferCustomers(id)].map((Key) =>
+        asTransient(() => this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }))),
+      ),
     );
-    if (!result.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
-    return strip<Transfer>(result.Item);
+    if (!transfer?.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
+    return assemble(transfer.Item, customers?.Item);
   }
 
   private async batchGetTransfers(ids: string[]): Promise<Map<string, Transfer>> {
-    const found = new Map<string, Transfer>();
-    let pending = ids.map((id) => keys.transfer(id));
-    for (let attempt = 0; pending.length > 0 && attempt < 8; attempt += 1) {
-      const result = await asTransient(() =>
-        this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } })),
-      );
-      for (const item of result.Responses?.[this.tableName] ?? []) {
-        const transfer = strip<Transfer>(item);
-        found.set(transfer.id, transfer);
+    const transfers = new Map<string, Record<string, unknown>>();
+    const customers = new Map<string, Record<string, unknown>>();
+    const wanted = ids.flatMap((id) => [keys.transfer(id), keys.transferCustomers(id)]);
+    for (let start = 0; start < wanted.length; start += 100) {
+      let pending = wanted.slice(start, start + 100);
+      for (let attempt = 0; pending.length > 0 && attempt < 8; attempt += 1) {
+        const result = await asTransient(() =>
+          this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } })),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          (item.kind === 'customers' ? customers : transfers).set(String(item.pk), item);
+        }
+        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof pending;
       }
-      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof pending;
     }
+    const found = new Map<string, Transfer>();
+    for (const [pk, item] of transfers) found.set(String(item.id), assemble(item, customers.get(pk)));
     return found;
   }
+}
 
+function withoutCustomers(transfer: Transfer): Omit<Transfer, 'customers'> {
+  const { customers: _customers, ...rest } = transfer;
+  return rest;
+}
+
+/** A transfer from its item and its customers item. */
+function assemble(transferItem: Record<string, unknown>, customersItem: Record<string, unknown> | undefined): Transfer {
+  return { ...strip<Omit<Transfer, 'customers'>>(transferItem), customers: (customersItem?.customers as Transfer['customers'] | undefined) ?? [] };
 }
 
 function cancellationReasons(error: unknown): CancellationReason[] | undefined {

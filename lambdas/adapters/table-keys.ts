@@ -13,6 +13,7 @@ export const keys = {
   }),
   claim: (customerId: string) => ({ pk: `CUSTOMER#${customerId}`, sk: 'CLAIM' }),
   transfer: (id: string) => ({ pk: `TRANSFER#${id}`, sk: 'TRANSFER' }),
+  transferCustomers: (id: string) => ({ pk: `TRANSFER#${id}`, sk: 'CUSTOMERS' }),
   party: (transferId: string, partnerId: string) => ({ pk: `TRANSFER#${transferId}`, sk: `PARTY#${partnerId}` }),
   event: (transferId: string, at: string, unique: string) => ({ pk: `TRANSFER#${transferId}`, sk: `EVENT#${at}#${unique}` }),
   step: (transferId: string, step: Step) => ({ pk: `TRANSFER#${transferId}`, sk: `STEP#${step}` }),

@@ -11,6 +11,7 @@
  * | customer audit      | CUSTOMER#<id>       | AUDIT#<at>#<transfer>    |                              |                                       |
  * | claim (active)      | CUSTOMER#<id>       | CLAIM                    |                              |                                       |
  * | transfer            | TRANSFER#<id>       | TRANSFER                 | ALL / <createdAt>#<id>       | ALL#<status> / <createdAt>#<id>       |
+ * | transfer customers  | TRANSFER#<id>       | CUSTOMERS                |                              |                                       |
  * | transfer party view | TRANSFER#<id>       | PARTY#<partnerId>        | PARTY#<p> / <createdAt>#<id> | PARTY#<p>#<status> / <createdAt>#<id> |
  * | history event       | TRANSFER#<id>       | EVENT#<at>#<seq>         |                              |                                       |
  * | approval step       | TRANSFER#<id>       | STEP#<release|acceptance>|                              |                                       |
@@ -21,6 +22,7 @@ export const TABLE_KEYS = {
   sortKey: 'sk',
 } as const;
 
+/** The indexes project keys only: listings read the transfers themselves, and status changes stay cheap. */
 export const TABLE_INDEXES = [
   { indexName: 'byParty', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   { indexName: 'byPartyStatus', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },

@@ -25,7 +25,7 @@ export class TransferTable extends Construct {
         indexName: index.indexName,
         partitionKey: key(index.partitionKey),
         sortKey: key(index.sortKey),
-        projectionType: dynamodb.ProjectionType.ALL,
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
       })),
       // Expired approval links and idempotency records go by themselves.
       timeToLiveAttribute: TTL_ATTRIBUTE,

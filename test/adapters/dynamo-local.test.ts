@@ -1,22 +1,15 @@
 // The DynamoDB adapters against Amazon's own emulator (DynamoDB Local), with the table built as the local stack builds it.
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  QueryCommand,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient, GetItemCommand, QueryCommand, type AttributeValue, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDirectory } from '../../lambdas/adapters/dynamo-directory.ts';
 import { DynamoTransferStore } from '../../lambdas/adapters/dynamo-transfer-store.ts';
-import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.ts';
+import { TABLE_INDEXES } from '../../lambdas/adapters/table-schema.ts';
 import type { DirectoryFile } from '../../lambdas/domain/directory.ts';
 import { ConflictError, ValidationError } from '../../lambdas/domain/errors.ts';
 import type { ConsentRecord, HistoryEvent, Transfer, TransferStatus } from '../../lambdas/domain/transfer.ts';
 import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
+import { createTable } from '../../local/stack.ts';
 
 const TABLE = 'customer-transfers-test';
 type RawItem = Record<string, AttributeValue>;
@@ -60,41 +53,15 @@ const DIRECTORY: DirectoryFile = {
 
 let emulator: RunningEmulator | undefined;
 let raw: DynamoDBClient;
+let db: DynamoDBDocumentClient;
 let store: DynamoTransferStore;
 let directory: DynamoDirectory;
-
-/** The same CreateTable as the local stack's (local/stack.ts), from the shared table schema. */
-async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
-  for (const index of TABLE_INDEXES) attributes.add(index.partitionKey).add(index.sortKey);
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-      KeySchema: [
-        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
-        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: TABLE_INDEXES.map((index) => ({
-        IndexName: index.indexName,
-        KeySchema: [
-          { AttributeName: index.partitionKey, KeyType: 'HASH' },
-          { AttributeName: index.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      })),
-    }),
-  );
-  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
-  await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }));
-}
 
 beforeAll(async () => {
   emulator = await startDynamoDbLocal({ port: 0 });
   raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  await createTable(raw, TABLE);
+  db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  await createTable(emulator.endpoint, TABLE);
   directory = new DynamoDirectory(db, TABLE);
   await directory.load(DIRECTORY, new Date('2026-03-01T00:00:00.000Z'));
   store = new DynamoTransferStore(db, TABLE);
@@ -127,6 +94,48 @@ async function partition(pk: string): Promise<RawItem[]> {
 
 async function rawItem(pk: string, sk: string): Promise<RawItem | undefined> {
   return (await raw.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }))).Item;
+}
+
+/** One item as the adapters read it (unmarshalled). */
+async function item(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  return (await db.send(new GetCommand({ TableName: TABLE, Key: { pk, sk }, ConsistentRead: true }))).Item;
+}
+
+/** Every item an index holds in one of its partitions, as DynamoDB stores it there. */
+async function indexPartition(index: (typeof TABLE_INDEXES)[number], partitionValue: string): Promise<RawItem[]> {
+  const page = await raw.send(
+    new QueryCommand({
+      TableName: TABLE,
+      IndexName: index.indexName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': index.partitionKey },
+      ExpressionAttributeValues: { ':pk': { S: partitionValue } },
+    }),
+  );
+  return page.Items ?? [];
+}
+
+/** A store on its own client that records every request it sends to DynamoDB (operation, and input as marshalled for the wire). */
+function recordingStore(): { store: DynamoTransferStore; requests: { operation: string; input: unknown }[]; close: () => void } {
+  const requests: { operation: string; input: unknown }[] = [];
+  const client = new DynamoDBClient({ endpoint: emulator?.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      requests.push({ operation: String(context.commandName), input: structuredClone(args.input) });
+      return next(args);
+    },
+    { step: 'build', name: 'recordRequests' },
+  );
+  const recorded = new DynamoTransferStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), TABLE);
+  return { store: recorded, requests, close: () => client.destroy() };
+}
+
+/** The table key each item of a transaction writes, as `pk/sk`, in transaction order. */
+function writtenKeys(input: unknown): string[] {
+  return ((input as TransactWriteItemsCommandInput).TransactItems ?? []).map((entry) => {
+    const key = entry.Put?.Item ?? entry.Update?.Key ?? entry.Delete?.Key ?? entry.ConditionCheck?.Key ?? {};
+    return `${key.pk?.S ?? ''}/${key.sk?.S ?? ''}`;
+  });
 }
 
 function sk(item: RawItem): string {
@@ -231,7 +240,7 @@ describe('DynamoDirectory on DynamoDB Local', () => {
 });
 
 describe('DynamoTransferStore on DynamoDB Local', () => {
-  it('create writes the transfer, a party view per partner, the events and a claim per customer', async () => {
+  it('create writes the transfer, its customers item, a party view per partner, the events and a claim per customer', async () => {
     const transfer = newTransfer('TR-CREATE-1', ['C-1', 'C-2']);
     await store.create({ transfer, events: [event('REQUESTED')] });
 
@@ -239,17 +248,23 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     expect(items.map((i) => [sk(i), i.kind?.S]).sort()).toEqual(
       [
         ['TRANSFER', 'transfer'],
+        ['CUSTOMERS', 'customers'],
         ['PARTY#P-NORTH', 'party'],
         ['PARTY#P-SOUTH', 'party'],
         [sk(items.find((i) => i.kind?.S === 'event') ?? {}), 'event'],
       ].sort(),
     );
     expect(sk(items.find((i) => i.kind?.S === 'event') ?? {})).toMatch(/^EVENT#2026-03-10T15:00:00\.000Z#/);
+    // The customers, with all their domains, are in their own item, not in the transfer item.
+    expect(await item('TRANSFER#TR-CREATE-1', 'CUSTOMERS')).toEqual({ pk: 'TRANSFER#TR-CREATE-1', sk: 'CUSTOMERS', kind: 'customers', customers: transfer.customers });
+    expect(Object.keys((await rawItem('TRANSFER#TR-CREATE-1', 'TRANSFER')) ?? {}).sort()).toEqual(
+      ['pk', 'sk', 'kind', ...Object.keys(transfer).filter((name) => name !== 'customers'), 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].sort(),
+    );
     expect((await rawItem('CUSTOMER#C-1', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
     expect((await rawItem('CUSTOMER#C-2', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
 
     const stored = await store.get('TR-CREATE-1');
-    expect(stored).toMatchObject({ id: 'TR-CREATE-1', status: 'AWAITING_RELEASE', fromPartner: { id: 'P-NORTH' }, customers: transfer.customers });
+    expect(stored).toEqual({ ...transfer, history: [event('REQUESTED')] });
     expect(stored?.history.map((e) => e.type)).toEqual(['REQUESTED']);
     expect(Object.keys(stored ?? {})).not.toContain('pk');
     expect(Object.keys(stored ?? {})).not.toContain('gsi1pk');
@@ -263,6 +278,8 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ status: 409, code: 'CUSTOMER_BUSY', details: { customerIds: ['C-3'] }, message: 'Customer C-3 is already in another active transfer.' });
     expect(await partition('TRANSFER#TR-BUSY-2')).toEqual([]);
+    expect(await rawItem('TRANSFER#TR-BUSY-2', 'CUSTOMERS')).toBeUndefined();
+    expect(await rawItem('TRANSFER#TR-BUSY-1', 'CUSTOMERS')).toBeDefined();
     expect(await rawItem('CUSTOMER#C-4', 'CLAIM')).toBeUndefined();
     expect((await rawItem('CUSTOMER#C-3', 'CLAIM'))?.transferId).toEqual({ S: 'TR-BUSY-1' });
     await expect(store.get('TR-BUSY-2')).resolves.toBeUndefined();
@@ -279,24 +296,26 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
   it('discard removes every item of a transfer whose workflow did not start, and frees its claims', async () => {
     const transfer = newTransfer('TR-DISCARD-1', ['C-6']);
     await store.create({ transfer, events: [event('REQUESTED'), event('RELEASED')] });
+    expect(await rawItem('TRANSFER#TR-DISCARD-1', 'CUSTOMERS')).toBeDefined();
     await store.discard(transfer);
+    expect(await rawItem('TRANSFER#TR-DISCARD-1', 'CUSTOMERS')).toBeUndefined();
     expect(await partition('TRANSFER#TR-DISCARD-1')).toEqual([]);
     expect(await rawItem('CUSTOMER#C-6', 'CLAIM')).toBeUndefined();
   });
 
   describe('listing', () => {
     const ids = ['TR-LIST-1', 'TR-LIST-2', 'TR-LIST-3', 'TR-LIST-4'];
+    const created: Transfer[] = [];
 
     beforeAll(async () => {
       for (const [index, id] of ids.entries()) {
-        await store.create({
-          transfer: newTransfer(id, [`C-L${index + 1}`], {
-            fromPartner: { id: 'P-LISTFROM', name: 'Listing From' },
-            toPartner: { id: 'P-LISTTO', name: 'Listing To' },
-            createdAt: `2026-03-10T15:0${index}:00.000Z`,
-          }),
-          events: [event('REQUESTED', `2026-03-10T15:0${index}:00.000Z`)],
+        const transfer = newTransfer(id, [`C-L${index + 1}`], {
+          fromPartner: { id: 'P-LISTFROM', name: 'Listing From' },
+          toPartner: { id: 'P-LISTTO', name: 'Listing To' },
+          createdAt: `2026-03-10T15:0${index}:00.000Z`,
         });
+        created.push(transfer);
+        await store.create({ transfer, events: [event('REQUESTED', `2026-03-10T15:0${index}:00.000Z`)] });
       }
     });
 
@@ -313,7 +332,23 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
       return { ids: seen, pages };
     }
 
-    it('both parties see their transfers, newest first; a third partner sees none', async () => {
+    it('the indexes hold keys only: the table\'s and their own', async () => {
+      const [byParty, byPartyStatus] = TABLE_INDEXES;
+      const partitions: [(typeof TABLE_INDEXES)[number], string][] = [
+        [byParty, 'PARTY#P-LISTFROM'],
+        [byParty, 'ALL'],
+        [byPartyStatus, 'PARTY#P-LISTTO#AWAITING_RELEASE'],
+        [byPartyStatus, 'ALL#AWAITING_RELEASE'],
+      ];
+      for (const [index, value] of partitions) {
+        const items = await indexPartition(index, value);
+        expect(items.length).toBeGreaterThan(0);
+        for (const indexed of items) expect(Object.keys(indexed).sort()).toEqual(['pk', 'sk', index.partitionKey, index.sortKey].sort());
+      }
+    });
+
+    it('both parties see their transfers, newest first, each with its customers; a third partner sees none', async () => {
+      expect((await store.list({ partnerId: 'P-LISTFROM', limit: 10 })).items).toEqual([...created].reverse());
       expect((await store.list({ partnerId: 'P-LISTFROM', limit: 10 })).items.map((t) => t.id)).toEqual([...ids].reverse());
       expect((await store.list({ partnerId: 'P-LISTTO', limit: 10 })).items.map((t) => t.id)).toEqual([...ids].reverse());
       expect((await store.list({ partnerId: 'P-EAST', limit: 10 })).items).toEqual([]);
@@ -545,5 +580,66 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     expect((await store.get('TR-STATUS-1'))?.status).toBe('EXPIRED');
     expect(await rawItem('CUSTOMER#C-9', 'CLAIM')).toBeUndefined();
     expect((await rawItem('TRANSFER#TR-STATUS-1', 'PARTY#P-SOUTH'))?.gsi2pk).toEqual({ S: 'PARTY#P-SOUTH#EXPIRED' });
+  });
+
+  it('a status change leaves the customers item (1,000 domains) untouched, and get and list still return every domain', async () => {
+    const domains = Array.from({ length: 1000 }, (_, index) => `d${String(index).padStart(4, '0')}.big.example`);
+    const transfer = newTransfer('TR-BIG-1', [], {
+      customers: [
+        { id: 'C-BIG1', name: 'Big One', domains },
+        { id: 'C-BIG2', name: 'Big Two', domains: ['big-two.example'] },
+      ],
+      fromPartner: { id: 'P-BIGFROM', name: 'Big From' },
+      toPartner: { id: 'P-BIGTO', name: 'Big To' },
+    });
+    await store.create({ transfer, events: [event('REQUESTED')] });
+    const customersBefore = await rawItem('TRANSFER#TR-BIG-1', 'CUSTOMERS');
+    expect(customersBefore?.customers?.L?.[0]?.M?.domains?.L).toHaveLength(1000);
+    const transferBefore = await rawItem('TRANSFER#TR-BIG-1', 'TRANSFER');
+
+    const recording = recordingStore();
+    try {
+      await recording.store.changeStatus({
+        transferId: 'TR-BIG-1',
+        from: ['AWAITING_RELEASE'],
+        to: 'CANCELLED',
+        at: '2026-03-12T00:00:00.000Z',
+        event: event('CANCELLED', '2026-03-12T00:00:00.000Z'),
+        releaseClaims: true,
+      });
+    } finally {
+      recording.close();
+    }
+
+    // The customers item is exactly as it was; the status change wrote the small items only.
+    expect(await rawItem('TRANSFER#TR-BIG-1', 'CUSTOMERS')).toEqual(customersBefore);
+    expect(recording.requests.map((r) => r.operation)).toEqual(['GetItemCommand', 'GetItemCommand', 'TransactWriteItemsCommand']);
+    expect(writtenKeys(recording.requests[2]?.input)).toEqual([
+      'TRANSFER#TR-BIG-1/TRANSFER',
+      'TRANSFER#TR-BIG-1/PARTY#P-BIGFROM',
+      'TRANSFER#TR-BIG-1/PARTY#P-BIGTO',
+      expect.stringMatching(/^TRANSFER#TR-BIG-1\/EVENT#2026-03-12T00:00:00\.000Z#/),
+      'CUSTOMER#C-BIG1/CLAIM',
+      'CUSTOMER#C-BIG2/CLAIM',
+    ]);
+    expect(JSON.stringify(recording.requests[2]?.input)).not.toContain('big.example');
+    const transferAfter = await rawItem('TRANSFER#TR-BIG-1', 'TRANSFER');
+    expect(transferAfter).toEqual({
+      ...transferBefore,
+      status: { S: 'CANCELLED' },
+      updatedAt: { S: '2026-03-12T00:00:00.000Z' },
+      gsi2pk: { S: 'ALL#CANCELLED' },
+    });
+    expect(await rawItem('CUSTOMER#C-BIG1', 'CLAIM')).toBeUndefined();
+    expect(await rawItem('CUSTOMER#C-BIG2', 'CLAIM')).toBeUndefined();
+
+    const cancelled: Transfer = { ...transfer, status: 'CANCELLED', updatedAt: '2026-03-12T00:00:00.000Z' };
+    const stored = await store.get('TR-BIG-1');
+    expect(stored).toEqual({ ...cancelled, history: [event('REQUESTED'), event('CANCELLED', '2026-03-12T00:00:00.000Z')] });
+    expect(stored?.customers[0]?.domains).toEqual(domains);
+    expect((await store.list({ partnerId: 'P-BIGFROM', limit: 10 })).items).toEqual([cancelled]);
+    expect((await store.list({ partnerId: 'P-BIGTO', status: 'CANCELLED', limit: 10 })).items).toEqual([cancelled]);
+    expect((await store.list({ partnerId: 'P-BIGTO', status: 'AWAITING_RELEASE', limit: 10 })).items).toEqual([]);
+    expect((await store.list({ status: 'CANCELLED', limit: 100 })).items).toContainEqual(cancelled);
   });
 });

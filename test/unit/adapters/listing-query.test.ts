@@ -1,5 +1,5 @@
 import { DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand, type BatchGetCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoTransferStore } from '../../../lambdas/adapters/dynamo-transfer-store.ts';
@@ -39,30 +39,53 @@ function transfer(id: string, createdAt: string, status: TransferStatus = 'AWAIT
 
 const NEWER = transfer('TR-20260312-BBBBBBBBBB', '2026-03-12T10:00:00.000Z');
 const OLDER = transfer('TR-20260310-AAAAAAAAAA', '2026-03-10T10:00:00.000Z');
+const DONE = transfer('TR-20260311-CCCCCCCCCC', '2026-03-11T10:00:00.000Z', 'COMPLETED');
+
+const sortKey = (t: Transfer) => `${t.createdAt}#${t.id}`;
+const transferKey = (t: Transfer) => ({ pk: `TRANSFER#${t.id}`, sk: 'TRANSFER' });
+const customersKey = (t: Transfer) => ({ pk: `TRANSFER#${t.id}`, sk: 'CUSTOMERS' });
+
+/** The TRANSFER item as stored: everything but the customers, which live in their own item. */
 const tableItem = (t: Transfer) => ({
-  pk: `TRANSFER#${t.id}`,
-  sk: 'TRANSFER',
+  ...transferKey(t),
   kind: 'transfer',
+  ...Object.fromEntries(Object.entries(t).filter(([name]) => name !== 'customers')),
   gsi1pk: 'ALL',
-  gsi1sk: `${t.createdAt}#${t.id}`,
+  gsi1sk: sortKey(t),
   gsi2pk: `ALL#${t.status}`,
-  gsi2sk: `${t.createdAt}#${t.id}`,
-  ...t,
+  gsi2sk: sortKey(t),
 });
-const partyItem = (t: Transfer, partnerId: string) => ({
+const customersItem = (t: Transfer) => ({ ...customersKey(t), kind: 'customers', customers: t.customers });
+
+/** What the indexes answer: they project keys only, the table's (pk, sk) and their own, nothing else. */
+const byPartyItem = (t: Transfer, partnerId: string) => ({ pk: `TRANSFER#${t.id}`, sk: `PARTY#${partnerId}`, gsi1pk: `PARTY#${partnerId}`, gsi1sk: sortKey(t) });
+const byPartyStatusItem = (t: Transfer, partnerId: string) => ({
   pk: `TRANSFER#${t.id}`,
   sk: `PARTY#${partnerId}`,
-  kind: 'party',
-  transferId: t.id,
-  status: t.status,
-  gsi1pk: `PARTY#${partnerId}`,
-  gsi1sk: `${t.createdAt}#${t.id}`,
+  gsi2pk: `PARTY#${partnerId}#${t.status}`,
+  gsi2sk: sortKey(t),
 });
+const operatorItem = (t: Transfer) => ({ ...transferKey(t), gsi1pk: 'ALL', gsi1sk: sortKey(t) });
+const operatorStatusItem = (t: Transfer) => ({ ...transferKey(t), gsi2pk: `ALL#${t.status}`, gsi2sk: sortKey(t) });
 const token = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
-/** The batch get answers in another order than asked, as DynamoDB may. */
+/** The keys a batch get must ask for: each transfer's TRANSFER item, then its CUSTOMERS item, in index order. */
+const batchKeys = (...transfers: Transfer[]) => transfers.flatMap((t) => [transferKey(t), customersKey(t)]);
+
+/** The batch get answers every key it is asked for, in another order than asked (reversed: customers items first), as DynamoDB may. */
 function answerBatchGets(...transfers: Transfer[]): void {
-  ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [...transfers].reverse().map(tableItem) } });
+  const stored = new Map<string, Record<string, unknown>>(
+    transfers.flatMap((t) => [tableItem(t), customersItem(t)]).map((item) => [`${item.pk}/${item.sk}`, item]),
+  );
+  ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
+    const keys = input.RequestItems?.[TABLE]?.Keys ?? [];
+    const found = keys.map((key) => stored.get(`${String(key.pk)}/${String(key.sk)}`)).filter((item) => item !== undefined);
+    return { Responses: { [TABLE]: found.reverse() } };
+  });
+}
+
+function batchGets(): unknown[] {
+  return ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input);
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -89,61 +112,81 @@ afterEach(() => {
 });
 
 describe('DynamoTransferStore.list queries an index', () => {
-  it('a partner without a status: byParty on PARTY#<partner>, newest first, then one batch get in index order', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [partyItem(NEWER, 'P-NORTH'), partyItem(OLDER, 'P-NORTH')] });
+  it('a partner without a status: byParty on PARTY#<partner>, newest first, then one batch get of each transfer and its customers, in index order', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [byPartyItem(NEWER, 'P-NORTH'), byPartyItem(OLDER, 'P-NORTH')] });
     answerBatchGets(NEWER, OLDER);
 
     const page = await store.list({ partnerId: 'P-NORTH', limit: 25 });
 
     expect(page).toEqual({ items: [NEWER, OLDER] });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
-    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-      TableName: TABLE,
-      IndexName: 'byParty',
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': 'gsi1pk' },
-      ExpressionAttributeValues: { ':pk': 'PARTY#P-NORTH' },
-      ScanIndexForward: false,
-      Limit: 25,
-    });
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toBeUndefined();
-    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
-      RequestItems: {
-        [TABLE]: {
-          Keys: [
-            { pk: `TRANSFER#${NEWER.id}`, sk: 'TRANSFER' },
-            { pk: `TRANSFER#${OLDER.id}`, sk: 'TRANSFER' },
-          ],
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        TableName: TABLE,
+        IndexName: 'byParty',
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'gsi1pk' },
+        ExpressionAttributeValues: { ':pk': 'PARTY#P-NORTH' },
+        ScanIndexForward: false,
+        Limit: 25,
+        ExclusiveStartKey: undefined,
+      },
+    ]);
+    expect(batchGets()).toEqual([
+      {
+        RequestItems: {
+          [TABLE]: {
+            Keys: [
+              { pk: `TRANSFER#${NEWER.id}`, sk: 'TRANSFER' },
+              { pk: `TRANSFER#${NEWER.id}`, sk: 'CUSTOMERS' },
+              { pk: `TRANSFER#${OLDER.id}`, sk: 'TRANSFER' },
+              { pk: `TRANSFER#${OLDER.id}`, sk: 'CUSTOMERS' },
+            ],
+          },
         },
       },
-    });
+    ]);
     expectNoScan();
   });
 
-  it('a partner with a status: byPartyStatus on PARTY#<partner>#<status>', async () => {
+  it('a partner with a status: byPartyStatus on PARTY#<partner>#<status>; an empty page asks for no transfer', async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
     answerBatchGets();
 
     expect(await store.list({ partnerId: 'P-SOUTH', status: 'AWAITING_ACCEPTANCE', limit: 5 })).toEqual({ items: [] });
 
-    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-      TableName: TABLE,
-      IndexName: 'byPartyStatus',
-      KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': 'gsi2pk' },
-      ExpressionAttributeValues: { ':pk': 'PARTY#P-SOUTH#AWAITING_ACCEPTANCE' },
-      ScanIndexForward: false,
-      Limit: 5,
-    });
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        TableName: TABLE,
+        IndexName: 'byPartyStatus',
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'gsi2pk' },
+        ExpressionAttributeValues: { ':pk': 'PARTY#P-SOUTH#AWAITING_ACCEPTANCE' },
+        ScanIndexForward: false,
+        Limit: 5,
+        ExclusiveStartKey: undefined,
+      },
+    ]);
+    expect(batchGets()).toEqual([]);
+    expectNoScan();
+  });
+
+  it('a partner with a status reads the transfers named by the status index', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [byPartyStatusItem(DONE, 'P-SOUTH')] });
+    answerBatchGets(DONE);
+
+    expect(await store.list({ partnerId: 'P-SOUTH', status: 'COMPLETED', limit: 5 })).toEqual({ items: [DONE] });
+    expect(batchGets()).toEqual([{ RequestItems: { [TABLE]: { Keys: batchKeys(DONE) } } }]);
     expectNoScan();
   });
 
   it('an operator without a status: byParty on ALL; with a status: byPartyStatus on ALL#<status>', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [tableItem(NEWER)] });
-    answerBatchGets(NEWER);
+    ddb.on(QueryCommand, { IndexName: 'byParty' }).resolves({ Items: [operatorItem(NEWER), operatorItem(OLDER)] });
+    ddb.on(QueryCommand, { IndexName: 'byPartyStatus' }).resolves({ Items: [operatorStatusItem(DONE)] });
+    answerBatchGets(NEWER, OLDER, DONE);
 
-    expect((await store.list({ limit: 100 })).items).toEqual([NEWER]);
-    expect((await store.list({ status: 'COMPLETED', limit: 1 })).items).toEqual([NEWER]);
+    expect((await store.list({ limit: 100 })).items).toEqual([NEWER, OLDER]);
+    expect((await store.list({ status: 'COMPLETED', limit: 1 })).items).toEqual([DONE]);
 
     const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
     expect(queries).toHaveLength(2);
@@ -161,6 +204,44 @@ describe('DynamoTransferStore.list queries an index', () => {
       ScanIndexForward: false,
       Limit: 1,
     });
+    expect(batchGets()).toEqual([
+      { RequestItems: { [TABLE]: { Keys: batchKeys(NEWER, OLDER) } } },
+      { RequestItems: { [TABLE]: { Keys: batchKeys(DONE) } } },
+    ]);
+    expectNoScan();
+  });
+
+  it('asks for at most 100 keys per batch get: 60 transfers are two batch gets of 100 and 20 keys, listed in index order', async () => {
+    const many = Array.from({ length: 60 }, (_, index) =>
+      transfer(`TR-20260301-${String(index).padStart(10, '0')}`, `2026-03-01T10:${String(59 - index).padStart(2, '0')}:00.000Z`),
+    );
+    ddb.on(QueryCommand).resolves({ Items: many.map((t) => byPartyItem(t, 'P-NORTH')) });
+    answerBatchGets(...many);
+
+    expect(await store.list({ partnerId: 'P-NORTH', limit: 60 })).toEqual({ items: many });
+
+    expect(batchGets()).toEqual([
+      { RequestItems: { [TABLE]: { Keys: batchKeys(...many.slice(0, 50)) } } },
+      { RequestItems: { [TABLE]: { Keys: batchKeys(...many.slice(50)) } } },
+    ]);
+    expectNoScan();
+  });
+
+  it('asks again for the keys a batch get left unprocessed, and only for those', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [byPartyItem(NEWER, 'P-NORTH'), byPartyItem(OLDER, 'P-NORTH')] });
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({
+        Responses: { [TABLE]: [tableItem(NEWER), customersItem(OLDER)] },
+        UnprocessedKeys: { [TABLE]: { Keys: [customersKey(NEWER), transferKey(OLDER)] } },
+      })
+      .resolvesOnce({ Responses: { [TABLE]: [tableItem(OLDER), customersItem(NEWER)] } });
+
+    expect(await store.list({ partnerId: 'P-NORTH', limit: 2 })).toEqual({ items: [NEWER, OLDER] });
+    expect(batchGets()).toEqual([
+      { RequestItems: { [TABLE]: { Keys: batchKeys(NEWER, OLDER) } } },
+      { RequestItems: { [TABLE]: { Keys: [customersKey(NEWER), transferKey(OLDER)] } } },
+    ]);
     expectNoScan();
   });
 
@@ -168,12 +249,9 @@ describe('DynamoTransferStore.list queries an index', () => {
     const lastKey = { pk: `TRANSFER#${NEWER.id}`, sk: 'PARTY#P-NORTH', gsi1pk: 'PARTY#P-NORTH', gsi1sk: `${NEWER.createdAt}#${NEWER.id}` };
     ddb
       .on(QueryCommand)
-      .resolvesOnce({ Items: [partyItem(NEWER, 'P-NORTH')], LastEvaluatedKey: lastKey })
-      .resolvesOnce({ Items: [partyItem(OLDER, 'P-NORTH')] });
-    ddb
-      .on(BatchGetCommand)
-      .resolvesOnce({ Responses: { [TABLE]: [tableItem(NEWER)] } })
-      .resolvesOnce({ Responses: { [TABLE]: [tableItem(OLDER)] } });
+      .resolvesOnce({ Items: [byPartyItem(NEWER, 'P-NORTH')], LastEvaluatedKey: lastKey })
+      .resolvesOnce({ Items: [byPartyItem(OLDER, 'P-NORTH')] });
+    answerBatchGets(NEWER, OLDER);
 
     const first = await store.list({ partnerId: 'P-NORTH', limit: 1 });
     expect(first.items).toEqual([NEWER]);
@@ -187,6 +265,10 @@ describe('DynamoTransferStore.list queries an index', () => {
       ExpressionAttributeValues: { ':pk': 'PARTY#P-NORTH' },
       ExclusiveStartKey: lastKey,
     });
+    expect(batchGets()).toEqual([
+      { RequestItems: { [TABLE]: { Keys: batchKeys(NEWER) } } },
+      { RequestItems: { [TABLE]: { Keys: batchKeys(OLDER) } } },
+    ]);
     expectNoScan();
   });
 });
