@@ -1,11 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
+import { directoryFileSchema, type DirectoryFile } from '../../lambdas/domain/directory.ts';
 import { LOCAL_JWT_ALG, loadOrCreateSigningKey, localJwtSettings, signLocalToken, type LocalSigningKey } from '../../local/jwt-keys.ts';
-import { LocalClient, type ApiAnswer, type TransferView } from '../../local/local-client.ts';
+import { LocalClient, type ApiAnswer, type StoredEmail, type TransferView } from '../../local/local-client.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
 
@@ -13,7 +14,8 @@ import { TEST_DIRECTORY } from './local-stack.ts';
  * Every portal route against every kind of caller, as one table: the parties of a transfer, a
  * partner with no part in it, an operator with and without a support ticket, and five kinds of
  * token the JWT authorizer must refuse. Each cell that changes state acts on a transfer (or a
- * customer) of its own, and each refused cell is checked to have changed nothing.
+ * customer) of its own, and each refused cell is checked to have changed nothing (nor, on the
+ * operator-only routes, emailed anyone).
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -41,6 +43,8 @@ const ROUTES = [
   'POST /transfers/{id}/release',
   'POST /transfers/{id}/acceptance',
   'POST /transfers/{id}/cancel',
+  'POST /transfers/{id}/remind',
+  'POST /transfers/{id}/extend',
   'GET /customers/{id}',
 ] as const;
 type RouteName = (typeof ROUTES)[number];
@@ -48,6 +52,9 @@ type RouteName = (typeof ROUTES)[number];
 // Rows are routes, columns the callers in the order of CALLERS. The unrelated partner's request is
 // 403, not 404: there is no transfer id to probe, and a partner may file only for its own customers
 // or to itself. Every refused token claims the operator role, so that it alone stands in the way.
+// Remind and extend are for operators only: the role is checked before the transfer is looked up,
+// so every partner gets 403 whether or not it is a party (or the transfer exists), which tells an
+// outsider nothing either; partners send a ticket id there, so that their role alone stands in the way.
 //                                     current  new  unrel  op+tkt  op  | none  exp  aud  iss  sig  forged
 const EXPECTED: Record<RouteName, readonly number[]> = {
   'POST /transfers':                 [201,    201, 403,   201,    400,  401,  401, 401, 401, 401, 401],
@@ -56,6 +63,8 @@ const EXPECTED: Record<RouteName, readonly number[]> = {
   'POST /transfers/{id}/release':    [200,    403, 404,   200,    400,  401,  401, 401, 401, 401, 401],
   'POST /transfers/{id}/acceptance': [403,    200, 404,   200,    400,  401,  401, 401, 401, 401, 401],
   'POST /transfers/{id}/cancel':     [200,    200, 404,   200,    400,  401,  401, 401, 401, 401, 401],
+  'POST /transfers/{id}/remind':     [403,    403, 403,   200,    400,  401,  401, 401, 401, 401, 401],
+  'POST /transfers/{id}/extend':     [403,    403, 403,   200,    400,  401,  401, 401, 401, 401, 401],
   'GET /customers/{id}':             [200,    404, 404,   200,    200,  401,  401, 401, 401, 401, 401],
 };
 
@@ -66,7 +75,14 @@ const STATUS_AFTER: Partial<Record<RouteName, string>> = {
   'POST /transfers/{id}/release': 'AWAITING_ACCEPTANCE',
   'POST /transfers/{id}/acceptance': 'SCHEDULED',
   'POST /transfers/{id}/cancel': 'CANCELLED',
+  // An operator's reminder or extension leaves the step waiting.
+  'POST /transfers/{id}/remind': 'AWAITING_RELEASE',
+  'POST /transfers/{id}/extend': 'AWAITING_RELEASE',
 };
+/** The routes only operators may call. */
+const OPERATOR_ROUTES: readonly RouteName[] = ['POST /transfers/{id}/remind', 'POST /transfers/{id}/extend'];
+const TICKET = 'SUP-4711';
+const DAY_MS = 86_400_000;
 
 function expectedStatus(route: RouteName, caller: CallerName): number {
   const status = EXPECTED[route][CALLERS.indexOf(caller)];
@@ -82,11 +98,41 @@ const today = dateAt(new Date(), 'America/New_York');
 const inAWeek = addDays(today, 7);
 const UNRELATED = 'P-DUNE';
 const NEW_PARTNER = 'P-BLUE';
-/** Customers handed out one per cell: Acme's forty, then Coral's ten; all go to Bluewave. */
+/** Customers added to the test directory for this matrix, which needs more than its fifty. */
+const EXTRA_ACME_CUSTOMERS = 20;
+const extraId = (i: number) => `C-A${String(41 + i)}`;
+/** Customers handed out one per cell: Acme's forty, then Coral's ten, then Acme's extra twenty; all go to Bluewave. */
 const CUSTOMER_POOL: { id: string; owner: string }[] = [
   ...Array.from({ length: 40 }, (_, i) => ({ id: `C-A${String(i + 1).padStart(2, '0')}`, owner: 'P-ACME' })),
   ...Array.from({ length: 10 }, (_, i) => ({ id: `C-C${String(i + 1).padStart(2, '0')}`, owner: 'P-CORAL' })),
+  ...Array.from({ length: EXTRA_ACME_CUSTOMERS }, (_, i) => ({ id: extraId(i), owner: 'P-ACME' })),
 ];
+let directory: DirectoryFile;
+
+/** The test directory with Acme's extra customers, written to the state directory for the stack to seed. */
+async function writeDirectory(): Promise<string> {
+  const base = directoryFileSchema.parse(JSON.parse(await readFile(TEST_DIRECTORY, 'utf8')));
+  const extra = Array.from({ length: EXTRA_ACME_CUSTOMERS }, (_, i) => {
+    const id = extraId(i);
+    const domain = `${id.toLowerCase()}.example`;
+    return {
+      id,
+      name: `Customer ${id.slice(2)}`,
+      partnerId: 'P-ACME',
+      domains: [domain],
+      settings: { spamThreshold: 5, quarantineDays: 30, tlsRequired: false },
+      users: [{ email: `admin@${domain}`, settings: { digest: 'daily', language: 'en' } }],
+    };
+  });
+  directory = { partners: base.partners, customers: [...base.customers, ...extra] };
+  const file = join(stateDir, 'directory.json');
+  await writeFile(file, JSON.stringify(directory));
+  return file;
+}
+
+function contactsOf(partnerId: string): string[] {
+  return directory.partners.find((p) => p.id === partnerId)?.contacts ?? [];
+}
 
 let stack: LocalStack;
 let stateDir = '';
@@ -200,7 +246,13 @@ async function waitForApprovalRequest(target: Target): Promise<void> {
   throw new Error(`The workflow of ${target.transferId ?? '?'} did not ask for its step within 20 s`);
 }
 
-const ACTION_ROUTES = ['POST /transfers/{id}/release', 'POST /transfers/{id}/acceptance', 'POST /transfers/{id}/cancel'] as const;
+const ACTION_ROUTES = [
+  'POST /transfers/{id}/release',
+  'POST /transfers/{id}/acceptance',
+  'POST /transfers/{id}/cancel',
+  'POST /transfers/{id}/remind',
+  'POST /transfers/{id}/extend',
+] as const;
 let readFixture: Target;
 const targets = new Map<string, Target>();
 const cellKey = (route: RouteName, caller: CallerName) => `${route} × ${caller}`;
@@ -235,7 +287,7 @@ beforeAll(async () => {
     ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
     maxWaitSeconds: 1,
     maxRetryIntervalMs: 200,
-    seedFile: TEST_DIRECTORY,
+    seedFile: await writeDirectory(),
     env: { POWERTOOLS_LOG_LEVEL: 'WARN' },
   });
   client = new LocalClient(stack.urls.api, stack.urls.ses);
@@ -284,11 +336,13 @@ async function tokenOf(caller: CallerName, target: Target): Promise<string | nul
   }
 }
 
-/** Bodies carry a ticket id for the operator with a ticket and for every refused token (which claims to be an operator). */
-function withTicket(caller: CallerName, body: Record<string, unknown>): Record<string, unknown> {
-  return caller === 'operator, no ticket' || ['current partner', 'new partner', 'unrelated partner'].includes(caller)
-    ? body
-    : { ...body, ticketId: 'SUP-4711' };
+/**
+ * Bodies carry a ticket id for the operator with a ticket and for every refused token (which claims to
+ * be an operator); on the operator-only routes, partners carry one too.
+ */
+function withTicket(caller: CallerName, body: Record<string, unknown>, partnersToo = false): Record<string, unknown> {
+  const partner = ['current partner', 'new partner', 'unrelated partner'].includes(caller);
+  return caller === 'operator, no ticket' || (partner && !partnersToo) ? body : { ...body, ticketId: TICKET };
 }
 
 function targetOf(route: RouteName, caller: CallerName): Target {
@@ -313,6 +367,10 @@ function requestOf(route: RouteName, caller: CallerName, target: Target): Reques
       return { method: 'POST', path: `/transfers/${id}/acceptance`, body: withTicket(caller, ACCEPT) };
     case 'POST /transfers/{id}/cancel':
       return { method: 'POST', path: `/transfers/${id}/cancel`, body: withTicket(caller, CANCEL) };
+    case 'POST /transfers/{id}/remind':
+      return { method: 'POST', path: `/transfers/${id}/remind`, body: withTicket(caller, {}, true) };
+    case 'POST /transfers/{id}/extend':
+      return { method: 'POST', path: `/transfers/${id}/extend`, body: withTicket(caller, { days: 1 }, true) };
     case 'GET /customers/{id}':
       return { method: 'GET', path: `/customers/${target.customerId}` };
   }
@@ -333,8 +391,57 @@ function visibleTo(caller: CallerName, target: Target): string | null {
   return null;
 }
 
+const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
+const linkIn = (email: StoredEmail | undefined): string | undefined => LINK.exec(email?.body.text ?? '')?.[0];
+
+/** Emails about one transfer whose subject starts with the given words. */
+async function emailsAbout(transferId: string, subjectStart: string): Promise<StoredEmail[]> {
+  return (await client.emails(0)).filter((e) => e.subject.startsWith(subjectStart) && e.subject.includes(transferId));
+}
+
+/** The one event of a type in a transfer's history, recorded by the operator for the ticket, or what is wrong with it. */
+function operatorEvent(history: TransferView['history'], type: string, problems: string[]): TransferView['history'][number] | undefined {
+  const events = history.filter((e) => e.type === type);
+  if (events.length !== 1) {
+    problems.push(`${events.length} ${type} events, not 1`);
+    return undefined;
+  }
+  const [event] = events;
+  if (event?.actor.kind !== 'operator' || event.actor.name !== OPERATOR_SUBJECT) problems.push(`${type} not by the operator`);
+  if (event?.detail.ticketId !== TICKET || event.detail.step !== 'release') problems.push(`${type} without the ticket or step`);
+  return event;
+}
+
+/** An operator's reminder: recorded, and the current partner emailed the very link of its request. */
+async function reminderProblems(target: Target, history: TransferView['history']): Promise<string[]> {
+  const problems: string[] = [];
+  const event = operatorEvent(history, 'REMINDER_SENT', problems);
+  if (event && event.detail.partnerId !== target.from) problems.push('reminder recorded for another partner');
+  const id = target.transferId ?? '';
+  const [request] = await emailsAbout(id, 'Release needed');
+  const reminders = await emailsAbout(id, 'Reminder: Release needed');
+  if (reminders.length !== 1) problems.push(`${reminders.length} reminder emails, not 1`);
+  const [reminder] = reminders;
+  if (linkIn(request) === undefined || linkIn(reminder) !== linkIn(request)) problems.push('the reminder does not carry the link of the request');
+  if ([...(reminder?.destination.to ?? [])].sort().join() !== [...contactsOf(target.from)].sort().join()) problems.push('reminder emailed to others');
+  return problems;
+}
+
+/** An operator's extension: recorded from the step's deadline to one day later. */
+function extensionProblems(history: TransferView['history']): string[] {
+  const problems: string[] = [];
+  const requested = history.find((e) => e.type === 'APPROVAL_REQUESTED' && e.detail.step === 'release');
+  const from = String(requested?.detail.expiresAt);
+  const event = operatorEvent(history, 'WINDOW_EXTENDED', problems);
+  const to = new Date(Date.parse(from) + DAY_MS).toISOString();
+  if (event && (event.detail.from !== from || event.detail.to !== to || event.detail.days !== 1)) {
+    problems.push(`extended ${String(event.detail.from)} → ${String(event.detail.to)}, not ${from} → ${to}`);
+  }
+  return problems;
+}
+
 /** What a successful answer must hold, beyond its status. */
-function successProblems(route: RouteName, caller: CallerName, target: Target, answer: ApiAnswer): string[] {
+async function successProblems(route: RouteName, caller: CallerName, target: Target, answer: ApiAnswer): Promise<string[]> {
   const problems: string[] = [];
   const body = answer.body as Record<string, unknown> & Partial<TransferView>;
   switch (route) {
@@ -364,6 +471,8 @@ function successProblems(route: RouteName, caller: CallerName, target: Target, a
     default: {
       const after = STATUS_AFTER[route];
       if (body.id !== target.transferId || body.status !== after) problems.push(`answered ${String(body.status)}, not ${String(after)}`);
+      if (route === 'POST /transfers/{id}/remind') problems.push(...(await reminderProblems(target, body.history ?? [])));
+      if (route === 'POST /transfers/{id}/extend') problems.push(...extensionProblems(body.history ?? []));
     }
   }
   return problems;
@@ -386,7 +495,7 @@ async function runCell(route: RouteName, caller: CallerName): Promise<CellResult
   const before = target.transferId !== null && route !== 'POST /transfers' ? await operatorView(target.transferId) : null;
   const answer = await client.call(request.method, request.path, await tokenOf(caller, target), request.body);
   const problems = answer.status === expected
-    ? expected < 300 ? successProblems(route, caller, target, answer) : errorProblems(expected, answer)
+    ? expected < 300 ? await successProblems(route, caller, target, answer) : errorProblems(expected, answer)
     : [`body ${JSON.stringify(answer.body).slice(0, 200)}`];
   // A refused call writes nothing: the transfer it aimed at is as it was.
   if (before && expected >= 300) {
@@ -394,6 +503,8 @@ async function runCell(route: RouteName, caller: CallerName): Promise<CellResult
     if (after.status !== before.status || after.history.length !== before.history.length || after.updatedAt !== before.updatedAt) {
       problems.push(`changed the transfer: ${before.status} → ${after.status}, ${before.history.length} → ${after.history.length} events`);
     }
+    // Nor did a refused reminder reach the partner.
+    if (OPERATOR_ROUTES.includes(route) && (await emailsAbout(before.id, 'Reminder:')).length > 0) problems.push('emailed a reminder');
   }
   return { route, caller, expected, actual: answer.status, problems };
 }
