@@ -98,6 +98,7 @@ export interface OpenStep {
   supersedes: string | null;
   /** Whether the link is new (written now) or the step's current one (a wait resumed after a reminder). */
   newLink: boolean;
+  /** Written only with a new link; a resumed wait keeps the stored deadline (an operator may have extended it). */
   expiresAt: string;
   at: string;
   event: HistoryEvent | null;

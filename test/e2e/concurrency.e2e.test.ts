@@ -204,7 +204,7 @@ describe('races between users', () => {
     expect([...transferPartitions(table)].filter((pk) => !partitionsBefore.has(pk))).toEqual([`TRANSFER#${winner}`]);
     const claims = table.filter((item) => item.pk === `CUSTOMER#${customerId}` && item.sk === 'CLAIM');
     expect(claims.map((claim) => claim.transferId)).toEqual([winner]);
-    expect(table.filter((item) => item.kind === 'transfer' && JSON.stringify(item.customers).includes(`"${customerId}"`))).toHaveLength(1);
+    expect(table.filter((item) => item.kind === 'customers' && JSON.stringify(item.customers).includes(`"${customerId}"`))).toHaveLength(1);
   });
 
   type Channel = 'api' | 'link';

@@ -132,7 +132,8 @@ export class InMemoryTransferStore implements TransferStorePort {
       linkHash: input.linkHash,
       linkNonce: input.linkNonce,
       linkSentAt: input.newLink ? null : (existing?.linkSentAt ?? null),
-      expiresAt: input.expiresAt,
+      // A resumed wait keeps the deadline as stored (an operator may have extended it), as the real store does.
+      expiresAt: input.newLink ? input.expiresAt : (existing?.expiresAt ?? input.expiresAt),
       decision: null,
       signal: null,
       signalledAt: null,
