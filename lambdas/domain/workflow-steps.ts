@@ -67,8 +67,10 @@ export class WorkflowSteps {
     this.assertWaiting(transfer, input.step);
     const party = input.step === 'release' ? transfer.fromPartner : transfer.toPartner;
     const now = clock.now();
+    // A step has one link and one deadline for its whole window: a wait resumed late (even past the
+    // deadline) keeps them, times out at once and lets "remind or expire" close the step.
     const current =
-      existing?.linkHash && existing.linkNonce && existing.expiresAt && Date.parse(existing.expiresAt) > now.getTime()
+      existing?.linkHash && existing.linkNonce && existing.expiresAt
         ? { hash: existing.linkHash, nonce: existing.linkNonce, expiresAt: existing.expiresAt, sent: existing.linkSentAt !== null }
         : null;
     const nonce = current?.nonce ?? newLinkNonce();

@@ -346,7 +346,13 @@ describe('approval links', () => {
     const declined = await client.postForm(acceptLink, { decision: 'decline', reason: 'No contract with this customer', signedBy: 'Dana Lee', acknowledge: 'on' });
     expect(declined.status).toBe(200);
     await client.waitForStatus(transfer.id, tokens.operator, ['DECLINED'], 10_000);
-    const recorded = await view(transfer.id);
+    // The workflow still tells both partners of the decline; take the record once it has.
+    let recorded = await view(transfer.id);
+    for (let tries = 0; tries < 80 && !recorded.history.some((e) => e.type === 'DECLINE_NOTICE_SENT'); tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      recorded = await view(transfer.id);
+    }
+    expect(recorded.history.map((e) => e.type)).toContain('DECLINE_NOTICE_SENT');
 
     for (const [link, decision, signer, extra] of [
       [releaseLink, 'Released', 'Alice Smith', inAWeek],

@@ -51,6 +51,20 @@ function scheduled(overrides: Partial<Transfer> = {}): Transfer {
 }
 
 describe('WorkflowSteps.requestApproval', () => {
+  it('a wait resumed after the deadline keeps the one link and deadline of the step, and sends nothing', async () => {
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    const first = await w.store.getStep(transfer.id, 'release');
+    w.clock.current = new Date(Date.parse(first?.expiresAt ?? '') + 5_000);
+
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-2', approvalWindowSeconds: WINDOW });
+
+    const resumed = await w.store.getStep(transfer.id, 'release');
+    expect(resumed).toMatchObject({ taskToken: 'task-2', linkHash: first?.linkHash, expiresAt: first?.expiresAt });
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(w.store.history(transfer.id).filter((e) => e.type === 'APPROVAL_REQUESTED')).toHaveLength(1);
+  });
+
   it('stores the task token, emails the partner a link whose secret\'s hash is stored, and never stores the secret', async () => {
     const transfer = await requested();
     await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-token-abc', approvalWindowSeconds: WINDOW });
