@@ -32,6 +32,7 @@ try {
     [
       `Customer Transfer Workflow is ready in ${((Date.now() - started) / 1000).toFixed(1)} s:`,
       `  HTTP API            ${stack.urls.api}   (GET /health)`,
+      `  Operator view       ${stack.urls.api}/operator`,
       `  Emails (SES)        ${stack.urls.ses}   (every email sent; JSON at /store)`,
       `  Step Functions API  ${stack.urls.sfn}`,
       `  DynamoDB Local      ${stack.urls.dynamodb}   (table ${stack.tableName})`,
