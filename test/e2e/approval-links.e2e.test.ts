@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import { signLocalToken } from '../../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../../local/local-client.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
+import { documentClient, eventsOf, linksIn, poll, scanTable, stepLinkFor } from './support.ts';
 
 /**
  * Approval links as their holders, and the mail scanners in front of them, meet them: opening a
@@ -20,8 +20,6 @@ import { TEST_DIRECTORY } from './local-stack.ts';
 // Each waiting step expires after WINDOW_SECONDS (no reminder is due before), so a link created
 // when the suite starts has expired by its end; every other link is used within seconds.
 const WINDOW_SECONDS = 15;
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/([A-Za-z0-9_-]+)/g;
 const ACME_BILLING = 'billing@acme-it.example';
 const BLUE = 'partners@bluewave.example';
 const CORAL = 'admin@coralcloud.example';
@@ -37,35 +35,11 @@ const tokens = { acme: '', blue: '', coral: '', operator: '' };
 let expiring = { id: '', link: '' };
 
 type Item = Record<string, unknown>;
-type HistoryEntry = TransferView['history'][number];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const secretOf = (link: string) => link.slice(link.lastIndexOf('/') + 1);
 const linkTo = (secret: string) => `${stack.urls.api}/approvals/${secret}`;
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(150);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-function linksIn(email: StoredEmail): string[] {
-  return [...`${email.body.text ?? ''}\n${email.body.html ?? ''}`.matchAll(LINK)].map((m) => m[0]);
-}
-
-/** The link of an approval request about one transfer, for one step, emailed to one recipient. */
-async function linkFor(recipient: string, transferId: string, step: 'Release' | 'Acceptance'): Promise<string> {
-  return poll(`the ${step.toLowerCase()} link of ${transferId} for ${recipient}`, async () => {
-    const emails = await client.emails(0);
-    const email = emails.find((e) => e.destination.to.includes(recipient) && e.subject.startsWith(`${step} needed`) && e.subject.includes(transferId));
-    return email ? linksIn(email)[0] : undefined;
-  });
-}
 
 async function create(token: string, body: Record<string, unknown>): Promise<TransferView> {
   const answer = await client.call('POST', '/transfers', token, body);
@@ -79,23 +53,11 @@ async function view(id: string): Promise<TransferView> {
   return answer.body as TransferView;
 }
 
-async function scanTable(): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const page = await db.send(new ScanCommand({ TableName: stack.tableName, ConsistentRead: true, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  const keyOf = (item: Item) => `${String(item.pk)}\u0000${String(item.sk)}`;
-  return items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
-}
-
 /** Every item about some transfers: theirs, their links', and their customers'. */
 async function snapshotOf(transfers: TransferView[]): Promise<Item[]> {
   const ids = new Set(transfers.map((t) => t.id));
   const customers = new Set(transfers.flatMap((t) => (t.customers as { id: string }[]).map((c) => `CUSTOMER#${c.id}`)));
-  return (await scanTable()).filter(
+  return (await scanTable(db, stack.tableName)).filter(
     (item) =>
       ids.has(String(item.pk).replace(/^TRANSFER#/, '')) ||
       (item.kind === 'link' && ids.has(String(item.transferId))) ||
@@ -135,10 +97,6 @@ async function open(link: string, method: 'GET' | 'HEAD' = 'GET', headers: Recor
 const RELEASE_FORM = { decision: 'release', transferDate: inAWeek, signedBy: 'Alice Smith', acknowledge: 'on' };
 const ACCEPT_FORM = { decision: 'accept', signedBy: 'Dana Lee', acknowledge: 'on' };
 
-function eventsOf(transfer: TransferView, type: string): HistoryEntry[] {
-  return transfer.history.filter((e) => e.type === type);
-}
-
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-links-'));
   stack = await startLocalStack({
@@ -154,14 +112,14 @@ beforeAll(async () => {
     },
   });
   client = new LocalClient(stack.urls.api, stack.urls.ses);
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
+  db = documentClient(stack);
   tokens.acme = await signLocalToken({ stateDir, partnerId: 'P-ACME', subject: 'alice@acme-it.example' });
   tokens.blue = await signLocalToken({ stateDir, partnerId: 'P-BLUE', subject: 'dana@bluewave.example' });
   tokens.coral = await signLocalToken({ stateDir, partnerId: 'P-CORAL', subject: 'carl@coralcloud.example' });
   tokens.operator = await signLocalToken({ stateDir, operator: true, subject: 'operator@provider.example' });
   // Left alone from the start, so that its link has expired when the last test looks at it.
   const transfer = await create(tokens.coral, { customerIds: ['C-C01'], toPartnerId: 'P-BLUE' });
-  expiring = { id: transfer.id, link: await linkFor(CORAL, transfer.id, 'Release') };
+  expiring = { id: transfer.id, link: await stepLinkFor(client, CORAL, transfer.id, 'Release') };
 }, 90_000);
 
 afterAll(async () => {
@@ -188,7 +146,7 @@ const SCANNER_AGENTS = [
 describe('approval links', () => {
   it('change nothing when opened 50 times with GET and HEAD by mail scanners, and still work afterwards', async () => {
     const transfer = await create(tokens.acme, { customerIds: ['C-A01'], toPartnerId: 'P-BLUE' });
-    const link = await linkFor(ACME_BILLING, transfer.id, 'Release');
+    const link = await stepLinkFor(client, ACME_BILLING, transfer.id, 'Release');
     const before = await settled([transfer]);
     const emailsBefore = await emailsAbout(transfer.id);
     expect(before.some((item) => item.pk === `LINK#${sha256(secretOf(link))}` && item.state === 'open')).toBe(true);
@@ -237,7 +195,7 @@ describe('approval links', () => {
       create(tokens.acme, { customerIds: ['C-A03'], toPartnerId: 'P-BLUE' }),
     ]);
     if (!a || !b) throw new Error('two transfers expected');
-    const [linkA, linkB] = await Promise.all([linkFor(ACME_BILLING, a.id, 'Release'), linkFor(ACME_BILLING, b.id, 'Release')]);
+    const [linkA, linkB] = await Promise.all([stepLinkFor(client, ACME_BILLING, a.id, 'Release'), stepLinkFor(client, ACME_BILLING, b.id, 'Release')]);
     expect(linkA).not.toBe(linkB);
     const before = await settled([a, b]);
     const beforeB = await snapshotOf([b]);
@@ -315,7 +273,7 @@ describe('approval links', () => {
 
     // A's acceptance link goes to the new partner and is a link of its own: it cannot release, and the
     // used release link cannot accept now that the transfer waits for the acceptance.
-    const acceptLinkA = await linkFor(BLUE, a.id, 'Acceptance');
+    const acceptLinkA = await stepLinkFor(client, BLUE, a.id, 'Acceptance');
     expect(secretOf(acceptLinkA)).not.toBe(secret);
     const acceptPage = await open(acceptLinkA);
     expect(acceptPage.status).toBe(200);
@@ -340,9 +298,9 @@ describe('approval links', () => {
 
   it('says a used link was used, with the decision recorded, and records nothing more', async () => {
     const transfer = await create(tokens.acme, { customerIds: ['C-A04'], toPartnerId: 'P-BLUE' });
-    const releaseLink = await linkFor(ACME_BILLING, transfer.id, 'Release');
+    const releaseLink = await stepLinkFor(client, ACME_BILLING, transfer.id, 'Release');
     expect((await client.postForm(releaseLink, RELEASE_FORM)).status).toBe(200);
-    const acceptLink = await linkFor(BLUE, transfer.id, 'Acceptance');
+    const acceptLink = await stepLinkFor(client, BLUE, transfer.id, 'Acceptance');
     const declined = await client.postForm(acceptLink, { decision: 'decline', reason: 'No contract with this customer', signedBy: 'Dana Lee', acknowledge: 'on' });
     expect(declined.status).toBe(200);
     await client.waitForStatus(transfer.id, tokens.operator, ['DECLINED'], 10_000);
@@ -389,7 +347,7 @@ describe('approval links', () => {
     // The workflow supersedes a link only when a wait resumes after its link's deadline, a race the
     // expiry wins in practice; so the link item is put in that state directly.
     const transfer = await create(tokens.acme, { customerIds: ['C-A05'], toPartnerId: 'P-BLUE' });
-    const link = await linkFor(ACME_BILLING, transfer.id, 'Release');
+    const link = await stepLinkFor(client, ACME_BILLING, transfer.id, 'Release');
     await settled([transfer]);
     await db.send(
       new UpdateCommand({
@@ -464,7 +422,7 @@ describe('approval links', () => {
   it('never keeps a plain secret in the table: only its SHA-256', async () => {
     const secrets = [...new Set((await client.emails(0)).flatMap(linksIn))].map(secretOf);
     expect(secrets.length).toBeGreaterThanOrEqual(30);
-    const items = await scanTable();
+    const items = await scanTable(db, stack.tableName);
     // Each secret in any form a careless store might keep: as sent, its bytes in hex and in standard base64.
     const forms = secrets.flatMap((secret) => {
       const bytes = Buffer.from(secret, 'base64url');

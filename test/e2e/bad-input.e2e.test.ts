@@ -1,10 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { ApiAnswer, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { documentClient, emailIds, executionStates, scanTable, sfnClient } from './support.ts';
 
 /**
  * Bad input on every JSON route answers the contract's error, in words a person understands, and
@@ -33,7 +33,6 @@ const yesterday = addDays(today, -1);
 const tooFar = addDays(today, 181);
 const inAWeek = addDays(today, 7);
 const j = (value: unknown): string => JSON.stringify(value);
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 let t: TestStack;
 let db: DynamoDBDocumentClient;
@@ -51,36 +50,8 @@ function resolvePath(path: string): string {
   return path.replace(/\{(REL|ACC|CAN)\}/g, (_, name: keyof typeof ids) => ids[name]);
 }
 
-/** Every item of the table, read consistently, in key order. */
-async function tableSnapshot(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(new ScanCommand({ TableName: t.stack.tableName, ConsistentRead: true, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  const keyOf = (item: Record<string, unknown>) => `${String(item.pk)}\u0000${String(item.sk)}`;
-  return items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
-}
-
-async function executions(): Promise<string[]> {
-  const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: t.stack.stateMachineArn, nextToken }));
-    names.push(...(page.executions ?? []).map((e) => `${e.name ?? ''} ${e.status ?? ''}`));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return names.sort();
-}
-
-async function emailIds(): Promise<string[]> {
-  return (await t.client.emails(0)).map((email) => email.messageId).sort();
-}
-
 async function everything(): Promise<{ table: Record<string, unknown>[]; emails: string[]; executions: string[] }> {
-  return { table: await tableSnapshot(), emails: await emailIds(), executions: await executions() };
+  return { table: await scanTable(db, t.stack.tableName), emails: await emailIds(t), executions: await executionStates(sfn, t.stack.stateMachineArn) };
 }
 
 /** Waits until the workflows of the set-up transfers have done all they do before a decision. */
@@ -110,8 +81,8 @@ async function create(who: Who, body: Record<string, unknown>, status: string): 
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: CREDENTIALS });
+  db = documentClient(t.stack);
+  sfn = sfnClient(t.stack);
   tokens.set('operator', await t.token('operator'));
   for (const partnerId of ['P-ACME', 'P-BLUE', 'P-CORAL', 'P-DUNE'] as const) tokens.set(partnerId, await t.token({ partnerId }));
 
@@ -470,12 +441,12 @@ describe('bad input on every JSON route', () => {
   });
 
   it('serves the good request afterwards, even under an Idempotency-Key a rejected request carried, and the snapshot sees it', async () => {
-    const before = await tableSnapshot();
+    const before = await scanTable(db, t.stack.tableName);
     const answer = await t.client.call('POST', '/transfers', tokenOf('P-ACME'), REQUEST, { 'Idempotency-Key': 'bad-input-1' });
     expect(answer.status, JSON.stringify(answer.body)).toBe(201);
     const transfer = answer.body as TransferView;
     expect(transfer.customers).toEqual([expect.objectContaining({ id: 'C-A10' })]);
-    const after = await tableSnapshot();
+    const after = await scanTable(db, t.stack.tableName);
     expect(after.length).toBeGreaterThan(before.length);
     expect(after.some((item) => item.pk === `TRANSFER#${transfer.id}` && item.sk === 'TRANSFER')).toBe(true);
   });

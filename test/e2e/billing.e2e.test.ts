@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { daysAfter, todayInNewYork } from './support.ts';
 
 /**
  * Billing advice wherever a date is chosen: the API's answer, the approval emails (both parts) and
@@ -30,16 +31,6 @@ interface AdviceDates {
 }
 
 // --- an independent calendar: the next invoice date found by walking day by day ---
-
-function todayInNewYork(): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
-}
-
-function daysAfter(date: string, days: number): string {
-  const next = new Date(`${date}T00:00:00Z`);
-  next.setUTCDate(next.getUTCDate() + days);
-  return next.toISOString().slice(0, 10);
-}
 
 function lastDayOfMonth(date: string): number {
   const day = new Date(`${date}T00:00:00Z`);

@@ -1,8 +1,9 @@
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { ApiAnswer, StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { approvalLinkFor, createTransfer, executionArn, executionHistory, getTransfer, ownerOf, poll, sfnClient } from './support.ts';
 
 // A long cap on the sleep, so that a transfer for a future date stays SCHEDULED while the test cancels
 // it; an "immediate" transfer wakes at 00:00 today, in the past, so it does not sleep at all.
@@ -14,7 +15,7 @@ const BLUE_CONTACTS = ['partners@bluewave.example'];
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY, maxWaitSeconds: 30 });
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  sfn = sfnClient(t.stack);
 });
 
 afterAll(async () => {
@@ -22,7 +23,6 @@ afterAll(async () => {
   await t?.stop();
 });
 
-type Customer = { id: string; partnerId: string };
 type ErrorBody = { error: { code: string; message: string } };
 
 const nowSeconds = () => Date.now() / 1000 - 1;
@@ -32,61 +32,18 @@ function errorCode(answer: ApiAnswer): string {
   return (answer.body as ErrorBody).error.code;
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(150);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-async function createTransfer(token: string, body: Record<string, unknown>): Promise<TransferView> {
-  const created = await t.client.call('POST', '/transfers', token, body);
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return created.body as TransferView;
-}
-
-async function getTransfer(id: string, token: string): Promise<TransferView> {
-  const answer = await t.client.call('GET', `/transfers/${id}`, token);
-  expect(answer.status).toBe(200);
-  return answer.body as TransferView;
-}
-
-async function ownerOf(customerId: string): Promise<string> {
-  const answer = await t.client.call('GET', `/customers/${customerId}`, await t.token('operator'));
-  expect(answer.status).toBe(200);
-  return (answer.body as Customer).partnerId;
-}
-
-function executionArn(transferId: string): string {
-  return `${t.stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:${transferId}`;
-}
-
 /** The execution has ended: stopped (ABORTED), or ended on its own through the "Transfer cancelled" state. */
 async function expectExecutionStopped(transferId: string, expected?: 'ABORTED'): Promise<void> {
-  const arn = executionArn(transferId);
+  const arn = executionArn(t.stack, transferId);
   const status = await poll('the execution to end', async () => {
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
     return described.status === 'RUNNING' ? undefined : described.status;
   });
   if (expected) expect(status).toBe(expected);
   expect(['ABORTED', 'SUCCEEDED']).toContain(status);
-  const events: HistoryEvent[] = (await sfn.send(new GetExecutionHistoryCommand({ executionArn: arn, maxResults: 1000 }))).events ?? [];
+  const events: HistoryEvent[] = await executionHistory(sfn, arn);
   const entered = events.map((e) => e.stateEnteredEventDetails?.name).filter((name): name is string => name !== undefined);
   if (status === 'SUCCEEDED') expect(entered).toContain('Transfer cancelled');
-}
-
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
-
-/** The approval link emailed to a recipient about this very transfer. */
-async function linkFor(recipient: string, transferId: string, since: number): Promise<string> {
-  return poll(`a link for ${transferId} to ${recipient}`, async () => {
-    const emails = await t.client.emails(since);
-    const email = emails.find((e) => e.destination.to.includes(recipient) && e.subject.includes(transferId) && LINK.test(e.body.text ?? ''));
-    return email ? LINK.exec(email.body.text ?? '')?.[0] : undefined;
-  });
 }
 
 async function cancellationEmails(transferId: string, since: number): Promise<StoredEmail[]> {
@@ -126,16 +83,16 @@ describe('cancelling a transfer before re-homing', () => {
     const acme = await t.token({ partnerId: 'P-ACME', subject: 'alice@acme-it.example' });
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const since = nowSeconds();
-    const transfer = await createTransfer(blue, { customerIds: ['C-A01'], toPartnerId: 'P-BLUE', requestedDate: addDays(today, 10) });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A01'], toPartnerId: 'P-BLUE', requestedDate: addDays(today, 10) });
     expect(transfer.status).toBe('AWAITING_RELEASE');
-    const releaseLink = await linkFor('billing@acme-it.example', transfer.id, since);
+    const releaseLink = await approvalLinkFor(t, 'billing@acme-it.example', transfer.id, since);
 
     const reason = 'Customer <b>asked</b> to stay & "keep" us';
     const cancelled = await t.client.call('POST', `/transfers/${transfer.id}/cancel`, acme, { reason });
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
     expect((cancelled.body as TransferView).status).toBe('CANCELLED');
 
-    const now = await getTransfer(transfer.id, blue);
+    const now = await getTransfer(t, transfer.id, blue);
     expect(now.status).toBe('CANCELLED');
     expect(cancelledEvent(now)).toMatchObject({ actor: { kind: 'partner', partnerId: 'P-ACME' }, detail: { reason, ticketId: null } });
     await expectExecutionStopped(transfer.id);
@@ -147,9 +104,9 @@ describe('cancelling a transfer before re-homing', () => {
     // Posting the form of the stale page records nothing either.
     const posted = await t.client.postForm(releaseLink, { decision: 'release', transferDate: addDays(today, 10), signedBy: 'Alice Smith', acknowledge: 'on' });
     expect(posted.status).toBe(409);
-    expect((await getTransfer(transfer.id, blue)).history.some((e) => e.type === 'RELEASED')).toBe(false);
+    expect((await getTransfer(t, transfer.id, blue)).history.some((e) => e.type === 'RELEASED')).toBe(false);
 
-    expect(await ownerOf('C-A01')).toBe('P-ACME');
+    expect(await ownerOf(t, 'C-A01')).toBe('P-ACME');
     await expectClaimReleased('C-A01');
   });
 
@@ -157,18 +114,18 @@ describe('cancelling a transfer before re-homing', () => {
     const acme = await t.token({ partnerId: 'P-ACME' });
     const blue = await t.token({ partnerId: 'P-BLUE', subject: 'dana@bluewave.example' });
     const since = nowSeconds();
-    const transfer = await createTransfer(acme, { customerIds: ['C-A02'], toPartnerId: 'P-BLUE' });
-    const releaseLink = await linkFor('billing@acme-it.example', transfer.id, since);
+    const transfer = await createTransfer(t, acme, { customerIds: ['C-A02'], toPartnerId: 'P-BLUE' });
+    const releaseLink = await approvalLinkFor(t, 'billing@acme-it.example', transfer.id, since);
     const released = await t.client.postForm(releaseLink, { decision: 'release', transferDate: addDays(today, 12), signedBy: 'Alice Smith', acknowledge: 'on' });
     expect(released.status).toBe(200);
-    const acceptLink = await linkFor('partners@bluewave.example', transfer.id, since);
-    expect((await getTransfer(transfer.id, blue)).status).toBe('AWAITING_ACCEPTANCE');
+    const acceptLink = await approvalLinkFor(t, 'partners@bluewave.example', transfer.id, since);
+    expect((await getTransfer(t, transfer.id, blue)).status).toBe('AWAITING_ACCEPTANCE');
 
     const reason = 'We cannot onboard them this quarter';
     const cancelled = await t.client.call('POST', `/transfers/${transfer.id}/cancel`, blue, { reason });
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
 
-    const now = await getTransfer(transfer.id, acme);
+    const now = await getTransfer(t, transfer.id, acme);
     expect(now.status).toBe('CANCELLED');
     expect(cancelledEvent(now)).toMatchObject({ actor: { kind: 'partner', partnerId: 'P-BLUE', name: 'dana@bluewave.example' }, detail: { reason } });
     expect(now.history.some((e) => e.type === 'ACCEPTED')).toBe(false);
@@ -181,9 +138,9 @@ describe('cancelling a transfer before re-homing', () => {
     expect(page.html).toContain('Cancelled');
     const posted = await t.client.postForm(acceptLink, { decision: 'accept', signedBy: 'Dana Lee', acknowledge: 'on' });
     expect(posted.status).toBe(409);
-    expect((await getTransfer(transfer.id, acme)).status).toBe('CANCELLED');
+    expect((await getTransfer(t, transfer.id, acme)).status).toBe('CANCELLED');
 
-    expect(await ownerOf('C-A02')).toBe('P-ACME');
+    expect(await ownerOf(t, 'C-A02')).toBe('P-ACME');
     await expectClaimReleased('C-A02');
   });
 
@@ -193,25 +150,25 @@ describe('cancelling a transfer before re-homing', () => {
     const operator = await t.token('operator');
     const since = nowSeconds();
     const date = addDays(today, 14);
-    const transfer = await createTransfer(blue, { customerIds: ['C-A03'], toPartnerId: 'P-BLUE', requestedDate: date });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A03'], toPartnerId: 'P-BLUE', requestedDate: date });
     const released = await t.client.call('POST', `/transfers/${transfer.id}/release`, acme, { decision: 'release', transferDate: date, signedBy: 'Alice Smith' });
     expect(released.status, JSON.stringify(released.body)).toBe(200);
     // Scheduled and escalated: the execution now sleeps (up to the 30 s cap) until the date.
-    await poll('the schedule to be recorded', async () => ((await getTransfer(transfer.id, blue)).history.some((e) => e.type === 'SCHEDULED') ? true : undefined));
-    expect((await getTransfer(transfer.id, blue)).status).toBe('SCHEDULED');
+    await poll('the schedule to be recorded', async () => ((await getTransfer(t, transfer.id, blue)).history.some((e) => e.type === 'SCHEDULED') ? true : undefined));
+    expect((await getTransfer(t, transfer.id, blue)).status).toBe('SCHEDULED');
 
     const withoutTicket = await t.client.call('POST', `/transfers/${transfer.id}/cancel`, operator, { reason: 'Partner phoned support' });
     expect(withoutTicket.status).toBe(400);
     expect(errorCode(withoutTicket)).toBe('INVALID_REQUEST');
     expect(JSON.stringify(withoutTicket.body)).toContain('ticketId');
-    const untouched = await getTransfer(transfer.id, blue);
+    const untouched = await getTransfer(t, transfer.id, blue);
     expect(untouched.status).toBe('SCHEDULED');
     expect(untouched.history.some((e) => e.type === 'CANCELLED')).toBe(false);
 
     const reason = 'Partner phoned support to withdraw';
     const cancelled = await t.client.call('POST', `/transfers/${transfer.id}/cancel`, operator, { reason, ticketId: 'SUP-4711' });
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
-    const now = await getTransfer(transfer.id, acme);
+    const now = await getTransfer(t, transfer.id, acme);
     expect(now.status).toBe('CANCELLED');
     expect(cancelledEvent(now)).toMatchObject({ actor: { kind: 'operator' }, detail: { reason, ticketId: 'SUP-4711' } });
     // Asleep in the Wait state, the workflow cannot notice by itself: the cancel stopped it.
@@ -220,7 +177,7 @@ describe('cancelling a transfer before re-homing', () => {
     expectNotice(notice, reason, reason);
     expect(notice[0]?.body.text).toContain('SUP-4711');
 
-    expect(await ownerOf('C-A03')).toBe('P-ACME');
+    expect(await ownerOf(t, 'C-A03')).toBe('P-ACME');
     await expectClaimReleased('C-A03');
   });
 
@@ -231,7 +188,7 @@ describe('cancelling a transfer before re-homing', () => {
     const operator = await t.token('operator');
 
     // Completed: an immediate transfer agreed up front by both sides does not sleep.
-    const completed = await createTransfer(acme, { customerIds: ['C-A04'], toPartnerId: 'P-BLUE', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } });
+    const completed = await createTransfer(t, acme, { customerIds: ['C-A04'], toPartnerId: 'P-BLUE', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } });
     const accepted = await t.client.call('POST', `/transfers/${completed.id}/acceptance`, blue, { decision: 'accept', signedBy: 'Dana Lee' });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
     expect((await t.client.waitForStatus(completed.id, blue, ['COMPLETED', 'FAILED'], 20_000)).status).toBe('COMPLETED');
@@ -240,26 +197,26 @@ describe('cancelling a transfer before re-homing', () => {
       expect(late.status).toBe(409);
       expect(errorCode(late)).toBe('REHOMING_BEGAN');
     }
-    const stillDone = await getTransfer(completed.id, blue);
+    const stillDone = await getTransfer(t, completed.id, blue);
     expect(stillDone.status).toBe('COMPLETED');
     expect(stillDone.history.some((e) => e.type === 'CANCELLED')).toBe(false);
-    expect(await ownerOf('C-A04')).toBe('P-BLUE');
+    expect(await ownerOf(t, 'C-A04')).toBe('P-BLUE');
 
     // Not a party: 404, exactly as for an id that does not exist, and nothing changes.
-    const transfer = await createTransfer(acme, { customerIds: ['C-A05'], toPartnerId: 'P-BLUE' });
+    const transfer = await createTransfer(t, acme, { customerIds: ['C-A05'], toPartnerId: 'P-BLUE' });
     const stranger = await t.client.call('POST', `/transfers/${transfer.id}/cancel`, coral, { reason: 'Not mine to cancel' });
     expect(stranger.status).toBe(404);
     const unknown = await t.client.call('POST', '/transfers/TR-20000101-AAAAAAAAAAAAAAAA/cancel', coral, { reason: 'Not mine to cancel' });
     expect(unknown.status).toBe(404);
     expect(errorCode(stranger)).toBe(errorCode(unknown));
-    expect((await getTransfer(transfer.id, acme)).status).toBe('AWAITING_RELEASE');
+    expect((await getTransfer(t, transfer.id, acme)).status).toBe('AWAITING_RELEASE');
 
     // Already cancelled: the second cancel is refused and the first one stands.
     expect((await t.client.call('POST', `/transfers/${transfer.id}/cancel`, acme, { reason: 'First reason' })).status).toBe(200);
     const again = await t.client.call('POST', `/transfers/${transfer.id}/cancel`, blue, { reason: 'Second reason' });
     expect(again.status).toBe(409);
     expect(errorCode(again)).toBe('ALREADY_ENDED');
-    const ended = await getTransfer(transfer.id, acme);
+    const ended = await getTransfer(t, transfer.id, acme);
     expect(ended.status).toBe('CANCELLED');
     expect(cancelledEvent(ended).detail.reason).toBe('First reason');
   });
@@ -271,10 +228,10 @@ describe('cancelling a transfer before re-homing', () => {
     const delaysMs = [0, 150, 300, 400, 500, 600, 750, 1000];
     const transfers = await Promise.all(
       customers.map((customerId) =>
-        createTransfer(acme, { customerIds: [customerId], toPartnerId: 'P-BLUE', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } }),
+        createTransfer(t, acme, { customerIds: [customerId], toPartnerId: 'P-BLUE', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } }),
       ),
     );
-    await Promise.all(transfers.map((transfer) => linkFor('partners@bluewave.example', transfer.id, 0)));
+    await Promise.all(transfers.map((transfer) => approvalLinkFor(t, 'partners@bluewave.example', transfer.id, 0)));
     // The acceptance ends the last wait; an immediate transfer's sleep then ends at once (it wakes at
     // 00:00 today) and re-homing starts. Each cancel follows its acceptance by a different delay, so
     // that some land before re-homing begins and some after (the split varies from run to run).
@@ -295,10 +252,10 @@ describe('cancelling a transfer before re-homing', () => {
       const done = await t.client.waitForStatus(transfer.id, acme, ['CANCELLED', 'COMPLETED', 'FAILED'], 20_000);
       // Ownership is read once the execution has ended, so a late re-homing could not hide.
       const execution = await poll('the execution to end', async () => {
-        const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(transfer.id) }));
+        const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(t.stack, transfer.id) }));
         return described.status === 'RUNNING' ? undefined : described.status;
       });
-      const owner = await ownerOf(customerId);
+      const owner = await ownerOf(t, customerId);
       outcomes.push(`${customerId}: accept ${accepted?.status ?? '?'}, cancel ${answer?.status ?? '?'}, ${done.status}, owner ${owner}`);
       if (done.status === 'CANCELLED') {
         expect(answer?.status).toBe(200);
@@ -306,7 +263,7 @@ describe('cancelling a transfer before re-homing', () => {
         expect(owner).toBe('P-ACME');
         expect(done.history.some((e) => e.type === 'CUSTOMER_MOVED' || e.type === 'REHOME_STARTED')).toBe(false);
         await expectExecutionStopped(transfer.id);
-        expect((await getTransfer(transfer.id, acme)).status).toBe('CANCELLED');
+        expect((await getTransfer(t, transfer.id, acme)).status).toBe('CANCELLED');
       } else {
         expect(done.status).toBe('COMPLETED');
         expect(accepted?.status).toBe(200);

@@ -1,16 +1,14 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
-  ListExecutionsCommand,
-  SFNClient,
   type HistoryEvent,
+  type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { ApiAnswer, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { approvalLinkFor, documentClient, executionArn, executionHistory, listExecutions, poller, scanTable, sfnClient } from './support.ts';
 
 /**
  * Races, driven the way users drive the system: many requests at the same instant, two decisions
@@ -18,10 +16,8 @@ import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts
  * leave exactly one outcome on record, and the data consistent with it.
  */
 
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const ACCEPTANCE_WAIT = 'Await acceptance by new partner';
 const RELEASE_WAIT = 'Await release from current partner';
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
 const today = dateAt(new Date(), 'America/New_York');
 
 let t: TestStack;
@@ -39,8 +35,8 @@ const nowSeconds = () => Date.now() / 1000 - 1;
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY, maxWaitSeconds: 1 });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: CREDENTIALS });
+  db = documentClient(t.stack);
+  sfn = sfnClient(t.stack);
   acme = await t.token({ partnerId: 'P-ACME', subject: 'alice@acme-it.example' });
   blue = await t.token({ partnerId: 'P-BLUE', subject: 'dana@bluewave.example' });
   operator = await t.token('operator');
@@ -60,15 +56,8 @@ function errorCode(answer: ApiAnswer): string | undefined {
   return body?.error?.code;
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+const poll = poller(20_000, 100);
+const executionNames = async () => (await listExecutions(sfn, t.stack.stateMachineArn)).map((e) => e.name ?? '').sort();
 
 async function getTransfer(id: string): Promise<TransferView> {
   const answer = await t.client.call('GET', `/transfers/${id}`, operator);
@@ -90,38 +79,14 @@ async function createTransfer(token: string, body: Record<string, unknown>, stat
   return transfer;
 }
 
-/** The approval link emailed to a recipient about this very transfer. */
-async function linkFor(recipient: string, transferId: string, since: number): Promise<string> {
-  return poll(`a link for ${transferId} to ${recipient}`, async () => {
-    const emails = await t.client.emails(since);
-    const email = emails.find((e) => e.destination.to.includes(recipient) && e.subject.includes(transferId) && LINK.test(e.body.text ?? ''));
-    return email ? LINK.exec(email.body.text ?? '')?.[0] : undefined;
-  });
-}
-
-function executionArn(transferId: string): string {
-  return `${t.stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:${transferId}`;
-}
-
-async function executionNames(): Promise<string[]> {
-  const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: t.stack.stateMachineArn, nextToken }));
-    names.push(...(page.executions ?? []).map((e) => e.name ?? ''));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return names.sort();
-}
-
 /** Waits for the execution to end and answers its status and history. */
 async function finishedExecution(transferId: string): Promise<{ status: string; events: HistoryEvent[] }> {
-  const arn = executionArn(transferId);
+  const arn = executionArn(t.stack, transferId);
   const status = await poll(`the execution of ${transferId} to end`, async () => {
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
     return described.status === 'RUNNING' ? undefined : described.status;
   });
-  const events = (await sfn.send(new GetExecutionHistoryCommand({ executionArn: arn, maxResults: 1000 }))).events ?? [];
+  const events = await executionHistory(sfn, arn);
   return { status: status ?? 'UNKNOWN', events };
 }
 
@@ -144,18 +109,6 @@ function statesEntered(events: readonly HistoryEvent[]): string[] {
   return events.map((e) => e.stateEnteredEventDetails?.name).filter((name): name is string => name !== undefined);
 }
 
-/** Every item of the table, read consistently. */
-async function tableItems(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(new ScanCommand({ TableName: t.stack.tableName, ConsistentRead: true, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
-
 function transferPartitions(items: readonly Record<string, unknown>[]): Set<string> {
   return new Set(items.map((item) => String(item.pk)).filter((pk) => pk.startsWith('TRANSFER#')));
 }
@@ -170,7 +123,7 @@ describe('races between users', () => {
   it('lets exactly one of ten simultaneous requests for one customer through, from either partner', async () => {
     const customerId = 'C-A05';
     const executionsBefore = await executionNames();
-    const partitionsBefore = transferPartitions(await tableItems());
+    const partitionsBefore = transferPartitions(await scanTable(db, t.stack.tableName));
 
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
@@ -200,7 +153,7 @@ describe('races between users', () => {
     const executionsAfter = await executionNames();
     expect(executionsAfter.filter((name) => !executionsBefore.includes(name))).toEqual([winner]);
 
-    const table = await tableItems();
+    const table = await scanTable(db, t.stack.tableName);
     expect([...transferPartitions(table)].filter((pk) => !partitionsBefore.has(pk))).toEqual([`TRANSFER#${winner}`]);
     const claims = table.filter((item) => item.pk === `CUSTOMER#${customerId}` && item.sk === 'CLAIM');
     expect(claims.map((claim) => claim.transferId)).toEqual([winner]);
@@ -225,7 +178,7 @@ describe('races between users', () => {
         { customerIds: [customerId], toPartnerId: 'P-BLUE', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } },
         'AWAITING_ACCEPTANCE',
       );
-      const link = await linkFor('partners@bluewave.example', transfer.id, since);
+      const link = await approvalLinkFor(t, 'partners@bluewave.example', transfer.id, since, poll);
 
       const send = async (decision: Decision, channel: Channel): Promise<{ decision: Decision; channel: Channel; status: number; text: string }> => {
         const fields: Record<string, string> =
@@ -282,7 +235,7 @@ describe('races between users', () => {
     const customerId = 'C-A14';
     const since = nowSeconds();
     const transfer = await createTransfer(blue, { customerIds: [customerId], toPartnerId: 'P-BLUE', requestedDate: 'immediate' }, 'AWAITING_RELEASE');
-    const link = await linkFor('billing@acme-it.example', transfer.id, since);
+    const link = await approvalLinkFor(t, 'billing@acme-it.example', transfer.id, since, poll);
 
     const form = { decision: 'release', transferDate: '', immediate: 'on', signedBy: 'Alice Smith', acknowledge: 'on' };
     const answers = await Promise.all([t.client.postForm(link, form), t.client.postForm(link, form)]);
@@ -316,7 +269,7 @@ describe('races between users', () => {
         { customerIds: [customerId], toPartnerId: 'P-BLUE', release: { transferDate: date, signedBy: 'Alice Smith' } },
         'AWAITING_ACCEPTANCE',
       );
-      await linkFor('partners@bluewave.example', transfer.id, since);
+      await approvalLinkFor(t, 'partners@bluewave.example', transfer.id, since, poll);
       const accepted = await t.client.call('POST', `/transfers/${transfer.id}/acceptance`, blue, { decision: 'accept', signedBy: 'Dana Lee' });
       expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
       return { id: transfer.id, acceptedAt: Date.now() };

@@ -1,8 +1,9 @@
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { approvalLinkFor, createTransfer, executionArn, expectClaimReleased, getTransfer, ownerOf, poll, sfnClient } from './support.ts';
 
 let t: TestStack;
 let sfn: SFNClient;
@@ -10,11 +11,10 @@ const today = dateAt(new Date(), 'America/New_York');
 const ACME_CONTACTS = ['billing@acme-it.example', 'ops@acme-it.example'];
 const BLUE_CONTACTS = ['partners@bluewave.example'];
 const CORAL_CONTACTS = ['admin@coralcloud.example'];
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY });
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  sfn = sfnClient(t.stack);
 });
 
 afterAll(async () => {
@@ -26,37 +26,6 @@ type HistoryEntry = TransferView['history'][number];
 type ErrorBody = { error: { code: string } };
 
 const nowSeconds = () => Date.now() / 1000 - 1;
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-async function createTransfer(token: string, body: Record<string, unknown>): Promise<TransferView> {
-  const created = await t.client.call('POST', '/transfers', token, body);
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return created.body as TransferView;
-}
-
-async function getTransfer(id: string, token: string): Promise<TransferView> {
-  const answer = await t.client.call('GET', `/transfers/${id}`, token);
-  expect(answer.status).toBe(200);
-  return answer.body as TransferView;
-}
-
-/** The approval link emailed to a recipient about this very transfer. */
-async function linkFor(recipient: string, transferId: string, since: number): Promise<string> {
-  return poll(`a link for ${transferId} to ${recipient}`, async () => {
-    const emails = await t.client.emails(since);
-    const email = emails.find((e) => e.destination.to.includes(recipient) && e.subject.includes(transferId) && LINK.test(e.body.text ?? ''));
-    return email ? LINK.exec(email.body.text ?? '')?.[0] : undefined;
-  });
-}
 
 async function declineNotices(transferId: string, since: number): Promise<StoredEmail[]> {
   return poll('the decline notice', async () => {
@@ -73,29 +42,15 @@ function declinedEvent(transfer: TransferView): HistoryEntry {
 
 /** The workflow ended through its decline path, having told both partners. */
 async function expectDeclinePathEnded(transferId: string, token: string): Promise<void> {
-  const arn = `${t.stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:${transferId}`;
+  const arn = executionArn(t.stack, transferId);
   const status = await poll('the execution to end', async () => {
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
     return described.status === 'RUNNING' ? undefined : described.status;
   });
   expect(status).toBe('SUCCEEDED');
-  const transfer = await getTransfer(transferId, token);
+  const transfer = await getTransfer(t, transferId, token);
   expect(transfer.status).toBe('DECLINED');
   expect(transfer.history.map((e) => e.type)).toContain('DECLINE_NOTICE_SENT');
-}
-
-/** The claim is gone: the same customer can be requested again (that request is withdrawn at once). */
-async function expectClaimReleased(customerId: string, token: string, toPartnerId: string): Promise<void> {
-  const again = await t.client.call('POST', '/transfers', token, { customerIds: [customerId], toPartnerId });
-  expect(again.status, JSON.stringify(again.body)).toBe(201);
-  const id = (again.body as TransferView).id;
-  expect((await t.client.call('POST', `/transfers/${id}/cancel`, token, { reason: 'test clean-up' })).status).toBe(200);
-}
-
-async function ownerOf(customerId: string): Promise<string> {
-  const answer = await t.client.call('GET', `/customers/${customerId}`, await t.token('operator'));
-  expect(answer.status).toBe(200);
-  return (answer.body as { partnerId: string }).partnerId;
 }
 
 describe('declining a transfer', () => {
@@ -103,23 +58,23 @@ describe('declining a transfer', () => {
     const acme = await t.token({ partnerId: 'P-ACME', subject: 'alice@acme-it.example' });
     const coral = await t.token({ partnerId: 'P-CORAL' });
     const since = nowSeconds();
-    const transfer = await createTransfer(coral, { customerIds: ['C-A20'], toPartnerId: 'P-CORAL', requestedDate: addDays(today, 9) });
+    const transfer = await createTransfer(t, coral, { customerIds: ['C-A20'], toPartnerId: 'P-CORAL', requestedDate: addDays(today, 9) });
     expect(transfer.status).toBe('AWAITING_RELEASE');
-    const releaseLink = await linkFor('billing@acme-it.example', transfer.id, since);
+    const releaseLink = await approvalLinkFor(t, 'billing@acme-it.example', transfer.id, since);
 
     // The new partner cannot decline (or release) in the current partner's place.
     const reason = 'Contract <runs> until "June" & beyond';
     const byOtherParty = await t.client.call('POST', `/transfers/${transfer.id}/release`, coral, { decision: 'decline', reason, signedBy: 'Carl Reef' });
     expect(byOtherParty.status).toBe(403);
     expect((byOtherParty.body as ErrorBody).error.code).toBe('FORBIDDEN');
-    const untouched = await getTransfer(transfer.id, acme);
+    const untouched = await getTransfer(t, transfer.id, acme);
     expect(untouched.status).toBe('AWAITING_RELEASE');
     expect(untouched.history.some((e) => e.type === 'DECLINED')).toBe(false);
 
     const declined = await t.client.call('POST', `/transfers/${transfer.id}/release`, acme, { decision: 'decline', reason, signedBy: '  Alice Smith ' });
     expect(declined.status, JSON.stringify(declined.body)).toBe(200);
 
-    const now = await getTransfer(transfer.id, coral);
+    const now = await getTransfer(t, transfer.id, coral);
     expect(now.status).toBe('DECLINED');
     const event = declinedEvent(now);
     expect(event.actor).toMatchObject({ kind: 'partner', partnerId: 'P-ACME' });
@@ -142,21 +97,21 @@ describe('declining a transfer', () => {
     const page = await t.client.openLink(releaseLink);
     expect(page.status).toBe(409);
     expect(page.html).toContain('no longer waiting for this decision');
-    expect(await ownerOf('C-A20')).toBe('P-ACME');
-    await expectClaimReleased('C-A20', coral, 'P-CORAL');
+    expect(await ownerOf(t, 'C-A20')).toBe('P-ACME');
+    await expectClaimReleased(t, 'C-A20', coral, 'P-CORAL');
   });
 
   it('records an acceptance declined through the link page, after rejecting incomplete forms', async () => {
     const acme = await t.token({ partnerId: 'P-ACME', subject: 'alice@acme-it.example' });
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const since = nowSeconds();
-    const transfer = await createTransfer(acme, {
+    const transfer = await createTransfer(t, acme, {
       customerIds: ['C-A21'],
       toPartnerId: 'P-BLUE',
       release: { transferDate: addDays(today, 6), signedBy: 'Alice Smith' },
     });
     expect(transfer.status).toBe('AWAITING_ACCEPTANCE');
-    const acceptLink = await linkFor('partners@bluewave.example', transfer.id, since);
+    const acceptLink = await approvalLinkFor(t, 'partners@bluewave.example', transfer.id, since);
 
     // The current partner cannot decline the acceptance in the new partner's place.
     const byOtherParty = await t.client.call('POST', `/transfers/${transfer.id}/acceptance`, acme, {
@@ -180,7 +135,7 @@ describe('declining a transfer', () => {
     expect(noAcknowledgement.html).not.toContain('id="reason-error"');
     // What was typed is kept for the second try.
     expect(noAcknowledgement.html).toContain('No capacity for them');
-    const unchanged = await getTransfer(transfer.id, blue);
+    const unchanged = await getTransfer(t, transfer.id, blue);
     expect(unchanged.status).toBe('AWAITING_ACCEPTANCE');
     expect(unchanged.history.some((e) => e.type === 'DECLINED')).toBe(false);
     // The link still works after the rejected attempts.
@@ -193,7 +148,7 @@ describe('declining a transfer', () => {
     expect(recorded.html).toContain('Your decision has been recorded');
     expect(recorded.html).toContain(reason);
 
-    const now = await getTransfer(transfer.id, acme);
+    const now = await getTransfer(t, transfer.id, acme);
     expect(now.status).toBe('DECLINED');
     const event = declinedEvent(now);
     expect(event.actor).toMatchObject({ kind: 'partner', partnerId: 'P-BLUE', name: 'Dana Lee' });
@@ -221,13 +176,13 @@ describe('declining a transfer', () => {
     const turnedAround = await t.client.postForm(acceptLink, { decision: 'accept', signedBy: 'Dana Lee', acknowledge: 'on' });
     expect(turnedAround.status).toBe(409);
     expect(turnedAround.html).toContain('This link has already been used');
-    const after = await getTransfer(transfer.id, acme);
+    const after = await getTransfer(t, transfer.id, acme);
     expect(after.status).toBe('DECLINED');
     expect(after.history.filter((e) => e.type === 'DECLINED')).toHaveLength(1);
     expect(after.history.some((e) => e.type === 'ACCEPTED')).toBe(false);
     expect((await declineNotices(transfer.id, since)).length).toBe(1);
 
-    expect(await ownerOf('C-A21')).toBe('P-ACME');
-    await expectClaimReleased('C-A21', acme, 'P-BLUE');
+    expect(await ownerOf(t, 'C-A21')).toBe('P-ACME');
+    await expectClaimReleased(t, 'C-A21', acme, 'P-BLUE');
   });
 });

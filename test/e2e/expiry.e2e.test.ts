@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
-import type { StoredEmail, TransferView } from '../../local/local-client.ts';
+import type { StoredEmail } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { createTransfer, emailsAbout, eventsOf, expectClaimReleased, getTransfer, linkIn, ownerOf, poll } from './support.ts';
 
 // Each waiting step waits 6 s, with a reminder every 2 s; the sleep until the date is capped at 1 s.
 const WINDOW_MS = 6_000;
@@ -12,7 +13,6 @@ const today = dateAt(new Date(), 'America/New_York');
 const ACME_CONTACTS = ['billing@acme-it.example', 'ops@acme-it.example'];
 const BLUE_CONTACTS = ['partners@bluewave.example'];
 const CORAL_CONTACTS = ['admin@coralcloud.example'];
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
 
 beforeAll(async () => {
   t = await startTestStack({
@@ -25,52 +25,13 @@ afterAll(async () => {
   await t?.stop();
 });
 
-type HistoryEntry = TransferView['history'][number];
-
 const nowSeconds = () => Date.now() / 1000 - 1;
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-async function createTransfer(token: string, body: Record<string, unknown>): Promise<TransferView> {
-  const created = await t.client.call('POST', '/transfers', token, body);
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return created.body as TransferView;
-}
-
-async function getTransfer(id: string, token: string): Promise<TransferView> {
-  const answer = await t.client.call('GET', `/transfers/${id}`, token);
-  expect(answer.status).toBe(200);
-  return answer.body as TransferView;
-}
-
-/** Emails about one transfer whose subject starts with the given words, oldest first. */
-async function emailsAbout(transferId: string, since: number, subjectStart: string): Promise<StoredEmail[]> {
-  return (await t.client.emails(since)).filter((e) => e.subject.startsWith(subjectStart) && e.subject.includes(transferId));
-}
 
 async function waitForEmails(transferId: string, since: number, subjectStart: string, count: number): Promise<StoredEmail[]> {
   return poll(`${count} "${subjectStart}" email(s) for ${transferId}`, async () => {
-    const found = await emailsAbout(transferId, since, subjectStart);
+    const found = await emailsAbout(t, transferId, since, subjectStart);
     return found.length >= count ? found : undefined;
   });
-}
-
-function linkIn(email: StoredEmail | undefined): string {
-  const link = LINK.exec(email?.body.text ?? '')?.[0];
-  expect(link, 'an approval link in the email').toBeDefined();
-  return link ?? '';
-}
-
-function eventsOf(transfer: TransferView, type: string, step: string): HistoryEntry[] {
-  return transfer.history.filter((e) => e.type === type && e.detail.step === step);
 }
 
 /** Reminders follow each other (and the first request) about one interval apart. */
@@ -81,20 +42,6 @@ function expectSpacedByInterval(instants: string[]): void {
     expect(gap).toBeGreaterThanOrEqual(INTERVAL_MS - 250);
     expect(gap).toBeLessThan(INTERVAL_MS + 1_500);
   }
-}
-
-/** The claim is gone: the same customer can be requested again (that request is withdrawn at once). */
-async function expectClaimReleased(customerId: string, token: string, toPartnerId: string): Promise<void> {
-  const again = await t.client.call('POST', '/transfers', token, { customerIds: [customerId], toPartnerId });
-  expect(again.status, JSON.stringify(again.body)).toBe(201);
-  const id = (again.body as TransferView).id;
-  expect((await t.client.call('POST', `/transfers/${id}/cancel`, token, { reason: 'test clean-up' })).status).toBe(200);
-}
-
-async function ownerOf(customerId: string): Promise<string> {
-  const answer = await t.client.call('GET', `/customers/${customerId}`, await t.token('operator'));
-  expect(answer.status).toBe(200);
-  return (answer.body as { partnerId: string }).partnerId;
 }
 
 async function expectExpiredLink(link: string): Promise<void> {
@@ -112,7 +59,7 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     const acme = await t.token({ partnerId: 'P-ACME' });
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const since = nowSeconds();
-    const transfer = await createTransfer(blue, { customerIds: ['C-A30'], toPartnerId: 'P-BLUE', requestedDate: addDays(today, 8) });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A30'], toPartnerId: 'P-BLUE', requestedDate: addDays(today, 8) });
 
     const expired = await t.client.waitForStatus(transfer.id, blue, ['EXPIRED'], WINDOW_MS + 10_000);
     const requested = eventsOf(expired, 'APPROVAL_REQUESTED', 'release');
@@ -133,7 +80,7 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     expect(reminders.every((r) => r.detail.partnerId === 'P-ACME' && r.detail.expiresAt === expiresAt)).toBe(true);
 
     // The emails: the first request, then reminders to the same people, each with the very same link.
-    const [first, ...others] = await emailsAbout(transfer.id, since, 'Release needed');
+    const [first, ...others] = await emailsAbout(t, transfer.id, since, 'Release needed');
     expect(others).toHaveLength(0);
     expect(first?.destination.to).toEqual(ACME_CONTACTS);
     const link = linkIn(first);
@@ -154,16 +101,16 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     expect(all.filter((e) => e.subject.includes(transfer.id) && e.destination.to.includes('partners@bluewave.example'))).toHaveLength(1);
 
     await expectExpiredLink(link);
-    expect((await getTransfer(transfer.id, acme)).status).toBe('EXPIRED');
-    expect(await ownerOf('C-A30')).toBe('P-ACME');
-    await expectClaimReleased('C-A30', blue, 'P-BLUE');
+    expect((await getTransfer(t, transfer.id, acme)).status).toBe('EXPIRED');
+    expect(await ownerOf(t, 'C-A30')).toBe('P-ACME');
+    await expectClaimReleased(t, 'C-A30', blue, 'P-BLUE');
   });
 
   it('gives the acceptance its own window and reminders to the new partner only, then expires it', async () => {
     const acme = await t.token({ partnerId: 'P-ACME' });
     const coral = await t.token({ partnerId: 'P-CORAL' });
     const since = nowSeconds();
-    const transfer = await createTransfer(acme, { customerIds: ['C-A31'], toPartnerId: 'P-CORAL' });
+    const transfer = await createTransfer(t, acme, { customerIds: ['C-A31'], toPartnerId: 'P-CORAL' });
 
     // The current partner releases within its window, after its first reminder.
     const [firstReminder] = await waitForEmails(transfer.id, since, 'Reminder: Release needed', 1);
@@ -195,7 +142,7 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     const releaseIndex = history.findIndex((e) => e.type === 'RELEASED');
     expect(history.slice(releaseIndex).some((e) => e.type === 'REMINDER_SENT' && e.detail.step === 'release')).toBe(false);
 
-    const acceptLink = linkIn((await emailsAbout(transfer.id, since, 'Acceptance needed'))[0]);
+    const acceptLink = linkIn((await emailsAbout(t, transfer.id, since, 'Acceptance needed'))[0]);
     const acceptanceReminderEmails = await waitForEmails(transfer.id, since, 'Reminder: Acceptance needed', acceptanceReminders.length);
     for (const reminder of acceptanceReminderEmails) {
       expect(reminder.destination.to).toEqual(CORAL_CONTACTS);
@@ -217,8 +164,8 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     const usedRelease = await t.client.openLink(releaseLink);
     expect(usedRelease.status).toBe(409);
     expect(usedRelease.html).toContain('This link has already been used');
-    expect(await ownerOf('C-A31')).toBe('P-ACME');
-    await expectClaimReleased('C-A31', acme, 'P-CORAL');
+    expect(await ownerOf(t, 'C-A31')).toBe('P-ACME');
+    await expectClaimReleased(t, 'C-A31', acme, 'P-CORAL');
   });
 
   it('still takes an answer given through a reminder before the window closes, and the transfer completes', async () => {
@@ -226,13 +173,13 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const since = nowSeconds();
     const date = addDays(today, 4);
-    const transfer = await createTransfer(blue, { customerIds: ['C-A32'], toPartnerId: 'P-BLUE', requestedDate: date });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A32'], toPartnerId: 'P-BLUE', requestedDate: date });
 
     const [first] = await waitForEmails(transfer.id, since, 'Release needed', 1);
     const [reminder] = await waitForEmails(transfer.id, since, 'Reminder: Release needed', 1);
     const link = linkIn(reminder);
     expect(link).toBe(linkIn(first));
-    expect((await getTransfer(transfer.id, blue)).status).toBe('AWAITING_RELEASE');
+    expect((await getTransfer(t, transfer.id, blue)).status).toBe('AWAITING_RELEASE');
 
     // The new partner asked for this date, so the release for it completes the consent.
     const released = await t.client.postForm(link, { decision: 'release', transferDate: date, signedBy: 'Alice Smith', acknowledge: 'on' });
@@ -245,12 +192,12 @@ describe.concurrent('approval windows: reminders and expiry', () => {
     expect(eventsOf(done, 'RELEASED', 'release')[0]?.detail).toMatchObject({ via: 'link', signedBy: 'Alice Smith', transferDate: date });
     expect(eventsOf(done, 'REMINDER_SENT', 'release').length).toBeGreaterThanOrEqual(1);
     expect(done.history.some((e) => e.type === 'EXPIRED')).toBe(false);
-    expect(await ownerOf('C-A32')).toBe('P-BLUE');
+    expect(await ownerOf(t, 'C-A32')).toBe('P-BLUE');
 
     // Past the end of the original window: the completed transfer stayed completed, no expiry notice went out.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(String(eventsOf(done, 'APPROVAL_REQUESTED', 'release')[0]?.detail.expiresAt)) + 1_000 - Date.now())));
-    expect((await getTransfer(transfer.id, acme)).status).toBe('COMPLETED');
-    expect(await emailsAbout(transfer.id, since, 'Transfer expired')).toHaveLength(0);
-    expect(await emailsAbout(transfer.id, since, 'Transfer completed')).toHaveLength(2);
+    expect((await getTransfer(t, transfer.id, acme)).status).toBe('COMPLETED');
+    expect(await emailsAbout(t, transfer.id, since, 'Transfer expired')).toHaveLength(0);
+    expect(await emailsAbout(t, transfer.id, since, 'Transfer completed')).toHaveLength(2);
   });
 });

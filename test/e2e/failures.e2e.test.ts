@@ -1,15 +1,15 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   RedriveExecutionCommand,
-  SFNClient,
   type HistoryEvent as SfnEvent,
+  type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { daysAfter, documentClient, executionArn, sfnClient, todayInNewYork } from './support.ts';
 
 /**
  * What happens when re-homing or its confirmations go wrong: a customer that can no longer be moved
@@ -28,10 +28,9 @@ let db: DynamoDBDocumentClient;
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY, maxWaitSeconds: SLEEP_SECONDS, maxRetryIntervalMs: 200, faultProxies: true });
-  const local = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
-  sfn = new SFNClient({ ...local, endpoint: t.stack.urls.sfn });
+  sfn = sfnClient(t.stack);
   // Straight to DynamoDB Local, as an operator in the console would: never through the fault proxy.
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ ...local, endpoint: t.stack.urls.dynamodb }));
+  db = documentClient(t.stack);
 });
 
 afterAll(async () => {
@@ -52,25 +51,11 @@ function faults(): NonNullable<TestStack['stack']['faults']> {
   return faults;
 }
 
-function todayInNewYork(): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
-}
-
-function daysAfter(date: string, days: number): string {
-  const next = new Date(`${date}T00:00:00Z`);
-  next.setUTCDate(next.getUTCDate() + days);
-  return next.toISOString().slice(0, 10);
-}
-
-function executionArn(transferId: string): string {
-  return `${t.stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:${transferId}`;
-}
-
 async function history(transferId: string): Promise<SfnEvent[]> {
   const events: SfnEvent[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn: executionArn(transferId), maxResults: 1000, nextToken }));
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn: executionArn(t.stack, transferId), maxResults: 1000, nextToken }));
     events.push(...(page.events ?? []));
     nextToken = page.nextToken;
   } while (nextToken);
@@ -91,7 +76,7 @@ async function waitForHistory<T>(transferId: string, what: string, found: (event
 async function waitForExecution(transferId: string, statuses: string[], timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(transferId) }));
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(t.stack, transferId) }));
     if (described.status !== undefined && statuses.includes(described.status)) return described;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -248,7 +233,7 @@ describe('re-homing failures', () => {
     // The operator puts C-A02 back with its partner and redrives the execution.
     await setOwner('C-A02', 'P-ACME', 'console-test');
     const redriveSince = Date.now() / 1000 - 1;
-    await sfn.send(new RedriveExecutionCommand({ executionArn: executionArn(id) }));
+    await sfn.send(new RedriveExecutionCommand({ executionArn: executionArn(t.stack, id) }));
     const redriven = await waitForExecution(id, ['SUCCEEDED', 'FAILED']);
     expect(redriven).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
     const done = await transfer(id);

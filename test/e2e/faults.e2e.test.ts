@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DescribeExecutionCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultProxy } from '../../local/fault-proxy.ts';
 import type { ApiAnswer, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { approvalLinkFor, documentClient, executionArn, executionHistory, ownerOf, poller, scanTable, sfnClient } from './support.ts';
 
 /**
  * DynamoDB or SES briefly out of reach of the functions (the emulators keep running; a fault proxy in
@@ -13,9 +13,7 @@ import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts
  * and writes nothing; the workflow retries an email it could not send; both then go on to completion.
  */
 
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const ACCEPTANCE_WAIT = 'Await acceptance by new partner';
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
 
 let t: TestStack;
 let db: DynamoDBDocumentClient;
@@ -24,9 +22,6 @@ let faults: { dynamodb: FaultProxy; ses: FaultProxy };
 let acme: string;
 let blue: string;
 
-type Customer = { id: string; partnerId: string };
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const nowSeconds = () => Date.now() / 1000 - 1;
 
 beforeAll(async () => {
@@ -34,8 +29,8 @@ beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY, faultProxies: true, maxRetryIntervalMs: 1_000 });
   if (!t.stack.faults) throw new Error('The stack started without fault proxies');
   faults = t.stack.faults;
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: CREDENTIALS });
+  db = documentClient(t.stack);
+  sfn = sfnClient(t.stack);
   acme = await t.token({ partnerId: 'P-ACME', subject: 'alice@acme-it.example' });
   blue = await t.token({ partnerId: 'P-BLUE', subject: 'dana@bluewave.example' });
 });
@@ -51,15 +46,7 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(everyMs);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+const poll = poller(20_000, 100);
 
 async function createTransfer(body: Record<string, unknown>): Promise<TransferView> {
   const created = await t.client.call('POST', '/transfers', blue, body);
@@ -71,22 +58,6 @@ async function getTransfer(id: string): Promise<TransferView> {
   const answer = await t.client.call('GET', `/transfers/${id}`, blue);
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
   return answer.body as TransferView;
-}
-
-async function ownerOf(customerId: string): Promise<string> {
-  const answer = await t.client.call('GET', `/customers/${customerId}`, await t.token('operator'));
-  expect(answer.status).toBe(200);
-  return (answer.body as Customer).partnerId;
-}
-
-/** The approval link emailed to a recipient about this very transfer. */
-async function linkFor(recipient: string, transferId: string, since: number): Promise<string> {
-  return poll(`a link for ${transferId} to ${recipient}`, async () => {
-    const email = (await t.client.emails(since)).find(
-      (e) => e.destination.to.includes(recipient) && e.subject.includes(transferId) && LINK.test(e.body.text ?? ''),
-    );
-    return email ? LINK.exec(email.body.text ?? '')?.[0] : undefined;
-  });
 }
 
 async function stepItem(transferId: string, step: 'release' | 'acceptance'): Promise<Record<string, unknown> | undefined> {
@@ -106,30 +77,13 @@ async function waitingFor(transferId: string, step: 'release' | 'acceptance'): P
   await poll(`the ${step} link of ${transferId} to be sent`, async () => ((await stepItem(transferId, step))?.linkSentAt ? true : undefined));
 }
 
-/** Every item of the table, read consistently, in key order. */
-async function tableSnapshot(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(new ScanCommand({ TableName: t.stack.tableName, ConsistentRead: true, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  const keyOf = (item: Record<string, unknown>) => `${String(item.pk)}\u0000${String(item.sk)}`;
-  return items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
-}
-
-function executionArn(transferId: string): string {
-  return `${t.stack.stateMachineArn.replace(':stateMachine:', ':execution:')}:${transferId}`;
-}
-
 async function history(transferId: string): Promise<HistoryEvent[]> {
-  return (await sfn.send(new GetExecutionHistoryCommand({ executionArn: executionArn(transferId), maxResults: 1000 }))).events ?? [];
+  return executionHistory(sfn, executionArn(t.stack, transferId));
 }
 
 async function executionEnded(transferId: string): Promise<string> {
   return poll(`the execution of ${transferId} to end`, async () => {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(transferId) }));
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(t.stack, transferId) }));
     return described.status === 'RUNNING' ? undefined : described.status;
   });
 }
@@ -157,14 +111,14 @@ describe('dependencies briefly out of reach', () => {
     // The new partner asks for "immediate", so a release for "immediate" schedules the move at once.
     const viaLink = await createTransfer({ customerIds: ['C-A01'], toPartnerId: 'P-BLUE', requestedDate: 'immediate' });
     const viaApi = await createTransfer({ customerIds: ['C-A02'], toPartnerId: 'P-BLUE', requestedDate: 'immediate' });
-    const link = await linkFor('billing@acme-it.example', viaLink.id, since);
-    await linkFor('billing@acme-it.example', viaApi.id, since);
+    const link = await approvalLinkFor(t, 'billing@acme-it.example', viaLink.id, since, poll);
+    await approvalLinkFor(t, 'billing@acme-it.example', viaApi.id, since, poll);
     await waitingFor(viaLink.id, 'release');
     await waitingFor(viaApi.id, 'release');
 
     const form = { decision: 'release', transferDate: '', immediate: 'on', signedBy: 'Alice Smith', acknowledge: 'on' };
     const body = { decision: 'release', transferDate: 'immediate', signedBy: 'Alice Smith' };
-    const tableBefore = await tableSnapshot();
+    const tableBefore = await scanTable(db, t.stack.tableName);
     const emailsBefore = (await t.client.emails(0)).length;
 
     faults.dynamodb.cut();
@@ -194,7 +148,7 @@ describe('dependencies briefly out of reach', () => {
     expect(answer.body).toEqual({ error: { code: 'TRY_AGAIN', message: expect.stringMatching(/try again/i) } });
 
     // Nothing half-written: not an item changed, not an email sent.
-    expect(await tableSnapshot()).toEqual(tableBefore);
+    expect(await scanTable(db, t.stack.tableName)).toEqual(tableBefore);
     expect((await t.client.emails(0)).length).toBe(emailsBefore);
     for (const transfer of [viaLink, viaApi]) {
       const now = await getTransfer(transfer.id);
@@ -224,7 +178,7 @@ describe('dependencies briefly out of reach', () => {
       const done = await t.client.waitForStatus(transfer.id, blue, ['COMPLETED', 'FAILED'], 20_000);
       expect(done.status).toBe('COMPLETED');
       expect(done.history.filter((e) => e.type === 'RELEASED').map((e) => e.detail.via)).toEqual([via]);
-      expect(await ownerOf(customerId)).toBe('P-BLUE');
+      expect(await ownerOf(t, customerId)).toBe('P-BLUE');
       expect(await executionEnded(transfer.id)).toBe('SUCCEEDED');
     }
   });
@@ -237,7 +191,7 @@ describe('dependencies briefly out of reach', () => {
     async ({ via, customerId }) => {
       const since = nowSeconds();
       const transfer = await createTransfer({ customerIds: [customerId], toPartnerId: 'P-BLUE', requestedDate: 'immediate' });
-      const link = await linkFor('billing@acme-it.example', transfer.id, since);
+      const link = await approvalLinkFor(t, 'billing@acme-it.example', transfer.id, since, poll);
       await waitingFor(transfer.id, 'release');
 
       // The decision goes out; DynamoDB drops the moment the workflow has received it, so the recording
@@ -281,7 +235,7 @@ describe('dependencies briefly out of reach', () => {
   it('retries the acceptance email while SES is unreachable, sends it once SES is back, and completes', async () => {
     const since = nowSeconds();
     const transfer = await createTransfer({ customerIds: ['C-A03'], toPartnerId: 'P-BLUE' });
-    await linkFor('billing@acme-it.example', transfer.id, since);
+    await approvalLinkFor(t, 'billing@acme-it.example', transfer.id, since, poll);
     await waitingFor(transfer.id, 'release');
 
     // The release itself sends no email: SES goes down as it is recorded, before the workflow asks for the acceptance.
@@ -310,7 +264,7 @@ describe('dependencies briefly out of reach', () => {
     }
     expect(failedAttempts).toContain('TransientError');
 
-    const acceptLink = await linkFor('partners@bluewave.example', transfer.id, since);
+    const acceptLink = await approvalLinkFor(t, 'partners@bluewave.example', transfer.id, since, poll);
     const attempts = attemptsOf(await history(transfer.id), ACCEPTANCE_WAIT);
     expect(attempts.failed.length).toBeGreaterThanOrEqual(1);
     expect(attempts.failed.every((error) => error === 'TransientError')).toBe(true);
@@ -326,7 +280,7 @@ describe('dependencies briefly out of reach', () => {
     expect(await t.client.submitLink(acceptLink, { decision: 'accept', signedBy: 'Dana Lee', acknowledge: 'on' })).toBe(200);
     const done = await t.client.waitForStatus(transfer.id, blue, ['COMPLETED', 'FAILED'], 20_000);
     expect(done.status).toBe('COMPLETED');
-    expect(await ownerOf('C-A03')).toBe('P-BLUE');
+    expect(await ownerOf(t, 'C-A03')).toBe('P-BLUE');
     expect(await executionEnded(transfer.id)).toBe('SUCCEEDED');
     expect(attemptsOf(await history(transfer.id), ACCEPTANCE_WAIT).succeeded).toBe(1);
     const confirmations = (await t.client.emails(since)).filter((e) => e.subject.startsWith('Transfer completed') && e.subject.includes(transfer.id));

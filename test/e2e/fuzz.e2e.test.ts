@@ -1,7 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
@@ -10,6 +9,7 @@ import { TRANSFER_STATUSES } from '../../lambdas/domain/transfer.ts';
 import { HTTP_ROUTES, type HttpRoute } from '../../lambdas/handlers/catalog.ts';
 import type { TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { documentClient, emailIds, executionStates, sfnClient } from './support.ts';
 
 /**
  * An API fuzz on the real local stack: random methods, paths, ids, query strings, headers, tokens
@@ -29,7 +29,6 @@ const PATH = process.env.FC_PATH === undefined || process.env.FC_PATH === '' ? u
 const RUNS = Number(process.env.FC_RUNS ?? 300);
 /** The fuzz stops generating new requests after this long (shrinking a failure may take longer); FC_TIME_BUDGET_MS for longer hunts. */
 const TIME_BUDGET_MS = Number(process.env.FC_TIME_BUDGET_MS ?? 30_000);
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 type Who = 'operator' | 'P-ACME' | 'P-BLUE' | 'P-CORAL' | 'P-DUNE' | 'P-NOBODY' | 'p-acme' | 'no-partner';
 const WHO: readonly Who[] = ['operator', 'P-ACME', 'P-BLUE', 'P-CORAL', 'P-DUNE', 'P-NOBODY', 'p-acme', 'no-partner'];
@@ -738,23 +737,8 @@ function tableDifference(before: Map<string, string>, after: Map<string, string>
   return changes;
 }
 
-async function emailIds(): Promise<string[]> {
-  return (await t.client.emails(0)).map((email) => email.messageId).sort();
-}
-
-async function executions(): Promise<string[]> {
-  const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: t.stack.stateMachineArn, nextToken }));
-    names.push(...(page.executions ?? []).map((e) => `${e.name ?? ''} ${e.status ?? ''}`));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return names.sort();
-}
-
 async function everything(): Promise<string> {
-  return JSON.stringify({ table: [...(await tableItems())].sort(), emails: await emailIds(), executions: await executions() });
+  return JSON.stringify({ table: [...(await tableItems())].sort(), emails: await emailIds(t), executions: await executionStates(sfn, t.stack.stateMachineArn) });
 }
 
 /** Waits until the set-up workflows have done all they do before a decision: a second with no change. */
@@ -786,8 +770,8 @@ const secretOf = (link: string): string => link.slice(link.lastIndexOf('/') + 1)
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: CREDENTIALS });
+  db = documentClient(t.stack);
+  sfn = sfnClient(t.stack);
   for (const who of WHO) {
     if (who === 'operator') tokens.set(who, await t.token('operator'));
     else tokens.set(who, await t.token({ partnerId: who === 'no-partner' ? '' : who }));
@@ -815,7 +799,7 @@ describe('API fuzz on the local stack', () => {
     expect(live.secrets.every((secret) => /^[A-Za-z0-9_-]{43}$/.test(secret))).toBe(true);
     const before = await everything();
     const baselineTable = await tableItems();
-    const baselineEmails = (await emailIds()).length;
+    const baselineEmails = (await emailIds(t)).length;
     let table = baselineTable;
     const seen = new Map<string, number>();
     const statuses = new Map<number, number>();
@@ -840,7 +824,7 @@ describe('API fuzz on the local stack', () => {
         // Compare the next request with what stands now, so that only the request that wrote is blamed.
         table = now;
         if (changes.length > 0) throw new Error(`The request wrote to the table (answered ${answer.status}):\n  ${changes.slice(0, 10).join('\n  ')}`);
-        const emails = (await emailIds()).length;
+        const emails = (await emailIds(t)).length;
         if (emails !== baselineEmails) throw new Error(`The request sent ${emails - baselineEmails} email(s) (answered ${answer.status})`);
       }),
       {

@@ -1,14 +1,15 @@
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiAnswer, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { listExecutions, sfnClient } from './support.ts';
 
 let t: TestStack;
 let sfn: SFNClient;
 
 beforeAll(async () => {
   t = await startTestStack({ seedFile: TEST_DIRECTORY });
-  sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  sfn = sfnClient(t.stack);
 });
 
 afterAll(async () => {
@@ -31,16 +32,7 @@ async function transfersOf(token: string, customerId: string): Promise<ListedTra
 }
 
 /** The names of every execution the state machine has started. */
-async function executionNames(): Promise<string[]> {
-  const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: t.stack.stateMachineArn, maxResults: 100, nextToken }));
-    names.push(...(page.executions ?? []).map((execution) => execution.name ?? ''));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return names;
-}
+const executionNames = async () => (await listExecutions(sfn, t.stack.stateMachineArn, 100)).map((execution) => execution.name ?? '');
 
 const errorCode = (answer: ApiAnswer) => (answer.body as ErrorBody).error.code;
 

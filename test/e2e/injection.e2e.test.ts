@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, type TestStack } from './local-stack.ts';
+import { poller } from './support.ts';
 
 /**
  * A directory and requests full of markup, quotes, entities and line breaks, driven through every
@@ -53,8 +54,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 function partnerName(id: string): string {
   const partner = directory.partners.find((p) => p.id === id);
   if (!partner) throw new Error(`no partner ${id} in the fixture`);
@@ -78,15 +77,7 @@ function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim();
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(150);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+const poll = poller(20_000, 150);
 
 async function emailAbout(transferId: string, subjectStart: string, recipient?: string): Promise<StoredEmail> {
   return poll(`"${subjectStart}" about ${transferId}`, async () =>

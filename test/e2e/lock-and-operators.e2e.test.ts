@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiAnswer, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { daysAfter, ownerOf, todayInNewYork } from './support.ts';
 
 /**
  * The post-transfer lock (and the operator's override of it), and operators acting on a support
@@ -11,16 +12,6 @@ type ErrorBody = { error: { code: string; message: string; details?: unknown } }
 type HistoryEntry = TransferView['history'][number];
 
 const OPERATOR = 'operator@provider.example';
-
-function todayInNewYork(): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
-}
-
-function daysAfter(date: string, days: number): string {
-  const next = new Date(`${date}T00:00:00Z`);
-  next.setUTCDate(next.getUTCDate() + days);
-  return next.toISOString().slice(0, 10);
-}
 
 function errorOf(answer: ApiAnswer): ErrorBody['error'] {
   return (answer.body as ErrorBody).error;
@@ -49,12 +40,6 @@ async function completeTransfer(t: TestStack, customerId: string, toPartnerId: s
   const done = await t.client.waitForStatus(id, receiver, ['COMPLETED', 'FAILED'], 20_000);
   expect(done.status).toBe('COMPLETED');
   return done;
-}
-
-async function ownerOf(t: TestStack, customerId: string): Promise<string> {
-  const answer = await t.client.call('GET', `/customers/${customerId}`, await t.token('operator'));
-  expect(answer.status).toBe(200);
-  return (answer.body as { partnerId: string }).partnerId;
 }
 
 describe('with the default lock of 30 days', () => {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { ApiAnswer, StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
+import { createTransfer, documentClient, emailsAbout, eventsOf, linkIn, poller } from './support.ts';
 
 /**
  * Operators on a stuck approval, on the local stack: `POST /transfers/{id}/remind` emails the silent
@@ -22,8 +22,6 @@ const DAY_MS = 86_400_000;
 const OPERATOR = 'operator@provider.example';
 const ACME_CONTACTS = ['billing@acme-it.example', 'ops@acme-it.example'];
 const CORAL_CONTACTS = ['admin@coralcloud.example'];
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/[A-Za-z0-9_-]+/;
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const today = dateAt(new Date(), 'America/New_York');
 const transferDate = addDays(today, 8);
 
@@ -36,7 +34,7 @@ beforeAll(async () => {
     maxWaitSeconds: 30,
     env: { TRANSFER_APPROVAL_WINDOW_SECONDS: String(WINDOW_MS / 1000), TRANSFER_REMINDER_INTERVAL_SECONDS: String(INTERVAL_MS / 1000) },
   });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
+  db = documentClient(t.stack);
 });
 
 afterAll(async () => {
@@ -50,21 +48,7 @@ type ErrorBody = { error: { code: string; message: string; details?: Record<stri
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const nowSeconds = () => Date.now() / 1000 - 1;
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(100);
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
-
-async function createTransfer(token: string, body: Record<string, unknown>): Promise<TransferView> {
-  const created = await t.client.call('POST', '/transfers', token, body);
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return created.body as TransferView;
-}
+const poll = poller(15_000, 100);
 
 async function view(id: string): Promise<TransferView> {
   const answer = await t.client.call('GET', `/transfers/${id}`, await t.token('operator'));
@@ -72,23 +56,8 @@ async function view(id: string): Promise<TransferView> {
   return answer.body as TransferView;
 }
 
-/** Emails about one transfer whose subject starts with the given words, oldest first. */
-async function emailsAbout(transferId: string, since: number, subjectStart: string): Promise<StoredEmail[]> {
-  return (await t.client.emails(since)).filter((e) => e.subject.startsWith(subjectStart) && e.subject.includes(transferId));
-}
-
 async function firstEmail(transferId: string, since: number, subjectStart: string): Promise<StoredEmail> {
-  return poll(`a "${subjectStart}" email for ${transferId}`, async () => (await emailsAbout(transferId, since, subjectStart))[0]);
-}
-
-function linkIn(email: StoredEmail | undefined): string {
-  const link = LINK.exec(email?.body.text ?? '')?.[0];
-  expect(link, 'an approval link in the email').toBeDefined();
-  return link ?? '';
-}
-
-function eventsOf(transfer: TransferView, type: string): HistoryEntry[] {
-  return transfer.history.filter((e) => e.type === type);
+  return poll(`a "${subjectStart}" email for ${transferId}`, async () => (await emailsAbout(t, transferId, since, subjectStart))[0]);
 }
 
 function only(events: HistoryEntry[], what: string): HistoryEntry {
@@ -144,7 +113,7 @@ async function closedWindowAttempt(customerId: string) {
   const operator = await t.token('operator');
   const since = nowSeconds();
   const blue = await t.token({ partnerId: 'P-BLUE' });
-  const transfer = await createTransfer(blue, { customerIds: [customerId], toPartnerId: 'P-BLUE', requestedDate: transferDate });
+  const transfer = await createTransfer(t, blue, { customerIds: [customerId], toPartnerId: 'P-BLUE', requestedDate: transferDate });
   const link = linkIn(await firstEmail(transfer.id, since, 'Release needed'));
   const closedAt = new Date(Date.now() - 1_000).toISOString();
   const linkHash = createHash('sha256').update(link.slice(link.lastIndexOf('/') + 1), 'utf8').digest('hex');
@@ -175,12 +144,12 @@ describe.concurrent('operators on a stuck approval', () => {
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const operator = await t.token('operator');
     const since = nowSeconds();
-    const transfer = await createTransfer(blue, { customerIds: ['C-A01'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A01'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
     const request = await firstEmail(transfer.id, since, 'Release needed');
     const link = linkIn(request);
     const deadline = requestedDeadline(await view(transfer.id), 'release');
 
-    const remindersBefore = (await emailsAbout(transfer.id, since, 'Reminder:')).length;
+    const remindersBefore = (await emailsAbout(t, transfer.id, since, 'Reminder:')).length;
     const answer = await remind(transfer.id, operator, { ticketId: 'SUP-1001' });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     const reminded = answer.body as TransferView;
@@ -192,7 +161,7 @@ describe.concurrent('operators on a stuck approval', () => {
     expect(event.detail.recipients).toEqual(ACME_CONTACTS);
 
     // The reminder went out before the answer: to the current partner, with the link it already has.
-    const reminders = await emailsAbout(transfer.id, since, 'Reminder:');
+    const reminders = await emailsAbout(t, transfer.id, since, 'Reminder:');
     expect(reminders.length).toBeGreaterThanOrEqual(remindersBefore + 1);
     for (const reminder of reminders) {
       expect(reminder.subject).toMatch(/^Reminder: Release needed/);
@@ -229,7 +198,7 @@ describe.concurrent('operators on a stuck approval', () => {
     const acme = await t.token({ partnerId: 'P-ACME' });
     const operator = await t.token('operator');
     const since = nowSeconds();
-    const transfer = await createTransfer(acme, {
+    const transfer = await createTransfer(t, acme, {
       customerIds: ['C-A02'],
       toPartnerId: 'P-CORAL',
       release: { transferDate, signedBy: 'Alice Smith' },
@@ -242,7 +211,7 @@ describe.concurrent('operators on a stuck approval', () => {
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     const event = only(byPeople(answer.body as TransferView, 'REMINDER_SENT'), "operator's reminder");
     expect(event.detail).toMatchObject({ step: 'acceptance', partnerId: 'P-CORAL', ticketId: 'SUP-2002' });
-    const reminders = await emailsAbout(transfer.id, since, 'Reminder:');
+    const reminders = await emailsAbout(t, transfer.id, since, 'Reminder:');
     expect(reminders.length).toBeGreaterThanOrEqual(1);
     for (const reminder of reminders) {
       expect(reminder.subject).toMatch(/^Reminder: Acceptance needed/);
@@ -259,7 +228,7 @@ describe.concurrent('operators on a stuck approval', () => {
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const operator = await t.token('operator');
     const since = nowSeconds();
-    const transfer = await createTransfer(blue, { customerIds: ['C-A03'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A03'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
     const link = linkIn(await firstEmail(transfer.id, since, 'Release needed'));
     const oldDeadline = requestedDeadline(await view(transfer.id), 'release');
     const newDeadline = new Date(Date.parse(oldDeadline) + DAY_MS).toISOString();
@@ -278,14 +247,14 @@ describe.concurrent('operators on a stuck approval', () => {
     const waiting = await view(transfer.id);
     expect(waiting.status).toBe('AWAITING_RELEASE');
     expect(eventsOf(waiting, 'EXPIRED')).toHaveLength(0);
-    expect(await emailsAbout(transfer.id, since, 'Transfer expired')).toHaveLength(0);
+    expect(await emailsAbout(t, transfer.id, since, 'Transfer expired')).toHaveLength(0);
     const reminders = eventsOf(waiting, 'REMINDER_SENT');
     expect(reminders.every((r) => r.actor.kind === 'system' && r.detail.partnerId === 'P-ACME')).toBe(true);
     const lateReminders = reminders.filter((r) => Date.parse(r.at) > Date.parse(oldDeadline));
     expect(lateReminders.length).toBeGreaterThanOrEqual(1);
     // Reminders after the extension name the new deadline.
     expect(reminders.filter((r) => Date.parse(r.at) > Date.parse(event.at)).every((r) => r.detail.expiresAt === newDeadline)).toBe(true);
-    const reminderEmails = await emailsAbout(transfer.id, since, 'Reminder:');
+    const reminderEmails = await emailsAbout(t, transfer.id, since, 'Reminder:');
     expect(reminderEmails.length).toBeGreaterThanOrEqual(reminders.length);
     for (const reminder of reminderEmails) {
       expect(reminder.subject).toMatch(/^Reminder: Release needed/);
@@ -307,7 +276,7 @@ describe.concurrent('operators on a stuck approval', () => {
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const operator = await t.token('operator');
     const since = nowSeconds();
-    const transfer = await createTransfer(blue, { customerIds: ['C-A06'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A06'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
     await firstEmail(transfer.id, since, 'Release needed');
     const deadline = requestedDeadline(await view(transfer.id), 'release');
 
@@ -370,7 +339,7 @@ describe.concurrent('operators on a stuck approval', () => {
     // No refused call recorded or sent anything; the workflow's own reminders (none, unless it woke before the window was closed) aside.
     expect(byPeople(after, 'REMINDER_SENT')).toHaveLength(0);
     expect(eventsOf(after, 'WINDOW_EXTENDED')).toHaveLength(0);
-    expect(await emailsAbout(transfer.id, since, 'Reminder:')).toHaveLength(eventsOf(after, 'REMINDER_SENT').length);
+    expect(await emailsAbout(t, transfer.id, since, 'Reminder:')).toHaveLength(eventsOf(after, 'REMINDER_SENT').length);
     expect(only(eventsOf(after, 'EXPIRED'), 'expiry').actor.kind).toBe('system');
     expect((await t.client.openLink(link)).status).toBe(410);
   });
@@ -379,7 +348,7 @@ describe.concurrent('operators on a stuck approval', () => {
     const blue = await t.token({ partnerId: 'P-BLUE' });
     const operator = await t.token('operator');
     const since = nowSeconds();
-    const transfer = await createTransfer(blue, { customerIds: ['C-A05'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
+    const transfer = await createTransfer(t, blue, { customerIds: ['C-A05'], toPartnerId: 'P-BLUE', requestedDate: transferDate });
     await firstEmail(transfer.id, since, 'Release needed');
     const deadline = requestedDeadline(await view(transfer.id), 'release');
 

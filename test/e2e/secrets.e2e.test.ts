@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
@@ -11,6 +10,7 @@ import { LOCAL_JWT_ALG, loadOrCreateSigningKey, localJwtSettings, signLocalToken
 import { LocalClient, type StoredEmail, type TransferView } from '../../local/local-client.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
+import { documentClient, linksIn, poller, stepLinkFor } from './support.ts';
 
 /**
  * No task token, approval-link secret or JWT reaches a log line, an error body or an email (but
@@ -18,8 +18,6 @@ import { TEST_DIRECTORY } from './local-stack.ts';
  * local stack's log, and all the in-process handlers write to stdout, stderr and the console.
  */
 
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const LINK = /https?:\/\/[^\s"'<>]+\/approvals\/([A-Za-z0-9_-]+)/g;
 const ACME_BILLING = 'billing@acme-it.example';
 const BLUE = 'partners@bluewave.example';
 const today = dateAt(new Date(), 'America/New_York');
@@ -127,30 +125,9 @@ async function page(link: string, method: 'GET' | 'HEAD' | 'POST', form?: Record
   return { status: response.status, html };
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+const poll = poller(20_000, 150);
 
 const secretOf = (link: string) => link.slice(link.lastIndexOf('/') + 1);
-
-function linksIn(email: StoredEmail): string[] {
-  return [...`${email.body.text ?? ''}\n${email.body.html ?? ''}`.matchAll(LINK)].map((m) => m[0]);
-}
-
-async function linkFor(recipient: string, transferId: string, step: 'Release' | 'Acceptance'): Promise<string> {
-  return poll(`the ${step.toLowerCase()} link of ${transferId}`, async () => {
-    const email = (await client.emails(0)).find(
-      (e) => e.destination.to.includes(recipient) && e.subject.startsWith(`${step} needed`) && e.subject.includes(transferId),
-    );
-    return email ? linksIn(email)[0] : undefined;
-  });
-}
 
 async function create(token: string, body: Record<string, unknown>): Promise<TransferView> {
   const answer = await call('POST', '/transfers', token, body);
@@ -247,7 +224,7 @@ async function run(): Promise<void> {
     log: (line) => record('stack log', `${line}\n`),
   });
   client = new LocalClient(stack.urls.api, stack.urls.ses);
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }));
+  db = documentClient(stack);
   tokens = {
     acme: await signLocalToken({ stateDir, partnerId: 'P-ACME', subject: 'alice@acme-it.example' }),
     blue: await signLocalToken({ stateDir, partnerId: 'P-BLUE', subject: 'dana@bluewave.example' }),
@@ -260,29 +237,29 @@ async function run(): Promise<void> {
   // A full transfer through both links: request → release → acceptance → completed.
   const full = await create(tokens.blue, { customerIds: ['C-A01'], toPartnerId: 'P-BLUE' });
   completed.id = full.id;
-  completed.releaseLink = await linkFor(ACME_BILLING, full.id, 'Release');
+  completed.releaseLink = await stepLinkFor(client, ACME_BILLING, full.id, 'Release', poll);
   await collectStepSecrets();
   expect((await page(completed.releaseLink, 'GET')).status).toBe(200);
   expect((await page(completed.releaseLink, 'HEAD')).status).toBe(200);
   const released = await page(completed.releaseLink, 'POST', { decision: 'release', transferDate: inAWeek, signedBy: 'Alice Smith', acknowledge: 'on' });
   expect(released.status).toBe(200);
-  completed.acceptLink = await linkFor(BLUE, full.id, 'Acceptance');
+  completed.acceptLink = await stepLinkFor(client, BLUE, full.id, 'Acceptance', poll);
   await collectStepSecrets();
   expect((await page(completed.acceptLink, 'POST', { decision: 'accept', signedBy: 'Dana Lee', acknowledge: 'on' })).status).toBe(200);
 
   // A decline through a link, and one through the API.
   const declinedByLink = await create(tokens.acme, { customerIds: ['C-A02'], toPartnerId: 'P-CORAL' });
-  const declineLink = await linkFor(ACME_BILLING, declinedByLink.id, 'Release');
+  const declineLink = await stepLinkFor(client, ACME_BILLING, declinedByLink.id, 'Release', poll);
   await collectStepSecrets();
   expect((await page(declineLink, 'POST', { decision: 'decline', reason: 'Customer stays with us', signedBy: 'Alice Smith', acknowledge: 'on' })).status).toBe(200);
   const declinedByApi = await create(tokens.acme, { customerIds: ['C-A03'], toPartnerId: 'P-BLUE', release: { transferDate: 'immediate', signedBy: 'Alice Smith' } });
-  await linkFor(BLUE, declinedByApi.id, 'Acceptance');
+  await stepLinkFor(client, BLUE, declinedByApi.id, 'Acceptance', poll);
   await collectStepSecrets();
   expect((await call('POST', `/transfers/${declinedByApi.id}/acceptance`, tokens.blue, { decision: 'decline', reason: 'No capacity', signedBy: 'Dana Lee' })).status).toBe(200);
 
   // A cancel while the release is awaited.
   const cancelled = await create(tokens.acme, { customerIds: ['C-A04'], toPartnerId: 'P-BLUE' });
-  const cancelledLink = await linkFor(ACME_BILLING, cancelled.id, 'Release');
+  const cancelledLink = await stepLinkFor(client, ACME_BILLING, cancelled.id, 'Release', poll);
   await collectStepSecrets();
   expect((await call('POST', `/transfers/${cancelled.id}/cancel`, tokens.blue, { reason: 'Requested by mistake' })).status).toBe(200);
 

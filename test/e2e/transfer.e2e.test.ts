@@ -1,9 +1,10 @@
-import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderWorkflowDefinition } from '../../lib/render-definition.ts';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { TransferView } from '../../local/local-client.ts';
 import { startTestStack, type TestStack } from './local-stack.ts';
+import { sfnClient } from './support.ts';
 
 let t: TestStack;
 const today = dateAt(new Date(), 'America/New_York');
@@ -26,7 +27,7 @@ function consent(transfer: TransferView, type: string) {
 
 describe('one transfer, end to end on the local stack', () => {
   it('runs the definition the CDK builder renders', async () => {
-    const sfn = new SFNClient({ endpoint: t.stack.urls.sfn, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const sfn = sfnClient(t.stack);
     const described = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: t.stack.stateMachineArn }));
     sfn.destroy();
     expect(described.type).toBe('STANDARD');

@@ -1,4 +1,4 @@
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -9,16 +9,17 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoTransferStore } from '../../../lambdas/adapters/dynamo-transfer-store.ts';
 import { ConflictError, TransientError, ValidationError } from '../../../lambdas/domain/errors.ts';
 import type { HistoryEvent, Transfer } from '../../../lambdas/domain/transfer.ts';
 import './aws-matchers.ts';
+import { failure, mockedDocumentClient, resetAfterEach } from './support.ts';
 
 const TABLE = 'transfers-test';
 const ddb = mockClient(DynamoDBDocumentClient);
 const store = new DynamoTransferStore(
-  DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })),
+  mockedDocumentClient(),
   TABLE,
 );
 
@@ -107,18 +108,7 @@ function answerTransferReads(transfer: Transfer): void {
   ddb.on(GetCommand, { Key: { pk: `TRANSFER#${transfer.id}`, sk: 'CUSTOMERS' } }).resolves({ Item: customersItem(transfer) });
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-afterEach(() => {
-  ddb.reset();
-});
+resetAfterEach(ddb);
 
 describe('DynamoTransferStore.create', () => {
   it('writes the transfer, its customers item, both party views, the events and a conditional claim per customer in one transaction', async () => {

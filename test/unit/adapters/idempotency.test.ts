@@ -9,7 +9,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   IDEMPOTENCY_TTL_SECONDS,
   IN_PROGRESS_LOCK_MS,
@@ -21,11 +21,12 @@ import {
 import type { Caller } from '../../../lambdas/domain/caller.ts';
 import { ConflictError, NotAllowedError, TransientError, ValidationError } from '../../../lambdas/domain/errors.ts';
 import './aws-matchers.ts';
+import { failure, MOCKED_CLIENT_CONFIG, resetAfterEach } from './support.ts';
 
 const TABLE = 'transfers-test';
 const ddb = mockClient(DynamoDBClient);
 const requests = new IdempotentRequests(
-  new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+  new DynamoDBClient(MOCKED_CLIENT_CONFIG),
   TABLE,
 );
 
@@ -37,18 +38,7 @@ const STORED_ANSWER: AttributeValue = {
   M: { statusCode: { N: '201' }, headers: { M: { location: { S: '/transfers/TR-1' } } }, body: { S: '{"id":"TR-1"}' } },
 };
 
-afterEach(() => {
-  ddb.reset();
-});
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
+resetAfterEach(ddb);
 
 /** The item a request's in-progress write puts, read from the mock. */
 async function itemWritten(request: IdempotentRequest): Promise<Record<string, AttributeValue>> {

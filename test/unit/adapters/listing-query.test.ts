@@ -1,11 +1,12 @@
 import { DynamoDBClient, ScanCommand as RawScanCommand } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand, type BatchGetCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoTransferStore } from '../../../lambdas/adapters/dynamo-transfer-store.ts';
 import { ValidationError } from '../../../lambdas/domain/errors.ts';
 import type { Transfer, TransferStatus } from '../../../lambdas/domain/transfer.ts';
 import './aws-matchers.ts';
+import { failure, mockedDocumentClient, resetAfterEach } from './support.ts';
 
 /** Listing transfers is an index query, newest first, never a scan; page tokens are bound to their listing. */
 
@@ -13,7 +14,7 @@ const TABLE = 'transfers-listing-test';
 const ddb = mockClient(DynamoDBDocumentClient);
 const raw = mockClient(DynamoDBClient);
 const store = new DynamoTransferStore(
-  DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })),
+  mockedDocumentClient(),
   TABLE,
 );
 
@@ -88,15 +89,6 @@ function batchGets(): unknown[] {
   return ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input);
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
-
 function expectNoScan(): void {
   expect(ddb).not.toHaveReceivedCommand(ScanCommand);
   expect(raw).not.toHaveReceivedCommand(RawScanCommand);
@@ -106,10 +98,7 @@ function expectNoScan(): void {
   }
 }
 
-afterEach(() => {
-  ddb.reset();
-  raw.reset();
-});
+resetAfterEach(ddb, raw);
 
 describe('DynamoTransferStore.list queries an index', () => {
   it('a partner without a status: byParty on PARTY#<partner>, newest first, then one batch get of each transfer and its customers, in index order', async () => {

@@ -1,14 +1,15 @@
 import { MessageRejected, SendEmailCommand, SESv2Client, TooManyRequestsException } from '@aws-sdk/client-sesv2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SesMailer } from '../../../lambdas/adapters/ses-mailer.ts';
 import { TransientError } from '../../../lambdas/domain/errors.ts';
 import type { EmailMessage } from '../../../lambdas/domain/ports.ts';
 import './aws-matchers.ts';
+import { failure, MOCKED_CLIENT_CONFIG, resetAfterEach } from './support.ts';
 
 const ses = mockClient(SESv2Client);
 const SENDER = 'transfers@provider.example';
-const mailer = new SesMailer(new SESv2Client({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }), SENDER);
+const mailer = new SesMailer(new SESv2Client(MOCKED_CLIENT_CONFIG), SENDER);
 
 const MESSAGE: EmailMessage = {
   to: ['ops@northwind.example', 'billing@northwind.example'],
@@ -17,18 +18,7 @@ const MESSAGE: EmailMessage = {
   html: '<p>Please review: <a href="https://transfers.example.test/approvals/abc">the request</a> — ünïcödé</p>',
 };
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-afterEach(() => {
-  ses.reset();
-});
+resetAfterEach(ses);
 
 describe('SesMailer', () => {
   it('sends subject, text and HTML as UTF-8 from the sender to the recipients', async () => {

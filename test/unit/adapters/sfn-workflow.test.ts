@@ -10,32 +10,22 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StepFunctionsWorkflow } from '../../../lambdas/adapters/sfn-workflow.ts';
 import { TransientError } from '../../../lambdas/domain/errors.ts';
 import './aws-matchers.ts';
+import { failure, MOCKED_CLIENT_CONFIG, resetAfterEach } from './support.ts';
 
 const sfn = mockClient(SFNClient);
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:customer-transfer';
-const workflow = new StepFunctionsWorkflow(new SFNClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }), ARN);
+const workflow = new StepFunctionsWorkflow(new SFNClient(MOCKED_CLIENT_CONFIG), ARN);
 const TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAe+task-token';
 
 function throttling(): SFNServiceException {
   return new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
-
-afterEach(() => {
-  sfn.reset();
-});
+resetAfterEach(sfn);
 
 describe('StepFunctionsWorkflow.start', () => {
   it('starts an execution named after the transfer id, with the input as JSON', async () => {
