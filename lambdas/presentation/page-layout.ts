@@ -90,7 +90,8 @@ const PAGE_SCRIPT = `(function () {
   sync();
 })();`;
 
-function sha256(text: string): string {
+/** A CSP source allowing exactly this inline style or script, by its hash. */
+export function sha256(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 

@@ -3,7 +3,7 @@
  * approval pages), a strict CSP that lets only this page's own inline style and script run (by
  * hash), and no data in the HTML itself: the script fetches it with the operator's token.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../lambdas/presentation/page-layout.ts';
 import { BLOCK_CSS } from '../../lambdas/presentation/blocks.ts';
 import { COLOURS, FONT_STACK, PRODUCT_NAME, PROVIDER_NAME } from '../../lambdas/presentation/brand.ts';
 import { html, trusted } from '../../lambdas/presentation/html.ts';
@@ -105,10 +105,6 @@ pre { margin: 6px 0 0; padding: 8px; background: ${COLOURS.page}; border-radius:
   .timeline tr.tone-error { box-shadow: inset 4px 0 0 ${COLOURS.error}; background: ${COLOURS.errorBg}; }
 }
 `;
-
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-}
 
 /**
  * Nothing is loaded from anywhere; only this page's style and script run (by hash); the script may
