@@ -14,7 +14,7 @@ import { DynamoTransferStore } from '../../../lambdas/adapters/dynamo-transfer-s
 import { ConflictError, TransientError, ValidationError } from '../../../lambdas/domain/errors.ts';
 import type { HistoryEvent, Transfer } from '../../../lambdas/domain/transfer.ts';
 import './aws-matchers.ts';
-import { failure, mockedDocumentClient, resetAfterEach } from './support.ts';
+import { failure, mockedDocumentClient, resetAfterEach, sampleTransfer } from './support.ts';
 
 const TABLE = 'transfers-test';
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -23,27 +23,13 @@ const store = new DynamoTransferStore(
   TABLE,
 );
 
-const TRANSFER: Transfer = {
-  id: 'TR-20260310-ABCDEFGHJK',
-  status: 'AWAITING_RELEASE',
+const TRANSFER: Transfer = sampleTransfer({
   customers: [
     { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example'] },
     { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'] },
     { id: 'C-CORAL', name: 'Coral Bakery', domains: ['coral.example'] },
   ],
-  fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
-  toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
-  requestedDate: null,
-  transferDate: null,
-  immediate: false,
-  acceptedDate: null,
-  billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'x' },
-  ticketId: null,
-  note: null,
-  requestedBy: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' },
-  createdAt: '2026-03-10T15:00:00.000Z',
-  updatedAt: '2026-03-10T15:00:00.000Z',
-};
+});
 const EVENTS: HistoryEvent[] = [
   { at: TRANSFER.createdAt, type: 'REQUESTED', actor: TRANSFER.requestedBy, detail: {} },
   { at: TRANSFER.createdAt, type: 'RELEASED', actor: TRANSFER.requestedBy, detail: {} },

@@ -6,7 +6,7 @@ import { DynamoTransferStore } from '../../../lambdas/adapters/dynamo-transfer-s
 import { ValidationError } from '../../../lambdas/domain/errors.ts';
 import type { Transfer, TransferStatus } from '../../../lambdas/domain/transfer.ts';
 import './aws-matchers.ts';
-import { failure, mockedDocumentClient, resetAfterEach } from './support.ts';
+import { failure, mockedDocumentClient, resetAfterEach, sampleTransfer } from './support.ts';
 
 /** Listing transfers is an index query, newest first, never a scan; page tokens are bound to their listing. */
 
@@ -19,23 +19,7 @@ const store = new DynamoTransferStore(
 );
 
 function transfer(id: string, createdAt: string, status: TransferStatus = 'AWAITING_RELEASE'): Transfer {
-  return {
-    id,
-    status,
-    customers: [{ id: 'C-1', name: 'One', domains: ['one.example'] }],
-    fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
-    toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
-    requestedDate: null,
-    transferDate: null,
-    immediate: false,
-    acceptedDate: null,
-    billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'x' },
-    ticketId: null,
-    note: null,
-    requestedBy: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' },
-    createdAt,
-    updatedAt: createdAt,
-  };
+  return sampleTransfer({ id, createdAt, status });
 }
 
 const NEWER = transfer('TR-20260312-BBBBBBBBBB', '2026-03-12T10:00:00.000Z');

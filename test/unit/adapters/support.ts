@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach } from 'vitest';
+import type { Transfer } from '../../../lambdas/domain/transfer.ts';
 
 /** Client settings for SDK clients whose commands are mocked: a fixed region and dummy credentials, so nothing reaches AWS. */
 export const MOCKED_CLIENT_CONFIG = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
@@ -25,4 +26,27 @@ export function resetAfterEach(...mocks: readonly { reset(): unknown }[]): void 
   afterEach(() => {
     for (const mock of mocks) mock.reset();
   });
+}
+
+/** A transfer waiting for its release, North to South, with the given fields changed. */
+export function sampleTransfer(overrides: Partial<Transfer> = {}): Transfer {
+  const createdAt = overrides.createdAt ?? '2026-03-10T15:00:00.000Z';
+  return {
+    id: 'TR-20260310-ABCDEFGHJK',
+    status: 'AWAITING_RELEASE',
+    customers: [{ id: 'C-1', name: 'One', domains: ['one.example'] }],
+    fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
+    toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
+    requestedDate: null,
+    transferDate: null,
+    immediate: false,
+    acceptedDate: null,
+    billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'x' },
+    ticketId: null,
+    note: null,
+    requestedBy: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' },
+    createdAt,
+    updatedAt: createdAt,
+    ...overrides,
+  };
 }
