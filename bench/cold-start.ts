@@ -1,47 +1,22 @@
 /**
- * Cold start of each handler of the catalog as CDK bundles them: the esbuild options of
- * lib/constructs/transfer-function.ts reproduced with the esbuild API, the bundle's size, and the
+ * Cold start of each handler of the catalog as CDK bundles them (the esbuild options of lib/bundling.ts,
+ * which TransferFunction hands to CDK, given to the esbuild API), the bundle's size, and the
  * median time fresh Node processes take from their start to the handler being exported, next to the
  * same handler built without bundling its dependencies.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../lambdas/handlers/catalog.ts';
+import { esbuildOptions, FUNCTION_NODE_OPTIONS } from '../lib/bundling.ts';
 import { REPO_ROOT, errorText, markdownTable, median, ms, progress, verdict, type BenchSection } from './harness.ts';
 
 const RUNS = 10;
 const TARGET_MS = 150;
 const TARGET_SPEEDUP = 2;
-const TRANSFER_FUNCTION = join(REPO_ROOT, 'lib/constructs/transfer-function.ts');
-
-/** The bundling settings of TransferFunction that the esbuild call below reproduces, as written there. */
-const EXPECTED_SETTINGS = [
-  'format: OutputFormat.ESM',
-  "target: 'node24'",
-  "mainFields: ['module', 'main']",
-  'minify: true',
-  'sourceMap: true',
-  'sourcesContent: false',
-  'externalModules: []',
-  "NODE_OPTIONS: '--enable-source-maps'",
-];
-
-/** Reads the banner from TransferFunction and says which expected settings it no longer shows. */
-async function cdkBundling(): Promise<{ banner: string; drift: string[] }> {
-  const source = await readFile(TRANSFER_FUNCTION, 'utf8');
-  const drift = EXPECTED_SETTINGS.filter((setting) => !source.includes(setting));
-  const banner = /banner:\s*("(?:[^"\\]|\\.)*")/.exec(source)?.[1];
-  if (banner === undefined) {
-    drift.push('banner');
-    return { banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);", drift };
-  }
-  return { banner: JSON.parse(banner) as string, drift };
-}
-
 interface Handler {
   name: string;
   /** Relative to the repository root, as TransferFunction's `entry`. */
@@ -55,31 +30,11 @@ function handlers(): Handler[] {
   ];
 }
 
-/**
- * NodejsFunction runs `esbuild --bundle <entry> --target=node24 --platform=node --format=esm
- * --outfile=index.mjs --minify --sourcemap --sources-content=false --banner:js=… --main-fields=module,main`
- * from the project root, with no --external (externalModules: []), so the AWS SDK is inside.
- */
-async function bundleLikeCdk(handler: Handler, outDir: string, banner: string): Promise<{ file: string; contents: PackageShare[] }> {
+/** The handler bundled as TransferFunction has CDK bundle it (lib/bundling.ts), with a metafile to say what is inside. */
+async function bundleLikeCdk(handler: Handler, outDir: string): Promise<{ file: string; contents: PackageShare[] }> {
   const outfile = join(outDir, 'index.mjs');
-  const result = await build({
-    absWorkingDir: REPO_ROOT,
-    entryPoints: [handler.entry],
-    bundle: true,
-    target: 'node24',
-    platform: 'node',
-    format: 'esm',
-    outfile,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: [],
-    mainFields: ['module', 'main'],
-    banner: { js: banner },
-    logLevel: 'error',
-    // Only describes the inputs (CDK does not ask for it); the bundle is the same.
-    metafile: true,
-  });
+  // The metafile only describes the inputs (CDK does not ask for it); the bundle is the same.
+  const result = await build({ ...esbuildOptions(REPO_ROOT, handler.entry, outfile), metafile: true });
   return { file: outfile, contents: packageShares(result.metafile) };
 }
 
@@ -135,7 +90,7 @@ function lambdaEnvironment(name: string, file: string | undefined): NodeJS.Proce
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    NODE_OPTIONS: '--enable-source-maps',
+    NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
     AWS_REGION: 'us-east-1',
     AWS_LAMBDA_FUNCTION_NAME: name,
     POWERTOOLS_SERVICE_NAME: 'customer-transfer',
@@ -192,11 +147,9 @@ export interface ColdStartFigures {
   runs: number;
   emptyProcessMs: number;
   handlers: HandlerColdStart[];
-  drift: string[];
 }
 
 export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>> {
-  const { banner, drift } = await cdkBundling();
   const bundledRoot = await mkdtemp(join(tmpdir(), 'transfer-bench-bundled-'));
   const unbundledRoot = await mkdtemp(join(tmpdir(), 'transfer-bench-unbundled-'));
   const problems: string[] = [];
@@ -213,7 +166,7 @@ export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>
           const unbundledDir = join(unbundledRoot, handler.name);
           await mkdir(bundledDir, { recursive: true });
           await mkdir(unbundledDir, { recursive: true });
-          const [bundle, unbundled] = await Promise.all([bundleLikeCdk(handler, bundledDir, banner), buildUnbundled(handler, unbundledDir)]);
+          const [bundle, unbundled] = await Promise.all([bundleLikeCdk(handler, bundledDir), buildUnbundled(handler, unbundledDir)]);
           return { ...handler, bundled: bundle.file, contents: bundle.contents, unbundled };
         } catch (error) {
           problems.push(`${handler.entry} does not build: ${errorText(error)}`);
@@ -305,21 +258,19 @@ export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>
       .join(', ');
     readings.push(`Bundle size (no target): largest ${largest.handler} at ${kib(largest.bundleBytes)}; by package: ${top}.`);
   }
-  if (drift.length > 0) {
-    readings.push(`Warning: lib/constructs/transfer-function.ts no longer shows ${drift.join(', ')}: the bundles above may no longer match CDK's.`);
-  }
   return {
     title: `Cold start of the ${handlers().length} handlers`,
     method:
-      `Each handler bundled with the esbuild API exactly as \`TransferFunction\` has CDK bundle it (ESM, target node24, platform node, minify, ` +
-      `source maps without sources content, main fields module,main, no externals so \`@aws-sdk/*\` is inside, the createRequire banner read from ` +
-      `lib/constructs/transfer-function.ts). "Unbundled" is the same entry compiled by esbuild into one ESM file with every package external ` +
+      `Each handler bundled with the esbuild API from the options \`TransferFunction\` hands to CDK (lib/bundling.ts: ESM, target node24, ` +
+      `platform node, minify, source maps without sources content, main fields module,main, no externals so \`@aws-sdk/*\` is inside, the ` +
+      `createRequire banner, and the alias that loads \`node:http\` without an ES module import, which would make Node load undici). ` +
+      `"Unbundled" is the same entry compiled by esbuild into one ESM file with every package external ` +
       `(\`packages: 'external'\`, loaded from node_modules as a deploy without bundling would). Times are the median of ${RUNS} fresh Node ` +
-      `processes (\`node --input-type=module -e\`) with the deployed \`NODE_OPTIONS=--enable-source-maps\`: "ready" is \`performance.now()\` once ` +
+      `processes (\`node --input-type=module -e\`) with the deployed \`NODE_OPTIONS=${FUNCTION_NODE_OPTIONS}\`: "ready" is \`performance.now()\` once ` +
       `\`await import(file)\` has resolved with \`handler\` exported, i.e. from the process's start (an empty process is ready after ` +
       `${ms(emptyProcessMs)}, median, included in every "ready"); "CPU" is the process's user and system CPU time at that moment ` +
       `(\`process.cpuUsage()\`), which waiting for a busy CPU does not inflate. The import alone is in the figures (\`bundledImportMs\`).`,
-    figures: { runs: RUNS, emptyProcessMs, handlers: results, drift },
+    figures: { runs: RUNS, emptyProcessMs, handlers: results },
     tables: [
       markdownTable(
         ['handler', 'bundle', 'source map', 'ready, bundled', 'ready, unbundled', 'speed-up', 'CPU, bundled', 'CPU, unbundled', 'CPU speed-up'],

@@ -4,7 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
 import { IdempotentRequests } from './adapters/idempotency.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The provider's directory of partners and their customers. */
 export interface Partner {

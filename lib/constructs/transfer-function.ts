@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { acknowledge } from '../acknowledgements.ts';
+import { cdkBundling, FUNCTION_NODE_OPTIONS } from '../bundling.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../business-metrics.ts';
 
 /** The repository root (the parent of `lib/`): entries, the lockfile and esbuild's working directory hang off it. */
@@ -141,21 +142,9 @@ export class TransferFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: props.logLevel ?? 'INFO',
-        // Stack traces point at the TypeScript source, not the minified bundle.
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The SDK version we test with ships inside the bundle, not whatever the runtime carries.
-        externalModules: [],
-        // CommonJS dependencies call require(), which an ESM bundle lacks.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
+      bundling: cdkBundling(),
     });
 
     // Tracing puts xray:PutTraceSegments and xray:PutTelemetryRecords on this role's policy; neither

@@ -12,7 +12,7 @@ import {
   type DescribeExecutionCommandOutput,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LOCAL_REGION } from '../lambda-context.ts';
 import { oneLine } from './redact.ts';
 import {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { logger } from '../logger.ts';
 import { stepHandler } from './step-handler.ts';
 

@@ -1,6 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { getServices, type Services } from '../../composition.ts';
 import { logger } from '../logger.ts';
 import { publishMetrics } from '../metrics.ts';

@@ -1,0 +1,65 @@
+import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BuildOptions } from 'esbuild';
+
+/**
+ * How every function is bundled, in one place: `cdkBundling` hands it to NodejsFunction, which runs
+ * `esbuild --bundle <entry> --platform=node --outfile=index.mjs …` from the repository root;
+ * `esbuildOptions` says the same to the esbuild API, for the cold-start benchmark and the bundle tests.
+ */
+const BUNDLE = {
+  /** Node.js 24, as the functions' runtime. */
+  target: 'node24',
+  /** ES module packages first: esbuild drops the SDK commands and zod parts a function does not import. */
+  mainFields: ['module', 'main'],
+  /** CommonJS dependencies call require(), which an ES module bundle lacks. */
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  /**
+   * Import paths replaced in the bundle, relative to the repository root. `node:http` becomes a
+   * CommonJS-style lookup of the builtin: the ES module import the AWS SDK's HTTP handler writes makes
+   * Node evaluate undici on every cold start (see lambdas/bundling/node-http.cjs).
+   */
+  alias: {
+    http: './lambdas/bundling/node-http.cjs',
+    'node:http': './lambdas/bundling/node-http.cjs',
+  },
+} as const;
+
+/** The functions' NODE_OPTIONS: stack traces point at the TypeScript source, not the minified bundle. */
+export const FUNCTION_NODE_OPTIONS = '--enable-source-maps';
+
+/** NodejsFunction's bundling: an ES module, minified, with source maps (no sources inside) and the AWS SDK bundled. */
+export function cdkBundling(): BundlingOptions {
+  return {
+    format: OutputFormat.ESM,
+    target: BUNDLE.target,
+    mainFields: [...BUNDLE.mainFields],
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    // The SDK version we test with ships inside the bundle, not whatever the runtime carries.
+    externalModules: [],
+    banner: BUNDLE.banner,
+    esbuildArgs: { '--alias': Object.entries(BUNDLE.alias).map(([from, to]) => `${from}=${to}`) },
+  };
+}
+
+/** The esbuild API options that build what {@link cdkBundling} has CDK build, from `repoRoot`. */
+export function esbuildOptions(repoRoot: string, entry: string, outfile: string): BuildOptions {
+  return {
+    absWorkingDir: repoRoot,
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: BUNDLE.target,
+    mainFields: [...BUNDLE.mainFields],
+    outfile,
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    external: [],
+    banner: { js: BUNDLE.banner },
+    alias: { ...BUNDLE.alias },
+    logLevel: 'error',
+  };
+}
