@@ -9,14 +9,20 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': [
+      'no-restricted-imports': [
         'error',
         {
-          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
-          message: "Import zod as a namespace (import * as z from 'zod'): the `z` export keeps every zod locale in each Lambda bundle.",
+          paths: ['zod', 'zod/mini', 'zod/v4'].map((name) => ({
+            name,
+            message: "Import lambdas/domain/zod.ts (zod/mini with zod's English messages): full zod puts about 90 KiB into every function bundle.",
+          })),
         },
       ],
     },
+  },
+  {
+    files: ['lambdas/domain/zod.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     files: ['**/*.cjs'],

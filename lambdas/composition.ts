@@ -1,47 +1,40 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
-import { IdempotentRequests } from './adapters/idempotency.ts';
-import { SecretsManagerLinkKey, StaticLinkKey } from './adapters/link-key.ts';
+import type { IdempotentRequests } from './adapters/idempotency.ts';
 import { PowertoolsMetrics } from './adapters/powertools-metrics.ts';
-import { SesMailer } from './adapters/ses-mailer.ts';
-import { SnsAlerts } from './adapters/sns-alerts.ts';
-import { StepFunctionsWorkflow } from './adapters/sfn-workflow.ts';
 import { ApprovalLinks } from './domain/approval-links.ts';
 import type { ClaimNames } from './domain/caller.ts';
 import { isTimeZone } from './domain/dates.ts';
 import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
-import type { MailerPort } from './domain/ports.ts';
+import type { AlertPort, LinkKeyPort, MailerPort, WorkflowPort } from './domain/ports.ts';
+import * as z from './domain/zod.ts';
 import { metrics as functionMetrics } from './handlers/metrics.ts';
 import { TransferService } from './domain/transfer-service.ts';
 import { OperatorActions } from './domain/operator-actions.ts';
 import { WorkflowSteps } from './domain/workflow-steps.ts';
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const text = (fallback: string) => z._default(z.string(), fallback);
+const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
 /** Every setting the functions read, from the environment, checked once at start. */
 const configSchema = z.object({
-  TABLE_NAME: z.string().min(3),
-  STATE_MACHINE_ARN: z.string().default(''),
-  SENDER_EMAIL: z.string().default('transfers@example.com'),
-  DEVOPS_EMAIL: z.string().default('devops@example.com'),
-  PUBLIC_BASE_URL: z.string().default('http://127.0.0.1:3000'),
-  TRANSFER_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone').default(DEFAULT_POLICY.timeZone),
+  TABLE_NAME: z.string().check(z.minLength(3)),
+  STATE_MACHINE_ARN: text(''),
+  SENDER_EMAIL: text('transfers@example.com'),
+  DEVOPS_EMAIL: text('devops@example.com'),
+  PUBLIC_BASE_URL: text('http://127.0.0.1:3000'),
+  TRANSFER_TIMEZONE: z._default(z.string().check(z.refine(isTimeZone, 'must be an IANA time zone')), DEFAULT_POLICY.timeZone),
   TRANSFER_APPROVAL_WINDOW_SECONDS: positiveInt(DEFAULT_POLICY.approvalWindowSeconds),
   TRANSFER_REMINDER_INTERVAL_SECONDS: positiveInt(DEFAULT_POLICY.reminderIntervalSeconds),
-  TRANSFER_LOCK_DAYS: z.coerce.number().int().min(0).default(DEFAULT_POLICY.lockDays),
-  JWT_PARTNER_CLAIM: z.string().default('partner_id'),
-  JWT_ROLES_CLAIM: z.string().default('roles'),
-  ALERT_TOPIC_ARN: z.string().default(''),
+  TRANSFER_LOCK_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(0)), DEFAULT_POLICY.lockDays),
+  JWT_PARTNER_CLAIM: text('partner_id'),
+  JWT_ROLES_CLAIM: text('roles'),
+  ALERT_TOPIC_ARN: text(''),
   /** The approval-link key itself (local runs), or the Secrets Manager secret holding it (AWS). */
-  APPROVAL_LINK_KEY: z.string().min(32).optional(),
-  APPROVAL_LINK_KEY_SECRET_ARN: z.string().optional(),
+  APPROVAL_LINK_KEY: z.optional(z.string().check(z.minLength(32))),
+  APPROVAL_LINK_KEY_SECRET_ARN: z.optional(z.string()),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -53,6 +46,34 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
   return result.data;
 }
 
+/** Answers Idempotency-Key requests once (Powertools, in the same table). */
+export type IdempotencyPort = Pick<IdempotentRequests, 'answerOnce'>;
+
+/**
+ * The adapters a function is wired with besides DynamoDB, each made from the configuration. A
+ * handler passes those of the AWS services its role may call (lib/constructs/api.ts and
+ * workflow.ts grant them), and only those are in its bundle: esbuild leaves out every adapter, and
+ * its SDK client, that no import reaches. A port left out answers every call with an error that
+ * says so. `test/infra/bundle.test.ts` checks each bundle against its function's grants.
+ */
+export interface Adapters {
+  /** Step Functions: start, stop and answer executions. */
+  workflow?: (config: Config) => WorkflowPort;
+  /** SES: every email. */
+  mailer?: (config: Config) => MailerPort;
+  /** SNS: operator alerts. */
+  alerts?: (config: Config) => AlertPort;
+  /** The approval-link key (Secrets Manager, or the local key). */
+  linkKey?: (config: Config) => LinkKeyPort;
+  /** Powertools idempotency records for the Idempotency-Key header. */
+  idempotency?: (config: Config) => IdempotencyPort;
+}
+
+/** A port this function was not wired with: a call is a programming error, named as such. */
+function notWired(port: keyof Adapters): () => Promise<never> {
+  return () => Promise.reject(new Error(`This function is not wired with the ${port} adapter; its handler names the adapters it uses.`));
+}
+
 export interface Services {
   config: Config;
   claims: ClaimNames;
@@ -62,11 +83,11 @@ export interface Services {
   operators: OperatorActions;
   directory: DynamoDirectory;
   /** Idempotency-Key records (Powertools), in the same table. */
-  idempotency: IdempotentRequests;
+  idempotency: IdempotencyPort;
 }
 
-/** Wires the adapters; the only place that chooses them. SDK endpoints come from AWS_ENDPOINT_URL_* when set. */
-export function compose(env: NodeJS.ProcessEnv = process.env): Services {
+/** Wires the adapters; the only place that assembles them. SDK endpoints come from AWS_ENDPOINT_URL_* when set. */
+export function compose(adapters: Adapters, env: NodeJS.ProcessEnv = process.env): Services {
   const config = readConfig(env);
   const policy: Policy = {
     ...DEFAULT_POLICY,
@@ -78,9 +99,9 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const store = new DynamoTransferStore(db, config.TABLE_NAME);
   const directory = new DynamoDirectory(db, config.TABLE_NAME);
-  const workflow = new StepFunctionsWorkflow(new SFNClient({}), config.STATE_MACHINE_ARN);
+  const workflow: WorkflowPort = adapters.workflow?.(config) ?? { start: notWired('workflow'), signal: notWired('workflow'), stop: notWired('workflow') };
   const metrics = new PowertoolsMetrics(functionMetrics);
-  const ses = new SesMailer(new SESv2Client({}), config.SENDER_EMAIL);
+  const ses: MailerPort = adapters.mailer?.(config) ?? { send: notWired('mailer') };
   const mailer: MailerPort = {
     send: (message) =>
       ses.send(message).catch((error: unknown) => {
@@ -90,17 +111,12 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
   };
   const clock = { now: () => new Date() };
   const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy, metrics });
-  const linkKey = config.APPROVAL_LINK_KEY
-    ? new StaticLinkKey(config.APPROVAL_LINK_KEY)
-    : config.APPROVAL_LINK_KEY_SECRET_ARN
-      ? new SecretsManagerLinkKey(new SecretsManagerClient({}), config.APPROVAL_LINK_KEY_SECRET_ARN)
-      : { key: () => Promise.reject(new Error('Set APPROVAL_LINK_KEY or APPROVAL_LINK_KEY_SECRET_ARN to send approval links.')) };
   const steps = new WorkflowSteps({
     store,
     directory,
     mailer,
-    alerts: new SnsAlerts(new SNSClient({}), config.ALERT_TOPIC_ARN),
-    linkKey,
+    alerts: adapters.alerts?.(config) ?? { publish: notWired('alerts') },
+    linkKey: adapters.linkKey?.(config) ?? { key: notWired('linkKey') },
     transfers,
     clock,
     policy,
@@ -116,14 +132,21 @@ export function compose(env: NodeJS.ProcessEnv = process.env): Services {
     steps,
     operators: new OperatorActions({ store, steps, transfers, clock }),
     directory,
-    idempotency: new IdempotentRequests(new DynamoDBClient({}), config.TABLE_NAME),
+    idempotency: adapters.idempotency?.(config) ?? { answerOnce: notWired('idempotency') },
   };
 }
 
-let services: Services | undefined;
+const composed = new WeakMap<Adapters, Services>();
 
-/** The services of this process, composed on first use (once per Lambda container). */
-export function getServices(): Services {
-  services ??= compose();
+/**
+ * The services of a handler, composed on its first invocation: once per Lambda container, and once
+ * per handler where the local stack runs them all in one process.
+ */
+export function getServices(adapters: Adapters): Services {
+  let services = composed.get(adapters);
+  if (services === undefined) {
+    services = compose(adapters);
+    composed.set(adapters, services);
+  }
   return services;
 }

@@ -8,7 +8,8 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Config, IdempotencyPort } from '../composition.ts';
 import type { Caller } from '../domain/caller.ts';
 import { ConflictError, NotAllowedError, TransientError, ValidationError } from '../domain/errors.ts';
 import { TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
@@ -84,6 +85,11 @@ class RequestRecords extends DynamoDBPersistenceLayer {
   override saveInProgress(data: Parameters<DynamoDBPersistenceLayer['saveInProgress']>[0]): Promise<void> {
     return super.saveInProgress(data, IN_PROGRESS_LOCK_MS);
   }
+}
+
+/** The Idempotency-Key records of a function that takes the header (see `Adapters` in composition.ts). */
+export function idempotentRequests(config: Pick<Config, 'TABLE_NAME'>): IdempotencyPort {
+  return new IdempotentRequests(new DynamoDBClient({}), config.TABLE_NAME);
 }
 
 /**

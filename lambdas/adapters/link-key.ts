@@ -1,4 +1,5 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Config } from '../composition.ts';
 import type { LinkKeyPort } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
 
@@ -7,6 +8,16 @@ const MIN_KEY_BYTES = 32;
 function checked(key: Buffer, source: string): Buffer {
   if (key.length < MIN_KEY_BYTES) throw new Error(`The approval-link key from ${source} is shorter than ${MIN_KEY_BYTES} bytes.`);
   return key;
+}
+
+/**
+ * The link key of a function that sends approval links (see `Adapters` in composition.ts): the key
+ * itself where APPROVAL_LINK_KEY is set (local runs), else the Secrets Manager secret (AWS).
+ */
+export function approvalLinkKey(config: Pick<Config, 'APPROVAL_LINK_KEY' | 'APPROVAL_LINK_KEY_SECRET_ARN'>): LinkKeyPort {
+  if (config.APPROVAL_LINK_KEY) return new StaticLinkKey(config.APPROVAL_LINK_KEY);
+  if (config.APPROVAL_LINK_KEY_SECRET_ARN) return new SecretsManagerLinkKey(new SecretsManagerClient({}), config.APPROVAL_LINK_KEY_SECRET_ARN);
+  return { key: () => Promise.reject(new Error('Set APPROVAL_LINK_KEY or APPROVAL_LINK_KEY_SECRET_ARN to send approval links.')) };
 }
 
 /** The link key from a Secrets Manager secret (as deployed), read once per container. */

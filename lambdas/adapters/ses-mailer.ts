@@ -1,6 +1,12 @@
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Config } from '../composition.ts';
 import type { EmailMessage, MailerPort } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
+
+/** The mail adapter of a function that sends email (see `Adapters` in composition.ts). */
+export function sesMailer(config: Pick<Config, 'SENDER_EMAIL'>): MailerPort {
+  return new SesMailer(new SESv2Client({}), config.SENDER_EMAIL);
+}
 
 export class SesMailer implements MailerPort {
   constructor(

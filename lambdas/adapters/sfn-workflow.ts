@@ -1,9 +1,15 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { Config } from '../composition.ts';
 import type { WorkflowPort, WorkflowSignal } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
 
 /** A task that finished, timed out or never existed can no longer take a signal. */
 const GONE = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
+
+/** The workflow adapter of a function that starts, stops or answers executions (see `Adapters` in composition.ts). */
+export function stepFunctionsWorkflow(config: Pick<Config, 'STATE_MACHINE_ARN'>): WorkflowPort {
+  return new StepFunctionsWorkflow(new SFNClient({}), config.STATE_MACHINE_ARN);
+}
 
 export class StepFunctionsWorkflow implements WorkflowPort {
   constructor(

@@ -1,6 +1,12 @@
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { Config } from '../composition.ts';
 import type { AlertPort } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
+
+/** The alert adapter of a function that alerts operators (see `Adapters` in composition.ts). */
+export function snsAlerts(config: Pick<Config, 'ALERT_TOPIC_ARN'>): AlertPort {
+  return new SnsAlerts(new SNSClient({}), config.ALERT_TOPIC_ARN);
+}
 
 /** Operator alerts on the SNS topic; without a topic (the local stack) alerts go by email only. */
 export class SnsAlerts implements AlertPort {

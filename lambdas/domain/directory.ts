@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
 
 /** The provider's directory of partners and their customers. */
 export interface Partner {
@@ -39,7 +39,8 @@ export interface DirectoryFile {
   customers: Customer[];
 }
 
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'may hold only letters, digits and . _ : -');
+const id = z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'may hold only letters, digits and . _ : -'));
+const name = z.string().check(z.minLength(1), z.maxLength(200));
 const settings = z.record(z.string(), z.unknown());
 
 /** The directory file `npm run seed` loads; checked whole before anything is written. */
@@ -48,27 +49,29 @@ export const directoryFileSchema = z
     partners: z.array(
       z.strictObject({
         id,
-        name: z.string().min(1).max(200),
-        invoiceDay: z.number().int().min(1).max(31),
-        contacts: z.array(z.email()).min(1),
+        name,
+        invoiceDay: z.number().check(z.int(), z.gte(1), z.lte(31)),
+        contacts: z.array(z.email()).check(z.minLength(1)),
       }),
     ),
     customers: z.array(
       z.strictObject({
         id,
-        name: z.string().min(1).max(200),
+        name,
         partnerId: id,
-        domains: z.array(z.string().min(1).max(253)),
+        domains: z.array(z.string().check(z.minLength(1), z.maxLength(253))),
         settings,
         users: z.array(z.strictObject({ email: z.email(), settings })),
       }),
     ),
   })
-  .superRefine((file, ctx) => {
-    const partners = new Set(file.partners.map((p) => p.id));
-    file.customers.forEach((customer, index) => {
-      if (!partners.has(customer.partnerId)) {
-        ctx.addIssue({ code: 'custom', path: ['customers', index, 'partnerId'], message: `names unknown partner ${customer.partnerId}` });
-      }
-    });
-  });
+  .check(
+    z.superRefine((file, ctx) => {
+      const partners = new Set(file.partners.map((p) => p.id));
+      file.customers.forEach((customer, index) => {
+        if (!partners.has(customer.partnerId)) {
+          ctx.addIssue({ code: 'custom', path: ['customers', index, 'partnerId'], message: `names unknown partner ${customer.partnerId}` });
+        }
+      });
+    }),
+  );

@@ -7,7 +7,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { acknowledge } from '../acknowledgements.ts';
-import { cdkBundling, FUNCTION_NODE_OPTIONS } from '../bundling.ts';
+import { cdkBundling } from '../bundling.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../business-metrics.ts';
 
 /** The repository root (the parent of `lib/`): entries, the lockfile and esbuild's working directory hang off it. */
@@ -142,7 +142,6 @@ export class TransferFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: props.logLevel ?? 'INFO',
-        NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
       },
       bundling: cdkBundling(),
     });

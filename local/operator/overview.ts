@@ -12,7 +12,7 @@ import {
   type DescribeExecutionCommandOutput,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
+import * as z from '../../lambdas/domain/zod.ts';
 import { LOCAL_REGION } from '../lambda-context.ts';
 import { oneLine } from './redact.ts';
 import {
@@ -151,7 +151,7 @@ const party = z.object({ id: z.string(), name: z.string() });
 const historyEvent = z.object({
   at: z.string(),
   type: z.string(),
-  actor: z.object({ kind: z.string(), partnerId: z.string().optional(), name: z.string().optional() }),
+  actor: z.object({ kind: z.string(), partnerId: z.optional(z.string()), name: z.optional(z.string()) }),
   detail: z.record(z.string(), z.unknown()),
 });
 const transferSchema = z.object({
@@ -160,18 +160,18 @@ const transferSchema = z.object({
   customers: z.array(z.object({ id: z.string(), name: z.string() })),
   fromPartner: party,
   toPartner: party,
-  requestedDate: z.string().nullable(),
-  transferDate: z.string().nullable(),
+  requestedDate: z.nullable(z.string()),
+  transferDate: z.nullable(z.string()),
   immediate: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  ticketId: z.string().nullable().optional(),
-  note: z.string().nullable().optional(),
-  outcomes: z.array(z.object({ customerId: z.string(), outcome: z.string(), reason: z.string().optional() })).optional(),
-  billing: z.object({ advice: z.string().optional() }).optional(),
-  history: z.array(historyEvent).optional(),
+  ticketId: z.optional(z.nullable(z.string())),
+  note: z.optional(z.nullable(z.string())),
+  outcomes: z.optional(z.array(z.object({ customerId: z.string(), outcome: z.string(), reason: z.optional(z.string()) }))),
+  billing: z.optional(z.object({ advice: z.optional(z.string()) })),
+  history: z.optional(z.array(historyEvent)),
 });
-const pageSchema = z.object({ items: z.array(transferSchema), nextToken: z.string().optional() });
+const pageSchema = z.object({ items: z.array(transferSchema), nextToken: z.optional(z.string()) });
 const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 /** An answer of the HTTP API that is not what was asked for, with its one-line message. */

@@ -82,14 +82,16 @@ export function operatorRoutes(options: OperatorRouteOptions): LocalRoute[] {
     }
   };
   const list = lazy((api) => {
-    const handler = api.apiHandler(async (event, services) => {
+    // Reads only: no adapter beyond DynamoDB.
+    const handler = api.apiHandler({}, async (event, services) => {
       const caller = requireOperator(api, event, services);
       return api.json(200, await reading(overview(services, caller).list(listQuery(event))));
     });
     return (event, context) => handler(event, context);
   });
   const detail = lazy((api) => {
-    const handler = api.apiHandler(async (event, services) => {
+    // Reads only: no adapter beyond DynamoDB.
+    const handler = api.apiHandler({}, async (event, services) => {
       const caller = requireOperator(api, event, services);
       const name = api.pathParameter(event, 'name');
       const view = await reading(overview(services, caller).detail(name));

@@ -5,9 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdkBundling, esbuildOptions, FUNCTION_NODE_OPTIONS } from '../../lib/bundling.ts';
+import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { cdkBundling, esbuildOptions } from '../../lib/bundling.ts';
+import { allowedActionsByFunction, synthesize } from './synth.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = 'lambdas/handlers/http/get-transfer.ts';
@@ -43,6 +46,46 @@ const undici = process.moduleLoadList.some((name) => name.includes('undici'));
 process.stdout.write(JSON.stringify({ statusCode: result.statusCode, body: JSON.parse(result.body), undici }));
 `;
 
+/** Runs `script` in a fresh Node with `env` (and nothing else from this process's environment); its standard output. */
+function runNode(script: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, env: { PATH: process.env.PATH, ...env } }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+    );
+  });
+}
+
+/** The files of a build that made it into its output (esbuild also lists the files it read and left out). */
+function filesInBundle(metafile: Metafile): string[] {
+  return Object.values(metafile.outputs).flatMap((output) =>
+    Object.entries(output.inputs)
+      .filter(([, input]) => input.bytesInOutput > 0)
+      .map(([path]) => path),
+  );
+}
+
+/** What a deployed function's environment has, as far as these tests need it (credentials are placeholders). */
+const FUNCTION_ENV = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  TABLE_NAME: 'customer-transfers',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+};
+
+// A workflow step lets its errors through: this one is handed a payload without a transfer id.
+const FAILING_STEP_SCRIPT = `
+const { handler } = await import(process.env.BUNDLE);
+const context = { awsRequestId: 'r-1', functionName: 'record-outcome', getRemainingTimeInMillis: () => 10000 };
+try {
+  await handler({ outcome: 'DECLINED' }, context);
+  process.stdout.write('no error');
+} catch (error) {
+  process.stdout.write(error.stack);
+}
+`;
+
 describe('a function bundle, built as CDK builds it', () => {
   let dir: string;
   let bundle: string;
@@ -72,11 +115,12 @@ describe('a function bundle, built as CDK builds it', () => {
     expect(code).toMatch(/from\s*"node:https"/);
   });
 
-  it('holds no zod locale but English', () => {
-    // Files esbuild read but left out (tree-shaken) are inputs of the build, not of the output.
-    const inBundle = Object.values(metafile.outputs).flatMap((output) => Object.entries(output.inputs).filter(([, input]) => input.bytesInOutput > 0));
-    const locales = inBundle.map(([path]) => path).filter((path) => path.includes('zod/') && path.includes('/locales/'));
-    expect(locales).toEqual(['node_modules/zod/v4/locales/en.js']);
+  it("holds zod/mini with zod's English messages, and no other part of zod", () => {
+    const zod = filesInBundle(metafile).filter((path) => path.startsWith('node_modules/zod/'));
+    expect(zod).toContain('node_modules/zod/v4/mini/schemas.js');
+    // The locales' index re-exports each locale; of the locales themselves only English is in.
+    expect(zod.filter((path) => path.includes('/locales/')).sort()).toEqual(['node_modules/zod/v4/locales/en.js', 'node_modules/zod/v4/locales/index.js']);
+    expect(zod.filter((path) => path.includes('/classic/'))).toEqual([]);
   });
 
   it('answers a request through DynamoDB over node:http without loading undici', async () => {
@@ -85,27 +129,10 @@ describe('a function bundle, built as CDK builds it', () => {
     await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = endpoint.address() as AddressInfo;
-      const output = await new Promise<string>((resolve, reject) => {
-        execFile(
-          process.execPath,
-          ['--input-type=module', '-e', INVOKE_SCRIPT],
-          {
-            timeout: 20_000,
-            env: {
-              PATH: process.env.PATH,
-              NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
-              BUNDLE: pathToFileURL(bundle).href,
-              AWS_REGION: 'us-east-1',
-              AWS_ACCESS_KEY_ID: 'test',
-              AWS_SECRET_ACCESS_KEY: 'test',
-              AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${port}`,
-              TABLE_NAME: 'customer-transfers',
-              POWERTOOLS_LOG_LEVEL: 'SILENT',
-              POWERTOOLS_METRICS_DISABLED: 'true',
-            },
-          },
-          (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-        );
+      const output = await runNode(INVOKE_SCRIPT, {
+        ...FUNCTION_ENV,
+        BUNDLE: pathToFileURL(bundle).href,
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${port}`,
       });
       expect(JSON.parse(output)).toEqual({ statusCode: 404, body: { error: { code: 'NOT_FOUND', message: 'Transfer T-1 was not found.' } }, undici: false });
       expect(seen.length).toBeGreaterThan(0);
@@ -114,5 +141,82 @@ describe('a function bundle, built as CDK builds it', () => {
     } finally {
       await new Promise((resolve) => endpoint.close(resolve));
     }
+  });
+});
+
+/**
+ * The adapters beyond DynamoDB (lambdas/composition.ts `Adapters`): the file, the package of its
+ * client, and the IAM action that shows a function may call that service.
+ */
+const ADAPTERS = [
+  { file: 'lambdas/adapters/sfn-workflow.ts', pkg: '@aws-sdk/client-sfn', granted: (actions: Set<string>) => [...actions].some((a) => a.startsWith('states:')) },
+  { file: 'lambdas/adapters/ses-mailer.ts', pkg: '@aws-sdk/client-sesv2', granted: (actions: Set<string>) => actions.has('ses:SendEmail') },
+  { file: 'lambdas/adapters/sns-alerts.ts', pkg: '@aws-sdk/client-sns', granted: (actions: Set<string>) => actions.has('sns:Publish') },
+  {
+    file: 'lambdas/adapters/link-key.ts',
+    pkg: '@aws-sdk/client-secrets-manager',
+    granted: (actions: Set<string>) => actions.has('secretsmanager:GetSecretValue'),
+  },
+] as const;
+
+const ENTRIES: Record<string, string> = Object.fromEntries([
+  ...HTTP_FUNCTIONS.map((name) => [name, `lambdas/handlers/http/${name}.ts`]),
+  ...Object.values(WORKFLOW_FUNCTIONS).map((name) => [name, `lambdas/handlers/workflow/${name}.ts`]),
+]);
+
+describe('each function bundle', () => {
+  let dir: string;
+  const files = new Map<string, string[]>();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'transfer-bundles-'));
+    await Promise.all(
+      Object.entries(ENTRIES).map(async ([name, entry]) => {
+        const result = await build({ ...esbuildOptions(REPO_ROOT, entry, join(dir, name, 'index.mjs')), metafile: true });
+        files.set(name, filesInBundle(result.metafile));
+      }),
+    );
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("holds the adapter and SDK client of exactly the services its role may call, no other", () => {
+    const allowed = allowedActionsByFunction(synthesize());
+    expect(Object.keys(allowed).sort()).toEqual(Object.keys(ENTRIES).sort());
+    const mismatches: string[] = [];
+    for (const [name, actions] of Object.entries(allowed)) {
+      const inBundle = files.get(name) ?? [];
+      for (const adapter of ADAPTERS) {
+        const granted = adapter.granted(actions);
+        const bundled = inBundle.includes(adapter.file);
+        const client = inBundle.some((path) => path.startsWith(`node_modules/${adapter.pkg}/`));
+        if (bundled !== granted || client !== granted) mismatches.push(`${name}: ${adapter.file} granted ${granted}, bundled ${bundled}, client ${client}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it('writes stack traces that point at the TypeScript source, without --enable-source-maps', async () => {
+    const stack = await runNode(FAILING_STEP_SCRIPT, { ...FUNCTION_ENV, BUNDLE: pathToFileURL(join(dir, 'record-outcome', 'index.mjs')).href });
+    expect(stack).toMatch(/^\$ZodError: /);
+    // Sources are named from the bundle's directory, here a temporary one: hence any prefix before lambdas/.
+    expect(stack).toMatch(/\n {4}at (\S+ \()?\S*lambdas\/handlers\/workflow\/step-handler\.ts:\d+:\d+\)?\n/);
+    // Without the source map the same frames would be positions in the minified bundle.
+    expect(stack).not.toContain('index.mjs');
+  });
+
+  it('holds the Idempotency-Key records (Powertools) only where the handler reads the header', () => {
+    for (const [name, entry] of Object.entries(ENTRIES)) {
+      const readsHeader = readFileSync(join(REPO_ROOT, entry), 'utf8').includes('idempotencyKeyOf(');
+      const inBundle = files.get(name) ?? [];
+      expect({ name, adapter: inBundle.includes('lambdas/adapters/idempotency.ts') }).toEqual({ name, adapter: readsHeader });
+      expect({ name, powertools: inBundle.some((path) => path.startsWith('node_modules/@aws-lambda-powertools/idempotency/')) }).toEqual({
+        name,
+        powertools: readsHeader,
+      });
+    }
+    // The check above can see the adapter: one handler does read the header.
+    expect([...files.entries()].filter(([, inBundle]) => inBundle.includes('lambdas/adapters/idempotency.ts')).map(([name]) => name)).toEqual(['create-transfer']);
   });
 });

@@ -1,20 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
 import { flattenReference } from '../../lib/acknowledgements.ts';
-import { resourceById, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
-
-/** A policy statement as the template gives it. */
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action?: string | string[];
-  NotAction?: unknown;
-  Resource?: unknown;
-  NotResource?: unknown;
-  Principal?: unknown;
-  NotPrincipal?: unknown;
-  Condition?: unknown;
-}
+import { asList, resourceById, resourcesOf, roleIdOf, statementsOfRole, synthesize, type Statement, type SynthesizedStack } from './synth.ts';
 
 /** One role with every statement that applies to it. */
 interface RoleStatements {
@@ -45,29 +32,11 @@ const RESOURCELESS_ACTIONS = new Set([
   'logs:DescribeLogGroups',
 ]);
 
-const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
 const actionsOf = (statement: Statement): string[] => asList(statement.Action) as string[];
 const resourcesOfStatement = (statement: Statement): string[] => asList(statement.Resource).map((resource) => flattenReference(resource));
 
 let synthesized: SynthesizedStack;
 let roles: RoleStatements[];
-
-/** Every statement attached to the role `roleId`: its inline policies and every `AWS::IAM::Policy` naming it. */
-function statementsOfRole(roleId: string): Statement[] {
-  const properties = resourceById(synthesized.template, roleId).Properties ?? {};
-  const inline = (properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? [];
-  const attached = Object.values(resourcesOf(synthesized.template, 'AWS::IAM::Policy'))
-    .filter((policy) => asList(policy.Properties?.Roles).some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleId })))
-    .map((policy) => policy.Properties?.PolicyDocument as { Statement: Statement[] });
-  return [...inline.map((policy) => policy.PolicyDocument), ...attached].flatMap((document) => document.Statement);
-}
-
-function roleIdOf(resource: { Properties?: Record<string, unknown> }, property: string): string {
-  const role = resource.Properties?.[property] as { 'Fn::GetAtt'?: [string, string] } | undefined;
-  const roleId = role?.['Fn::GetAtt']?.[0];
-  if (roleId === undefined) throw new Error(`${property} is not a role of this stack: ${JSON.stringify(role)}`);
-  return roleId;
-}
 
 /** The statements as a table, one row per statement: role → actions → resources. */
 function table(rows: RoleStatements[]): string {
@@ -86,11 +55,11 @@ beforeAll(() => {
   const owners = new Map(Object.entries(synthesized.functionIds).map(([name, logicalId]) => [logicalId, name]));
   const functionRoles = Object.entries(resourcesOf(synthesized.template, 'AWS::Lambda::Function')).map(([logicalId, fn]) => {
     const roleId = roleIdOf(fn, 'Role');
-    return { owner: owners.get(logicalId) ?? logicalId, roleId, statements: statementsOfRole(roleId) };
+    return { owner: owners.get(logicalId) ?? logicalId, roleId, statements: statementsOfRole(synthesized.template, roleId) };
   });
   const machineRoles = Object.values(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine')).map((machine) => {
     const roleId = roleIdOf(machine, 'RoleArn');
-    return { owner: 'state machine', roleId, statements: statementsOfRole(roleId) };
+    return { owner: 'state machine', roleId, statements: statementsOfRole(synthesized.template, roleId) };
   });
   roles = [...functionRoles, ...machineRoles];
   console.log(`IAM statements of every function role and the state machine role:\n${table(roles)}`);

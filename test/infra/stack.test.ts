@@ -58,7 +58,7 @@ describe('functions', () => {
     for (const name of ALL_FUNCTIONS) {
       const environment = environmentOf(synthesized, name);
       expect(Object.keys(environment).sort(), name).toEqual(
-        [...FUNCTION_ENVIRONMENT, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS'].sort(),
+        [...FUNCTION_ENVIRONMENT, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL'].sort(),
       );
       expect(environment, name).toEqual(reference);
     }
@@ -71,7 +71,6 @@ describe('functions', () => {
       TRANSFER_LOCK_DAYS: '30',
       JWT_PARTNER_CLAIM: 'partner_id',
       JWT_ROLES_CLAIM: 'roles',
-      NODE_OPTIONS: '--enable-source-maps',
       LOG_LEVEL: 'INFO',
       POWERTOOLS_SERVICE_NAME: 'customer-transfer',
       POWERTOOLS_METRICS_NAMESPACE: 'CustomerTransfer',

@@ -72,3 +72,47 @@ export const PSEUDO_REFS = {
   'AWS::AccountId': '000000000000',
   'AWS::URLSuffix': 'amazonaws.com',
 } as const;
+
+/** A policy statement as the template gives it. */
+export interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  NotResource?: unknown;
+  Principal?: unknown;
+  NotPrincipal?: unknown;
+  Condition?: unknown;
+}
+
+export const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
+
+/** Every statement attached to the role `roleId`: its inline policies and every `AWS::IAM::Policy` naming it. */
+export function statementsOfRole(template: Template, roleId: string): Statement[] {
+  const properties = resourceById(template, roleId).Properties ?? {};
+  const inline = (properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? [];
+  const attached = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+    .filter((policy) => asList(policy.Properties?.Roles).some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleId })))
+    .map((policy) => policy.Properties?.PolicyDocument as { Statement: Statement[] });
+  return [...inline.map((policy) => policy.PolicyDocument), ...attached].flatMap((document) => document.Statement);
+}
+
+/** The logical id of the role a resource's `property` (`Role`, `RoleArn`) points at. */
+export function roleIdOf(resource: { Properties?: Record<string, unknown> }, property: string): string {
+  const role = resource.Properties?.[property] as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  const roleId = role?.['Fn::GetAtt']?.[0];
+  if (roleId === undefined) throw new Error(`${property} is not a role of this stack: ${JSON.stringify(role)}`);
+  return roleId;
+}
+
+/** The actions each function's role is allowed, by the function's kebab-case name. */
+export function allowedActionsByFunction(synthesized: SynthesizedStack): Record<string, Set<string>> {
+  return Object.fromEntries(
+    Object.entries(synthesized.functionIds).map(([name, logicalId]) => {
+      const statements = statementsOfRole(synthesized.template, roleIdOf(resourceById(synthesized.template, logicalId), 'Role'));
+      const actions = statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => asList(statement.Action) as string[]);
+      return [name, new Set(actions)];
+    }),
+  );
+}

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { callerFromClaims, type Caller } from '../../domain/caller.ts';
 import { DomainError, ValidationError } from '../../domain/errors.ts';
 import type { RequestMeta } from '../../domain/transfer-service.ts';
-import { getServices, type Services } from '../../composition.ts';
+import { getServices, type Adapters, type Services } from '../../composition.ts';
 import { logger } from '../logger.ts';
 import { publishMetrics } from '../metrics.ts';
 
@@ -38,13 +38,16 @@ function apiErrors(): MiddlewareObj<ApiEvent, ApiResult> {
   };
 }
 
-/** Wraps a route function: logger context, the composed services, and the error mapping. */
-export function apiHandler(fn: (event: ApiEvent, services: Services) => Promise<ApiResult>) {
+/**
+ * Wraps a route function: logger context, the services composed with the `adapters` the function
+ * uses (see {@link Adapters}), and the error mapping.
+ */
+export function apiHandler(adapters: Adapters, fn: (event: ApiEvent, services: Services) => Promise<ApiResult>) {
   return middy<ApiEvent, ApiResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(publishMetrics())
     .use(apiErrors())
-    .handler((event) => fn(event, getServices()));
+    .handler((event) => fn(event, getServices(adapters)));
 }
 
 export function callerOf(event: ApiEvent, services: Services): Caller {

@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { stepFunctionsWorkflow } from '../../adapters/sfn-workflow.ts';
 import type { LinkDecision, LinkState } from '../../domain/approval-links.ts';
 import { DecisionNotYetDelivered, TransientError } from '../../domain/errors.ts';
 import type { ConsentRecord, Transfer } from '../../domain/transfer.ts';
@@ -12,10 +13,13 @@ import {
   linkProblemStatus,
   type LinkProblem,
 } from '../../presentation/pages.ts';
-import { getServices } from '../../composition.ts';
+import { getServices, type Adapters } from '../../composition.ts';
 import { logger } from '../logger.ts';
 import { publishMetrics } from '../metrics.ts';
 import { rawBody, requestMeta, type ApiEvent, type ApiResult } from './api.ts';
+
+/** A decision made through a link answers the waiting workflow. */
+const ADAPTERS: Adapters = { workflow: stepFunctionsWorkflow };
 
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -85,7 +89,7 @@ export const handler = middy<ApiEvent, ApiResult, Error, Context>()
   .use(publishMetrics())
   .handler(async (event) => {
     const secret = event.pathParameters?.secret ?? '';
-    const { links } = getServices();
+    const { links } = getServices(ADAPTERS);
     try {
       if (event.requestContext.http.method !== 'POST') return openedPage(await links.open(secret));
       const outcome = await links.decide(secret, formFields(event), requestMeta(event));

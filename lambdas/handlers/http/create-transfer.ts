@@ -1,9 +1,11 @@
+import { idempotentRequests } from '../../adapters/idempotency.ts';
+import { stepFunctionsWorkflow } from '../../adapters/sfn-workflow.ts';
 import { idempotencyKeyOf } from '../../adapters/idempotency.ts';
 import { createTransferBody, parseInput } from '../../domain/requests.ts';
 import { logger } from '../logger.ts';
 import { apiHandler, callerOf, json, jsonBody, requestMeta, type ApiResult } from './api.ts';
 
-export const handler = apiHandler(async (event, services) => {
+export const handler = apiHandler({ workflow: stepFunctionsWorkflow, idempotency: idempotentRequests }, async (event, services) => {
   const caller = callerOf(event, services);
   const key = idempotencyKeyOf(event.headers);
   const body = jsonBody(event);

@@ -1,9 +1,10 @@
+import { stepFunctionsWorkflow } from '../../adapters/sfn-workflow.ts';
 import type { Step } from '../../domain/transfer.ts';
 import { logger } from '../logger.ts';
 import { apiHandler, callerOf, json, jsonBody, pathParameter, requestMeta } from './api.ts';
 
 /** Serves both written decisions: POST /transfers/{id}/release and POST /transfers/{id}/acceptance. */
-export const handler = apiHandler(async (event, services) => {
+export const handler = apiHandler({ workflow: stepFunctionsWorkflow }, async (event, services) => {
   const step: Step = event.routeKey.endsWith('/release') ? 'release' : 'acceptance';
   const id = pathParameter(event, 'id');
   logger.appendKeys({ transferId: id });

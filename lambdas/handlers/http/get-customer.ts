@@ -1,5 +1,5 @@
 import { apiHandler, callerOf, json, pathParameter } from './api.ts';
 
-export const handler = apiHandler(async (event, services) =>
+export const handler = apiHandler({}, async (event, services) =>
   json(200, await services.transfers.getCustomer(callerOf(event, services), pathParameter(event, 'id'))),
 );

@@ -1,8 +1,10 @@
+import { approvalLinkKey } from '../../adapters/link-key.ts';
+import { sesMailer } from '../../adapters/ses-mailer.ts';
 import { logger } from '../logger.ts';
 import { apiHandler, callerOf, json, jsonBody, pathParameter } from './api.ts';
 
 /** Operators on a stuck approval: POST /transfers/{id}/remind and POST /transfers/{id}/extend, each citing a ticket. */
-export const handler = apiHandler(async (event, services) => {
+export const handler = apiHandler({ mailer: sesMailer, linkKey: approvalLinkKey }, async (event, services) => {
   const id = pathParameter(event, 'id');
   logger.appendKeys({ transferId: id });
   const caller = callerOf(event, services);

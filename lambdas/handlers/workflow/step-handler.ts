@@ -1,15 +1,17 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type * as z from 'zod';
-import { getServices, type Services } from '../../composition.ts';
+import type * as z from '../../domain/zod.ts';
+import { getServices, type Adapters, type Services } from '../../composition.ts';
 import { logger } from '../logger.ts';
 import { publishMetrics } from '../metrics.ts';
 
 /**
  * Wraps a workflow step: validates the state machine's payload, tags logs with the transfer id,
+ * runs the step with the services composed with the `adapters` it uses (see {@link Adapters}),
  * and lets errors through by name so the state machine's Retry and Catch see them.
  */
-export function stepHandler<S extends z.ZodType<{ transferId: string }>, R>(
+export function stepHandler<S extends z.ZodMiniType<{ transferId: string }>, R>(
+  adapters: Adapters,
   schema: S,
   run: (input: z.infer<S>, services: Services) => Promise<R>,
 ) {
@@ -19,6 +21,6 @@ export function stepHandler<S extends z.ZodType<{ transferId: string }>, R>(
     .handler(async (event: unknown) => {
       const input = schema.parse(event);
       logger.appendKeys({ transferId: input.transferId });
-      return run(input, getServices());
+      return run(input, getServices(adapters));
     });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type * as z from 'zod';
+import type * as z from '../../../lambdas/domain/zod.ts';
 import { ValidationError } from '../../../lambdas/domain/errors.ts';
 import {
   acceptanceDecisionBody,
@@ -15,7 +15,7 @@ interface Issue {
   message: string;
 }
 
-function rejection(schema: z.ZodType, value: unknown, what: string): { error: ValidationError; issues: Issue[] } {
+function rejection(schema: z.ZodMiniType, value: unknown, what: string): { error: ValidationError; issues: Issue[] } {
   try {
     parseInput(schema, value, what);
   } catch (error) {
