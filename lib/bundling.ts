@@ -16,11 +16,14 @@ const BUNDLE = {
   /**
    * Import paths replaced in the bundle, relative to the repository root. `node:http` becomes a
    * CommonJS-style lookup of the builtin: the ES module import the AWS SDK's HTTP handler writes makes
-   * Node evaluate undici on every cold start (see lambdas/bundling/node-http.cjs).
+   * Node evaluate undici on every cold start (see lambdas/bundling/node-http.cjs). The SDK's default
+   * credential chain becomes the environment alone (lambdas/bundling/credentials.ts).
    */
   alias: {
     http: './lambdas/bundling/node-http.cjs',
     'node:http': './lambdas/bundling/node-http.cjs',
+    // Lambda hands a function its role's credentials in the environment: the SDK's chain of other sources stays out.
+    '@aws-sdk/credential-provider-node': './lambdas/bundling/credentials.ts',
   },
   /**
    * Runs first in every bundle: stack traces point at the TypeScript source through the bundle's

@@ -123,6 +123,13 @@ describe('a function bundle, built as CDK builds it', () => {
     expect(zod.filter((path) => path.includes('/classic/'))).toEqual([]);
   });
 
+  it("takes the SDK's credentials from the environment alone, as Lambda supplies them", () => {
+    const packages = new Set(filesInBundle(metafile).map((path) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1]));
+    expect(packages).toContain('@aws-sdk/credential-provider-env');
+    const otherSources = [...packages].filter((name) => name !== undefined && /credential-provider|nested-clients|token-providers/.test(name));
+    expect(otherSources).toEqual(['@aws-sdk/credential-provider-env']);
+  });
+
   it('answers a request through DynamoDB over node:http without loading undici', async () => {
     const seen: SeenRequest[] = [];
     const endpoint = fakeEndpoint(seen);
