@@ -265,7 +265,8 @@ export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>
     method:
       `Each handler bundled with the esbuild API from the options \`TransferFunction\` hands to CDK (lib/bundling.ts: ESM, target node24, ` +
       `platform node, minify, source maps without sources content, main fields module,main, no externals so \`@aws-sdk/*\` is inside, the ` +
-      `createRequire banner, the alias that loads \`node:http\` without an ES module import, which would make Node load undici, and the ` +
+      `createRequire banner, the aliases that load \`node:http\` without an ES module import, which would make Node load undici, and ` +
+      `reduce the SDK's credential chain to the environment, where Lambda puts the role's credentials, and the ` +
       `injected lambdas/bundling/source-maps.ts, which reads the source map on the first stack trace instead of \`--enable-source-maps\` ` +
       `reading it at every start). ` +
       `"Unbundled" is the same entry compiled by esbuild into one ESM file with every package external ` +

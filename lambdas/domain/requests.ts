@@ -2,18 +2,33 @@ import * as z from './zod.ts';
 import { isCalendarDate } from './dates.ts';
 import { ValidationError } from './errors.ts';
 
-const identifier = z
-  .string()
-  .check(
-    z.minLength(1, 'must not be empty'),
-    z.maxLength(64, 'must be at most 64 characters'),
-    z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'may hold only letters, digits and . _ : -'),
-  );
+/**
+ * A schema made on its first use and kept. A function's cold start makes none of them, and a
+ * function makes only those it parses with: making every schema at start took several ms.
+ */
+export type Schema<T extends z.ZodMiniType> = () => T;
 
-const calendarDate = z.string().check(z.refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD'));
-const dateOrImmediate = z.union([z.literal('immediate'), calendarDate], {
-  error: 'must be a date written YYYY-MM-DD or "immediate"',
-});
+function once<T extends z.ZodMiniType>(make: () => T): Schema<T> {
+  let made: T | undefined;
+  return () => (made ??= make());
+}
+
+const identifier = once(() =>
+  z
+    .string()
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(64, 'must be at most 64 characters'),
+      z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'may hold only letters, digits and . _ : -'),
+    ),
+);
+
+const calendarDate = once(() => z.string().check(z.refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD')));
+const dateOrImmediate = once(() =>
+  z.union([z.literal('immediate'), calendarDate()], {
+    error: 'must be a date written YYYY-MM-DD or "immediate"',
+  }),
+);
 
 /** Printable text on one line: names and ids end up in email subjects and records. */
 const singleLine = (max: number) =>
@@ -24,85 +39,99 @@ const singleLine = (max: number) =>
     z.refine((s) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s), 'must be a single line of text'),
   );
 
-const signedBy = z.pipe(singleLine(120), z.string().check(z.minLength(2, 'must be the full name of the person signing')));
-const reason = z.string().check(z.trim(), z.minLength(3, 'must say why, in a few words'), z.maxLength(1000, 'must be at most 1000 characters'));
-const ticketId = z.pipe(singleLine(64), z.string().check(z.minLength(1, 'must not be empty')));
-const note = z.string().check(z.trim(), z.maxLength(1000, 'must be at most 1000 characters'));
-
-export const createTransferBody = z.strictObject({
-  customerIds: z
-    .array(identifier)
-    .check(
-      z.minLength(1, 'must name at least one customer'),
-      z.maxLength(50, 'may name at most 50 customers'),
-      z.refine((ids) => new Set(ids).size === ids.length, 'must not name a customer twice'),
-    ),
-  toPartnerId: identifier,
-  requestedDate: z.optional(dateOrImmediate),
-  ticketId: z.optional(ticketId),
-  note: z.optional(note),
-  release: z.optional(z.strictObject({ transferDate: dateOrImmediate, signedBy })),
-  /** Operators only: transfer customers still in their post-transfer lock, saying why. */
-  lockOverride: z.optional(z.strictObject({ reason })),
-});
-export type CreateTransferBody = z.infer<typeof createTransferBody>;
-
-export const releaseDecisionBody = z.discriminatedUnion(
-  'decision',
-  [
-    z.strictObject({ decision: z.literal('release'), transferDate: dateOrImmediate, signedBy, ticketId: z.optional(ticketId) }),
-    z.strictObject({ decision: z.literal('decline'), reason, signedBy, ticketId: z.optional(ticketId) }),
-  ],
-  { error: 'decision must be "release" or "decline"' },
+const signedBy = once(() => z.pipe(singleLine(120), z.string().check(z.minLength(2, 'must be the full name of the person signing'))));
+const reason = once(() =>
+  z.string().check(z.trim(), z.minLength(3, 'must say why, in a few words'), z.maxLength(1000, 'must be at most 1000 characters')),
 );
-export type ReleaseDecisionBody = z.infer<typeof releaseDecisionBody>;
+const ticketId = once(() => z.pipe(singleLine(64), z.string().check(z.minLength(1, 'must not be empty'))));
+const note = once(() => z.string().check(z.trim(), z.maxLength(1000, 'must be at most 1000 characters')));
 
-export const acceptanceDecisionBody = z.discriminatedUnion(
-  'decision',
-  [
-    z.strictObject({ decision: z.literal('accept'), signedBy, ticketId: z.optional(ticketId) }),
-    z.strictObject({ decision: z.literal('decline'), reason, signedBy, ticketId: z.optional(ticketId) }),
-  ],
-  { error: 'decision must be "accept" or "decline"' },
+export const createTransferBody = once(() =>
+  z.strictObject({
+    customerIds: z
+      .array(identifier())
+      .check(
+        z.minLength(1, 'must name at least one customer'),
+        z.maxLength(50, 'may name at most 50 customers'),
+        z.refine((ids) => new Set(ids).size === ids.length, 'must not name a customer twice'),
+      ),
+    toPartnerId: identifier(),
+    requestedDate: z.optional(dateOrImmediate()),
+    ticketId: z.optional(ticketId()),
+    note: z.optional(note()),
+    release: z.optional(z.strictObject({ transferDate: dateOrImmediate(), signedBy: signedBy() })),
+    /** Operators only: transfer customers still in their post-transfer lock, saying why. */
+    lockOverride: z.optional(z.strictObject({ reason: reason() })),
+  }),
 );
-export type AcceptanceDecisionBody = z.infer<typeof acceptanceDecisionBody>;
+export type CreateTransferBody = z.infer<ReturnType<typeof createTransferBody>>;
 
-const checked = z.enum(['on', 'true', 'yes', '1']);
+export const releaseDecisionBody = once(() =>
+  z.discriminatedUnion(
+    'decision',
+    [
+      z.strictObject({ decision: z.literal('release'), transferDate: dateOrImmediate(), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
+      z.strictObject({ decision: z.literal('decline'), reason: reason(), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
+    ],
+    { error: 'decision must be "release" or "decline"' },
+  ),
+);
+export type ReleaseDecisionBody = z.infer<ReturnType<typeof releaseDecisionBody>>;
+
+export const acceptanceDecisionBody = once(() =>
+  z.discriminatedUnion(
+    'decision',
+    [
+      z.strictObject({ decision: z.literal('accept'), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
+      z.strictObject({ decision: z.literal('decline'), reason: reason(), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
+    ],
+    { error: 'decision must be "accept" or "decline"' },
+  ),
+);
+export type AcceptanceDecisionBody = z.infer<ReturnType<typeof acceptanceDecisionBody>>;
+
+const checked = once(() => z.enum(['on', 'true', 'yes', '1']));
 
 /** The approval page's form, as posted (application/x-www-form-urlencoded). */
-export const approvalForm = z.strictObject({
-  decision: z.enum(['release', 'accept', 'decline'], { error: 'choose whether to agree or decline' }),
-  transferDate: z.optional(z.union([z.literal(''), calendarDate])),
-  immediate: z.optional(checked),
-  signedBy,
-  acknowledge: z.optional(checked),
-  reason: z.optional(note),
-});
-export type ApprovalForm = z.infer<typeof approvalForm>;
+export const approvalForm = once(() =>
+  z.strictObject({
+    decision: z.enum(['release', 'accept', 'decline'], { error: 'choose whether to agree or decline' }),
+    transferDate: z.optional(z.union([z.literal(''), calendarDate()])),
+    immediate: z.optional(checked()),
+    signedBy: signedBy(),
+    acknowledge: z.optional(checked()),
+    reason: z.optional(note()),
+  }),
+);
+export type ApprovalForm = z.infer<ReturnType<typeof approvalForm>>;
 
-export const cancelBody = z.strictObject({ reason, ticketId: z.optional(ticketId) });
-export type CancelBody = z.infer<typeof cancelBody>;
+export const cancelBody = once(() => z.strictObject({ reason: reason(), ticketId: z.optional(ticketId()) }));
+export type CancelBody = z.infer<ReturnType<typeof cancelBody>>;
 
-export const remindBody = z.strictObject({ ticketId });
-export const extendBody = z.strictObject({
-  ticketId,
-  days: z
-    .number({ error: 'must be a whole number of days' })
-    .check(z.int('must be a whole number of days'), z.gte(1, 'must be at least 1'), z.lte(30, 'may be at most 30')),
-});
+export const remindBody = once(() => z.strictObject({ ticketId: ticketId() }));
+export const extendBody = once(() =>
+  z.strictObject({
+    ticketId: ticketId(),
+    days: z
+      .number({ error: 'must be a whole number of days' })
+      .check(z.int('must be a whole number of days'), z.gte(1, 'must be at least 1'), z.lte(30, 'may be at most 30')),
+  }),
+);
 
-export const listTransfersQuery = z.strictObject({
-  status: z.optional(
-    z.enum(['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'DECLINED', 'EXPIRED', 'CANCELLED', 'FAILED']),
-  ),
-  limit: z.optional(z.coerce.number().check(z.int('must be a whole number'), z.gte(1), z.lte(100))),
-  nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
-});
+export const listTransfersQuery = once(() =>
+  z.strictObject({
+    status: z.optional(
+      z.enum(['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'DECLINED', 'EXPIRED', 'CANCELLED', 'FAILED']),
+    ),
+    limit: z.optional(z.coerce.number().check(z.int('must be a whole number'), z.gte(1), z.lte(100))),
+    nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  }),
+);
 
 /** Parses input with a schema, turning every issue into one readable 400. */
-export function parseInput<T extends z.ZodMiniType>(schema: T, value: unknown, what: string): z.infer<T> {
+export function parseInput<T extends z.ZodMiniType>(schema: Schema<T>, value: unknown, what: string): z.infer<T> {
   // A missing field says so, rather than "expected string, received undefined".
-  const result = schema.safeParse(value, { error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined) });
+  const result = schema().safeParse(value, { error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined) });
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({
     field: issue.path.join('.') || what,

@@ -130,7 +130,7 @@ function classify(method: string, target: string): Classified {
 }
 
 /** The schemas of the routes that write, so that a body they would accept can be spoiled; any other POST route gets an unknown field. */
-const WRITE_SCHEMAS = new Map<string, { safeParse(value: unknown): { success: boolean } }>([
+const WRITE_SCHEMAS = new Map<string, () => { safeParse(value: unknown): { success: boolean } }>([
   ['POST /transfers', createTransferBody],
   ['POST /transfers/{id}/release', releaseDecisionBody],
   ['POST /transfers/{id}/acceptance', acceptanceDecisionBody],
@@ -173,7 +173,7 @@ function neutralize(request: FuzzRequest, unknownCustomers: boolean): FuzzReques
   if (key === 'POST /approvals/{secret}') {
     if (!live.secrets.includes(classified.params.secret ?? '') || request.body === null) return request;
     const fields = Object.fromEntries(new URLSearchParams(asReceived(request.body)));
-    if (!approvalForm.safeParse(fields).success || !fields.acknowledge) return request;
+    if (!approvalForm().safeParse(fields).success || !fields.acknowledge) return request;
     const kept = [...new URLSearchParams(asReceived(request.body))].filter(([name]) => name !== 'acknowledge');
     return { ...request, body: new URLSearchParams(kept).toString(), neutralized: 'removed the acknowledgement from a form a live link would accept' };
   }
@@ -185,7 +185,7 @@ function neutralize(request: FuzzRequest, unknownCustomers: boolean): FuzzReques
   const parsed = parsedJson(request.body);
   if (!parsed.ok || !isRecord(parsed.value)) return request;
   // A route the fuzz has no schema for (added later) relies on strict schemas, as every route of the product has.
-  if (schema !== undefined && !schema.safeParse(parsed.value).success) return request;
+  if (schema !== undefined && !schema().safeParse(parsed.value).success) return request;
   if (key === 'POST /transfers' && unknownCustomers) {
     return { ...request, body: JSON.stringify({ ...parsed.value, customerIds: ['C-FUZZ-UNKNOWN'] }), neutralized: 'replaced the customers by an unknown one' };
   }

@@ -8,6 +8,7 @@ import {
   listTransfersQuery,
   parseInput,
   releaseDecisionBody,
+  type Schema,
 } from '../../../lambdas/domain/requests.ts';
 
 interface Issue {
@@ -15,7 +16,7 @@ interface Issue {
   message: string;
 }
 
-function rejection(schema: z.ZodMiniType, value: unknown, what: string): { error: ValidationError; issues: Issue[] } {
+function rejection(schema: Schema<z.ZodMiniType>, value: unknown, what: string): { error: ValidationError; issues: Issue[] } {
   try {
     parseInput(schema, value, what);
   } catch (error) {
