@@ -1,8 +1,8 @@
 /**
  * Stack traces of a function bundle point at the TypeScript source, as `--enable-source-maps` makes
  * them, but the source map is read when a stack trace is first formatted instead of at every cold
- * start: Node's flag reads and parses the whole map (about 0.9 MB) while the bundle loads, which costs
- * a cold start about 30 ms on a 2-core machine and more on a small Lambda. esbuild injects this module
+ * start: Node's flag reads and parses the whole map (0.6 to 0.8 MB) while the bundle loads, which
+ * cost a cold start about 30 ms on a 2-core machine, and more on a small Lambda. esbuild injects this module
  * into every bundle (lib/bundling.ts); under `--enable-source-maps` it does nothing.
  */
 import type { SourceMap } from 'node:module';

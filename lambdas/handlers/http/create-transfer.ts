@@ -1,6 +1,5 @@
-import { idempotentRequests } from '../../adapters/idempotency.ts';
+import { idempotencyKeyOf, idempotentRequests } from '../../adapters/idempotency.ts';
 import { stepFunctionsWorkflow } from '../../adapters/sfn-workflow.ts';
-import { idempotencyKeyOf } from '../../adapters/idempotency.ts';
 import { createTransferBody, parseInput } from '../../domain/requests.ts';
 import { logger } from '../logger.ts';
 import { apiHandler, callerOf, json, jsonBody, requestMeta, type ApiResult } from './api.ts';
