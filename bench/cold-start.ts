@@ -10,25 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
-import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../lambdas/handlers/catalog.ts';
+import { allFunctions } from '../lambdas/handlers/catalog.ts';
 import { esbuildOptions } from '../lib/bundling.ts';
 import { REPO_ROOT, errorText, markdownTable, median, ms, progress, verdict, type BenchSection } from './harness.ts';
 
 const RUNS = 10;
 const TARGET_MS = 150;
 const TARGET_SPEEDUP = 2;
-interface Handler {
-  name: string;
-  /** Relative to the repository root, as TransferFunction's `entry`. */
-  entry: string;
-}
-
-function handlers(): Handler[] {
-  return [
-    ...HTTP_FUNCTIONS.map((name) => ({ name, entry: `lambdas/handlers/http/${name}.ts` })),
-    ...Object.values(WORKFLOW_FUNCTIONS).map((name) => ({ name, entry: `lambdas/handlers/workflow/${name}.ts` })),
-  ];
-}
+type Handler = ReturnType<typeof allFunctions>[number];
 
 /** The handler bundled as TransferFunction has CDK bundle it (lib/bundling.ts), with a metafile to say what is inside. */
 async function bundleLikeCdk(handler: Handler, outDir: string): Promise<{ file: string; contents: PackageShare[] }> {
@@ -159,9 +148,9 @@ export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>
   try {
     // Only the unbundled builds may find packages: through a node_modules link next to them.
     await symlink(join(REPO_ROOT, 'node_modules'), join(unbundledRoot, 'node_modules'), 'dir');
-    progress(`cold start: bundling the ${handlers().length} handlers as CDK does`);
+    progress(`cold start: bundling the ${allFunctions().length} handlers as CDK does`);
     const builds = await Promise.all(
-      handlers().map(async (handler) => {
+      allFunctions().map(async (handler) => {
         try {
           const bundledDir = join(bundledRoot, handler.name);
           const unbundledDir = join(unbundledRoot, handler.name);
@@ -227,7 +216,7 @@ export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
   if (results.length > 0) {
     // Every handler of the catalog measured, none lost to a failed build or import.
-    const complete = results.length === handlers().length;
+    const complete = results.length === allFunctions().length;
     const slowest = results.reduce((a, b) => (b.bundledReadyMs > a.bundledReadyMs ? b : a));
     const under = results.filter((r) => r.bundledReadyMs < TARGET_MS).length;
     readings.push(
@@ -261,7 +250,7 @@ export async function measureColdStart(): Promise<BenchSection<ColdStartFigures>
     readings.push(`Bundle size (no target): largest ${largest.handler} at ${kib(largest.bundleBytes)}; by package: ${top}.`);
   }
   return {
-    title: `Cold start of the ${handlers().length} handlers`,
+    title: `Cold start of the ${allFunctions().length} handlers`,
     method:
       `Each handler bundled with the esbuild API from the options \`TransferFunction\` hands to CDK (lib/bundling.ts: ESM, target node24, ` +
       `platform node, minify, source maps without sources content, main fields module,main, no externals so \`@aws-sdk/*\` is inside, the ` +

@@ -8,7 +8,7 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, lambdaContext } from './lambda-context.ts'
 import { renderWorkflowDefinition } from '../lib/render-definition.ts';
 import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
-import { HTTP_ROUTES, WORKFLOW_FUNCTIONS } from '../lambdas/handlers/catalog.ts';
+import { HTTP_ROUTES, WORKFLOW_FUNCTIONS, handlerEntry, type HttpFunctionName, type WorkflowFunctionName } from '../lambdas/handlers/catalog.ts';
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
@@ -61,8 +61,8 @@ async function resolvePort(port: number): Promise<number> {
 
 type LambdaModule = { handler: (event: unknown, context: Context) => Promise<unknown> };
 
-async function loadHandler(kind: 'http' | 'workflow', name: string): Promise<LambdaModule['handler']> {
-  const module = (await import(`../lambdas/handlers/${kind}/${name}.ts`)) as LambdaModule;
+async function loadHandler(kind: 'http' | 'workflow', name: HttpFunctionName | WorkflowFunctionName): Promise<LambdaModule['handler']> {
+  const module = (await import(`../${handlerEntry(kind, name)}`)) as LambdaModule;
   return module.handler;
 }
 

@@ -29,6 +29,19 @@ export const HTTP_FUNCTIONS = [
 ] as const;
 export type HttpFunctionName = (typeof HTTP_FUNCTIONS)[number];
 
+/** A handler's file, relative to the repository root: `lambdas/handlers/<kind>/<name>.ts`, exporting `handler`. */
+export function handlerEntry(kind: 'http' | 'workflow', name: HttpFunctionName | WorkflowFunctionName): string {
+  return `lambdas/handlers/${kind}/${name}.ts`;
+}
+
+/** Every function of the product, HTTP ones first, with its handler's file. */
+export function allFunctions(): Array<{ name: HttpFunctionName | WorkflowFunctionName; entry: string }> {
+  return [
+    ...HTTP_FUNCTIONS.map((name) => ({ name, entry: handlerEntry('http', name) })),
+    ...Object.values(WORKFLOW_FUNCTIONS).map((name) => ({ name, entry: handlerEntry('workflow', name) })),
+  ];
+}
+
 export interface HttpRoute {
   method: 'GET' | 'HEAD' | 'POST';
   path: string;

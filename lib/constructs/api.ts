@@ -6,7 +6,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ApprovalLinkKey } from './approval-link-key.ts';
-import { HTTP_FUNCTIONS, HTTP_ROUTES, type HttpFunctionName } from '../../lambdas/handlers/catalog.ts';
+import { HTTP_FUNCTIONS, HTTP_ROUTES, handlerEntry, type HttpFunctionName } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge, acknowledgeWildcardResources } from '../acknowledgements.ts';
 import type { Mailer } from './mailer.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
@@ -169,7 +169,7 @@ export class TransferApi extends Construct {
     for (const name of HTTP_FUNCTIONS) {
       const access = HTTP_ACCESS[name];
       const fn = new TransferFunction(this, constructIdFor(name), {
-        entry: `lambdas/handlers/http/${name}.ts`,
+        entry: handlerEntry('http', name),
         description: access.description,
         environment: { ...props.environment, publicBaseUrl: this.publicBaseUrl },
       });

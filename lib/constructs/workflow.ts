@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../../lambdas/handlers/catalog.ts';
+import { WORKFLOW_FUNCTIONS, handlerEntry, type WorkflowFunctionKey } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge } from '../acknowledgements.ts';
 import { WORKFLOW_COMMENT, WORKFLOW_QUERY_LANGUAGE } from '../render-definition.ts';
 import { buildTransferWorkflow } from '../workflow-definition.ts';
@@ -181,7 +181,7 @@ export class TransferWorkflow extends Construct {
       const name = WORKFLOW_FUNCTIONS[key];
       const access = WORKFLOW_ACCESS[key];
       const fn = new TransferFunction(this, constructIdFor(name), {
-        entry: `lambdas/handlers/workflow/${name}.ts`,
+        entry: handlerEntry('workflow', name),
         description: access.description,
         environment: props.environment,
         timeout: access.timeout,
