@@ -1,18 +1,23 @@
-/** Errors the domain raises; each maps to one HTTP status in the API layer, and nowhere else. */
+/**
+ * Errors the domain raises; each maps to one HTTP status in the API layer, and nowhere else.
+ * Every class names itself with a string literal: bundles are minified, so a name taken from the
+ * class would be a one-letter word in the error type Lambda reports, and no Retry or Catch would match.
+ */
 export abstract class DomainError extends Error {
   abstract readonly status: number;
+  abstract override readonly name: string;
   readonly code: string;
   readonly details?: unknown;
 
   constructor(code: string, message: string, details?: unknown) {
     super(message);
-    this.name = new.target.name;
     this.code = code;
     this.details = details;
   }
 }
 
 export class ValidationError extends DomainError {
+  override readonly name: string = 'ValidationError';
   readonly status = 400;
   constructor(message: string, details?: unknown) {
     super('INVALID_REQUEST', message, details);
@@ -20,6 +25,7 @@ export class ValidationError extends DomainError {
 }
 
 export class NotFoundError extends DomainError {
+  override readonly name: string = 'NotFoundError';
   readonly status = 404;
   constructor(message = 'Not found.') {
     super('NOT_FOUND', message);
@@ -27,6 +33,7 @@ export class NotFoundError extends DomainError {
 }
 
 export class ForbiddenError extends DomainError {
+  override readonly name: string = 'ForbiddenError';
   readonly status = 403;
   constructor(message: string) {
     super('FORBIDDEN', message);
@@ -34,6 +41,7 @@ export class ForbiddenError extends DomainError {
 }
 
 export class ConflictError extends DomainError {
+  override readonly name: string = 'ConflictError';
   readonly status = 409;
   constructor(code: string, message: string, details?: unknown) {
     super(code, message, details);
@@ -41,6 +49,7 @@ export class ConflictError extends DomainError {
 }
 
 export class NotAllowedError extends DomainError {
+  override readonly name: string = 'NotAllowedError';
   readonly status = 422;
   constructor(code: string, message: string, details?: unknown) {
     super(code, message, details);
@@ -52,6 +61,8 @@ export class NotAllowedError extends DomainError {
  * Its name is the error the state machine retries with backoff.
  */
 export class TransientError extends DomainError {
+  /** The error the state machine retries (WORKFLOW_ERRORS.transient). */
+  override readonly name: string = 'TransientError';
   readonly status = 503;
   constructor(message = 'The service is briefly unavailable. Nothing was changed; please try again.') {
     super('TRY_AGAIN', message);
@@ -63,6 +74,7 @@ export class TransientError extends DomainError {
  * same decision again finishes the job (it is not recorded twice).
  */
 export class DecisionNotYetDelivered extends TransientError {
+  override readonly name: string = 'DecisionNotYetDelivered';
   override readonly code = 'DECISION_RECORDED';
   constructor() {
     super('Your decision is recorded, but it could not be passed on to the workflow yet. Send the same decision again in a moment to finish; it will not be recorded twice.');
