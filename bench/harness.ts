@@ -7,7 +7,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { freePort } from '../local/emulators.ts';
 import { signLocalToken } from '../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../local/local-client.ts';
 import { executionArnFor, parseStateMachineArn } from '../local/step-functions/arns.ts';
+import { AwsCallLog, CallRecorder, appOf, forward, operationOf } from './call-log.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -387,6 +388,8 @@ function writeTargets(operation: string, request: Record<string, unknown>): Writ
  */
 export class CapacityMeter {
   exact = true;
+  /** Every call through the meter (data plane or not), with the function that made it. */
+  readonly calls = new AwsCallLog();
   private readonly records: CapacityRecord[] = [];
   private readonly schemas = new Map<string, Promise<TableSchema>>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
@@ -396,11 +399,16 @@ export class CapacityMeter {
   private constructor(private readonly targetPort: number) {
     this.server = createServer((incoming, outgoing) => {
       const at = Date.now();
+      const start = performance.now();
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('end', () => {
-        this.relay(at, incoming.headers, incoming.method ?? 'POST', incoming.url ?? '/', Buffer.concat(chunks))
+        const method = incoming.method ?? 'POST';
+        const path = incoming.url ?? '/';
+        this.relay(at, incoming.headers, method, path, Buffer.concat(chunks))
           .then(({ status, headers, payload }) => {
+            const operation = operationOf(method, path, incoming.headers);
+            this.calls.record({ service: 'dynamodb', operation, app: appOf(incoming.headers), start, end: performance.now(), status });
             outgoing.writeHead(status, headers);
             outgoing.end(payload);
           })
@@ -562,21 +570,10 @@ export class CapacityMeter {
     });
   }
 
-  private send(method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; payload: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const upstream = request(
-        { host: '127.0.0.1', port: this.targetPort, method, path, headers: { ...headers, 'content-length': String(body.length) }, agent: this.agent },
-        (answer) => {
-          const parts: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => parts.push(chunk));
-          answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, payload: Buffer.concat(parts) }));
-          answer.on('error', reject);
-        },
-      );
-      upstream.on('error', reject);
-      upstream.end(body);
-    });
+  private send(method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) {
+    return forward(this.agent, this.targetPort, method, path, headers, body);
   }
+
 
   /** A request of the meter's own, straight to DynamoDB Local and unmetered (it checks no signature). */
   private async direct(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -747,6 +744,8 @@ export interface BenchStackOptions {
   directory: DirectoryFile;
   /** Put the capacity meter between the functions and DynamoDB Local. */
   meterCapacity?: boolean;
+  /** With the meter: also log the functions' calls to SES and Step Functions, through proxies of the same kind. */
+  recordCalls?: boolean;
   /** Caps the sleep until the transfer date (LOCAL_MAX_WAIT_SECONDS); 0 by default. */
   maxWaitSeconds?: number;
   env?: Record<string, string>;
@@ -804,6 +803,8 @@ export interface BenchStack {
   mailbox: Mailbox;
   executions: ExecutionWatcher;
   capacity: CapacityMeter | undefined;
+  /** With `recordCalls`: every AWS call of the functions (DynamoDB, SES, Step Functions). */
+  calls: AwsCallLog | undefined;
   /** With the capacity meter: how its calculator compares with DynamoDB Local. */
   calibration: Calibration | undefined;
   token(partnerId: string): Promise<string>;
@@ -823,9 +824,14 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   await writeFile(seedFile, JSON.stringify(options.directory));
   const dynamodbPort = await freePort();
   const capacity = options.meterCapacity ? await CapacityMeter.start(dynamodbPort) : undefined;
+  const recorded = options.recordCalls && capacity ? { ses: await freePort(), sfn: await freePort() } : undefined;
+  const recorders = recorded && capacity
+    ? [await CallRecorder.start('ses', recorded.ses, capacity.calls), await CallRecorder.start('sfn', recorded.sfn, capacity.calls)]
+    : [];
   const env: Record<string, string> = {
     ...BENCH_ENV,
     ...(capacity ? { AWS_ENDPOINT_URL_DYNAMODB: capacity.endpoint } : {}),
+    ...(recorders.length === 2 ? { AWS_ENDPOINT_URL_SESV2: recorders[0]?.endpoint ?? '', AWS_ENDPOINT_URL_SFN: recorders[1]?.endpoint ?? '' } : {}),
     ...options.env,
   };
   const childEnv = { ...process.env };
@@ -854,6 +860,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       await Promise.race([exited, delay(10_000)]);
     }
     await capacity?.close();
+    await Promise.all(recorders.map((recorder) => recorder.close()));
     await rm(stateDir, { recursive: true, force: true });
   };
   let ready: Extract<HostMessage, { type: 'ready' }>;
@@ -864,7 +871,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       options: {
         stateDir,
         seedFile,
-        ports: { dynamodb: dynamodbPort, ses: 0, sfn: 0, api: 0 },
+        ports: { dynamodb: dynamodbPort, ses: recorded?.ses ?? 0, sfn: recorded?.sfn ?? 0, api: 0 },
         maxWaitSeconds: options.maxWaitSeconds ?? 0,
         maxRetryIntervalMs: 200,
         env,
@@ -905,6 +912,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     mailbox: new Mailbox(client),
     executions: new ExecutionWatcher(sfn, ready.stateMachineArn),
     capacity,
+    calls: recorders.length === 2 ? capacity?.calls : undefined,
     calibration,
     token(partnerId) {
       let token = tokens.get(partnerId);

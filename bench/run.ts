@@ -10,10 +10,12 @@ import { measureColdStart } from './cold-start.ts';
 import { measureCost } from './cost.ts';
 import { errorText, machineInfo, progress, type BenchSection, type MachineInfo } from './harness.ts';
 import { measureRehomeScale } from './rehome-scale.ts';
+import { measureRoundTrips } from './round-trips.ts';
 import { measureThroughput } from './throughput.ts';
 
 const BENCHMARKS: ReadonlyArray<{ key: string; title: string; run: () => Promise<BenchSection<unknown>> }> = [
   { key: 'cost', title: 'Cost per transfer', run: measureCost },
+  { key: 'round-trips', title: 'Round trips on the critical path', run: measureRoundTrips },
   { key: 'cold-start', title: 'Cold start of the handlers', run: measureColdStart },
   { key: 'api', title: 'HTTP API under load', run: measureApi },
   { key: 'throughput', title: 'Throughput end to end', run: measureThroughput },

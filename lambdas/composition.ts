@@ -2,52 +2,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
-import type { IdempotentRequests } from './adapters/idempotency.ts';
+import type { IdempotencyPort } from './adapters/idempotency.ts';
 import { PowertoolsMetrics } from './adapters/powertools-metrics.ts';
+import { readConfig, type Config } from './config.ts';
 import { ApprovalLinks } from './domain/approval-links.ts';
 import type { ClaimNames } from './domain/caller.ts';
-import { isTimeZone } from './domain/dates.ts';
 import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
 import type { AlertPort, LinkKeyPort, MailerPort, WorkflowPort } from './domain/ports.ts';
-import * as z from './domain/zod.ts';
 import { metrics as functionMetrics } from './handlers/metrics.ts';
 import { TransferService } from './domain/transfer-service.ts';
 import { OperatorActions } from './domain/operator-actions.ts';
 import { WorkflowSteps } from './domain/workflow-steps.ts';
 
-const text = (fallback: string) => z._default(z.string(), fallback);
-const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
-
-/** Every setting the functions read, from the environment, checked once at start. */
-const configSchema = z.object({
-  TABLE_NAME: z.string().check(z.minLength(3)),
-  STATE_MACHINE_ARN: text(''),
-  SENDER_EMAIL: text('transfers@example.com'),
-  DEVOPS_EMAIL: text('devops@example.com'),
-  PUBLIC_BASE_URL: text('http://127.0.0.1:3000'),
-  TRANSFER_TIMEZONE: z._default(z.string().check(z.refine(isTimeZone, 'must be an IANA time zone')), DEFAULT_POLICY.timeZone),
-  TRANSFER_APPROVAL_WINDOW_SECONDS: positiveInt(DEFAULT_POLICY.approvalWindowSeconds),
-  TRANSFER_REMINDER_INTERVAL_SECONDS: positiveInt(DEFAULT_POLICY.reminderIntervalSeconds),
-  TRANSFER_LOCK_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(0)), DEFAULT_POLICY.lockDays),
-  JWT_PARTNER_CLAIM: text('partner_id'),
-  JWT_ROLES_CLAIM: text('roles'),
-  ALERT_TOPIC_ARN: text(''),
-  /** The approval-link key itself (local runs), or the Secrets Manager secret holding it (AWS). */
-  APPROVAL_LINK_KEY: z.optional(z.string().check(z.minLength(32))),
-  APPROVAL_LINK_KEY_SECRET_ARN: z.optional(z.string()),
-});
-export type Config = z.infer<typeof configSchema>;
-
-export function readConfig(env: NodeJS.ProcessEnv): Config {
-  const result = configSchema.safeParse(env);
-  if (!result.success) {
-    throw new Error(`Invalid configuration: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-  }
-  return result.data;
-}
-
-/** Answers Idempotency-Key requests once (Powertools, in the same table). */
-export type IdempotencyPort = Pick<IdempotentRequests, 'answerOnce'>;
+export { readConfig, type Config } from './config.ts';
+export type { IdempotencyPort } from './adapters/idempotency.ts';
 
 /**
  * The adapters a function is wired with besides DynamoDB, each made from the configuration. A

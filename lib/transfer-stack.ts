@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
 import { AlertTopic, OperatorAlarms } from './constructs/alarms.ts';
@@ -9,6 +9,7 @@ import { Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
 import { TransferWorkflow, transferStateMachineArn } from './constructs/workflow.ts';
+import { parsePortalOrigins } from './cors.ts';
 
 /** The deployment's settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`). */
 export interface TransferSettings {
@@ -73,6 +74,45 @@ export interface TransferSettings {
    * @default - the dashboard names the heading without a link
    */
   readonly runbookUrl?: string;
+  /**
+   * Origins of portal pages that call the API from a browser (CORS), e.g. `https://portal.example.com`:
+   * a list in cdk.json, or comma-separated with `-c portalOrigins=https://a.example,https://b.example`.
+   * @default - no CORS: only same-origin pages and non-browser clients call the API
+   */
+  readonly portalOrigins?: readonly string[];
+}
+
+/**
+ * The example values `cdk synth` falls back on, so that it works offline; a deployment with any of
+ * them cannot work, so `cdk deploy` refuses it (see {@link exampleDefaultsInUse}).
+ */
+export const EXAMPLE_DEFAULTS = {
+  senderEmail: 'transfers@example.com',
+  jwtIssuer: 'https://issuer.example.com/',
+  devopsEmail: 'devops@example.com',
+} as const satisfies Partial<Record<keyof TransferSettings, string>>;
+
+/** What each example default breaks, for the refusal's one line. */
+const EXAMPLE_DEFAULT_HARM: Record<keyof typeof EXAMPLE_DEFAULTS, string> = {
+  senderEmail: 'send mail',
+  jwtIssuer: 'verify portal tokens',
+  devopsEmail: 'reach DevOps with alerts',
+};
+
+/** The context keys still at their example default, in the order of {@link EXAMPLE_DEFAULTS}. */
+export function exampleDefaultsInUse(settings: TransferSettings): (keyof typeof EXAMPLE_DEFAULTS)[] {
+  return (Object.keys(EXAMPLE_DEFAULTS) as (keyof typeof EXAMPLE_DEFAULTS)[]).filter((key) => settings[key] === EXAMPLE_DEFAULTS[key]);
+}
+
+/** The one line `cdk deploy` fails with while example defaults are in use. */
+export function exampleDefaultsRefusal(keys: readonly (keyof typeof EXAMPLE_DEFAULTS)[]): string {
+  const list = (items: readonly string[], last: string): string =>
+    items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} ${last} ${items.at(-1) ?? ''}`;
+  const flags = keys.map((key) => `-c ${key}=...`).join(' ');
+  return `Set context ${list(keys, 'and')} (cdk deploy ${flags}): the example defaults cannot ${list(
+    keys.map((key) => EXAMPLE_DEFAULT_HARM[key]),
+    'or',
+  )}`;
 }
 
 /** Reads and checks {@link TransferSettings}; values given on the command line arrive as strings. */
@@ -83,11 +123,11 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     if (typeof value !== 'string' || value.trim() === '') throw new Error(`Context ${key} must be a non-empty string.`);
     return value.trim();
   };
-  const count = (key: string, fallback: number): number => {
+  const count = (key: string, fallback: number, least = 1): number => {
     const value = raw(key) ?? fallback;
     const parsed = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-    if (typeof parsed !== 'number' || !Number.isSafeInteger(parsed) || parsed <= 0) {
-      throw new Error(`Context ${key} must be a positive whole number, got ${JSON.stringify(value)}.`);
+    if (typeof parsed !== 'number' || !Number.isSafeInteger(parsed) || parsed < least) {
+      throw new Error(`Context ${key} must be a whole number of at least ${least}, got ${JSON.stringify(value)}.`);
     }
     return parsed;
   };
@@ -111,7 +151,8 @@ export function readTransferSettings(scope: Construct): TransferSettings {
   } catch {
     throw new Error(`Context transferTimezone must be an IANA time zone, got "${timeZone}".`);
   }
-  const jwtIssuer = url('jwtIssuer', 'https://issuer.example.com/', ['https:']) ?? 'https://issuer.example.com/';
+  const jwtIssuer = url('jwtIssuer', EXAMPLE_DEFAULTS.jwtIssuer, ['https:']) ?? EXAMPLE_DEFAULTS.jwtIssuer;
+  const portalOrigins = parsePortalOrigins(raw('portalOrigins'), 'Context portalOrigins');
   // Handlers append paths to it, so a trailing slash would double up.
   const publicBaseUrl = url('publicBaseUrl', undefined, ['https:', 'http:'])?.replace(/\/+$/, '');
 
@@ -120,14 +161,16 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     jwtAudience: text('jwtAudience', 'transfer-portal'),
     jwtPartnerClaim: text('jwtPartnerClaim', 'partner_id'),
     jwtRolesClaim: text('jwtRolesClaim', 'roles'),
-    senderEmail: email('senderEmail', 'transfers@example.com'),
-    devopsEmail: email('devopsEmail', 'devops@example.com'),
+    senderEmail: email('senderEmail', EXAMPLE_DEFAULTS.senderEmail),
+    devopsEmail: email('devopsEmail', EXAMPLE_DEFAULTS.devopsEmail),
     publicBaseUrl,
     transferTimezone: timeZone,
     approvalWindowSeconds: count('approvalWindowSeconds', 1_209_600),
     reminderIntervalSeconds: count('reminderIntervalSeconds', 259_200),
-    lockDays: count('lockDays', 30),
+    // 0 turns the lock off, as TRANSFER_LOCK_DAYS=0 does for the functions.
+    lockDays: count('lockDays', 30, 0),
     runbookUrl: url('runbookUrl', undefined, ['https:', 'http:']),
+    portalOrigins: portalOrigins.length > 0 ? portalOrigins : undefined,
   };
 }
 
@@ -151,6 +194,16 @@ export class TransferStack extends Stack {
     super(scope, id, props);
     const settings = readTransferSettings(this);
     this.settings = settings;
+    const examples = exampleDefaultsInUse(settings);
+    if (examples.length > 0) {
+      const refusal = exampleDefaultsRefusal(examples);
+      Annotations.of(this).addWarningV2('customer-transfer:example-defaults', refusal);
+      // CloudFormation checks rules before it touches any resource, so `cdk deploy` stops on this
+      // line while `cdk synth` (tests, offline) still works; the assertion is false on purpose.
+      new CfnRule(this, 'RefuseExampleDefaults', {
+        assertions: [{ assert: Fn.conditionEquals(examples.join(' '), 'none'), assertDescription: refusal }],
+      });
+    }
 
     this.table = new TransferTable(this, 'Transfers');
     this.alerts = new AlertTopic(this, 'Alerts', { email: settings.devopsEmail });
@@ -184,6 +237,7 @@ export class TransferStack extends Stack {
       stateMachineArn,
       jwtIssuer: settings.jwtIssuer,
       jwtAudience: [settings.jwtAudience],
+      portalOrigins: settings.portalOrigins,
     });
     this.workflow = new TransferWorkflow(this, 'Workflow', {
       environment: { ...environment, publicBaseUrl: this.api.publicBaseUrl },

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 
-/** Signing algorithm of the local issuer (the deployed issuer is external; locally any asymmetric JWS works). */
-export const LOCAL_JWT_ALG = 'ES256';
+/** Signing algorithm of the local issuer: RSA, the only kind API Gateway's HTTP API JWT authorizer verifies. */
+export const LOCAL_JWT_ALG = 'RS256';
+const RSA_MODULUS_BITS = 2048;
 
 export interface LocalJwtClaimSettings {
   issuer: string;
@@ -33,7 +34,10 @@ export interface SignLocalTokenOptions {
   issuer?: string;
 }
 
-const PRIVATE_KEY_FILE = 'signing-key.private.jwk.json';
+// Named by algorithm: a key of another algorithm (the ES256 key of earlier versions) is left aside
+// and removed, and the new one is made by the same race-free path as a first run's.
+const PRIVATE_KEY_FILE = 'signing-key.rs256.private.jwk.json';
+const EARLIER_PRIVATE_KEY_FILES = ['signing-key.private.jwk.json'];
 const PUBLIC_JWKS_FILE = 'jwks.json';
 const OPERATOR_ROLE = 'operator';
 
@@ -61,11 +65,13 @@ export function localStateDir(): string {
   return join(repoRoot, '.local');
 }
 
-function isEcPrivateJwk(value: unknown): value is JWK & { kty: 'EC'; crv: string; x: string; y: string; d: string; kid: string } {
+type RsaPrivateJwk = JWK & { kty: 'RSA'; n: string; e: string; d: string; p: string; q: string; dp: string; dq: string; qi: string; kid: string };
+
+function isRsaPrivateJwk(value: unknown): value is RsaPrivateJwk {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return v.kty === 'EC' && v.crv === 'P-256' && typeof v.x === 'string' && typeof v.y === 'string'
-    && typeof v.d === 'string' && typeof v.kid === 'string';
+  return v.kty === 'RSA' && v.alg === LOCAL_JWT_ALG && typeof v.kid === 'string'
+    && ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi'].every((member) => typeof v[member] === 'string');
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -86,14 +92,14 @@ async function readPrivateJwk(file: string): Promise<JWK | undefined> {
   } catch {
     parsed = undefined;
   }
-  if (!isEcPrivateJwk(parsed)) {
-    throw new Error(`The local signing key ${file} is not a valid P-256 private JWK: delete ${dirname(file)} to create a new one.`);
+  if (!isRsaPrivateJwk(parsed)) {
+    throw new Error(`The local signing key ${file} is not a valid ${LOCAL_JWT_ALG} private JWK: delete ${dirname(file)} to create a new one.`);
   }
   return parsed;
 }
 
 async function createPrivateJwk(file: string): Promise<void> {
-  const { privateKey } = await generateKeyPair(LOCAL_JWT_ALG, { extractable: true });
+  const { privateKey } = await generateKeyPair(LOCAL_JWT_ALG, { modulusLength: RSA_MODULUS_BITS, extractable: true });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
   const content = `${JSON.stringify({ ...jwk, kid, alg: LOCAL_JWT_ALG, use: 'sig' }, null, 2)}\n`;
@@ -110,11 +116,25 @@ async function createPrivateJwk(file: string): Promise<void> {
 }
 
 function publicPart(jwk: JWK): JWK {
-  const { kty, crv, x, y, kid, alg, use } = jwk;
-  return { kty, crv, x, y, kid, alg, use };
+  const { kty, n, e, kid, alg, use } = jwk;
+  return { kty, n, e, kid, alg, use };
 }
 
-/** Loads the local ES256 signing key from <stateDir>/jwt/, creating it (0600) on first use so tokens survive restarts. */
+/** Removes a key of an earlier version; its tokens then fail, as after `rm -rf .local/jwt`. */
+async function removeEarlierKeys(dir: string): Promise<void> {
+  for (const name of EARLIER_PRIVATE_KEY_FILES) {
+    try {
+      await unlink(join(dir, name));
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
+  }
+}
+
+/**
+ * Loads the local RS256 signing key (2048-bit RSA, with a kid) from <stateDir>/jwt/, creating it
+ * (0600) on first use so tokens survive restarts; an ES256 key of an earlier version is replaced.
+ */
 export async function loadOrCreateSigningKey(stateDir: string): Promise<LocalSigningKey> {
   const dir = join(stateDir, 'jwt');
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -124,6 +144,7 @@ export async function loadOrCreateSigningKey(stateDir: string): Promise<LocalSig
     await createPrivateJwk(privateFile);
     jwk = await readPrivateJwk(privateFile);
   }
+  await removeEarlierKeys(dir);
   if (!jwk || typeof jwk.kid !== 'string') {
     throw new Error(`Could not create the local signing key in ${dir}.`);
   }
@@ -153,7 +174,9 @@ export async function signLocalToken(options: SignLocalTokenOptions): Promise<st
   const partnerId = options.partnerId;
   const subject = options.subject ?? (partnerId ? `local-user:${partnerId}` : `local-${OPERATOR_ROLE}`);
   const { privateKey, kid } = await loadOrCreateSigningKey(options.stateDir);
-  const claims: Record<string, unknown> = { [settings.rolesClaim]: roles };
+  // A space-separated string: API Gateway hands an array claim to the functions flattened as "[a b]",
+  // which cannot be read back as whole roles when there are several (see lambdas/domain/caller.ts).
+  const claims: Record<string, unknown> = { [settings.rolesClaim]: roles.join(' ') };
   if (partnerId !== undefined) claims[settings.partnerClaim] = partnerId;
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT(claims)

@@ -9,6 +9,10 @@ import { renderWorkflowDefinition } from '../lib/render-definition.ts';
 import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
 import { HTTP_ROUTES, WORKFLOW_FUNCTIONS, handlerEntry, type HttpFunctionName, type WorkflowFunctionName } from '../lambdas/handlers/catalog.ts';
+import { parsePortalOrigins } from '../lib/cors.ts';
+import { buildBundles } from './lambda-runtime/bundles.ts';
+import { deployedStack, resolveEnvironment, type DeployedStack } from './lambda-runtime/deployed-functions.ts';
+import { LambdaInvocationError, LocalLambda, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
@@ -34,6 +38,15 @@ export interface LocalStackOptions {
   maxRetryIntervalMs?: number;
   /** Puts a fault proxy between the functions and DynamoDB Local and the SES emulator (for tests). */
   faultProxies?: boolean;
+  /**
+   * How the functions run. `bundles` (the default): each from the bundle CDK deploys, in its own
+   * execution environments, with the environment the synthesized template gives it and Lambda's
+   * quotas. `sources`: the TypeScript handlers in this process, for a debugger. Default from
+   * LOCAL_FUNCTIONS.
+   */
+  functions?: 'bundles' | 'sources';
+  /** Where the functions' log lines go (default: this process's stdout and stderr). */
+  functionLog?: FunctionLogSink;
   log?: (line: string) => void;
 }
 
@@ -43,6 +56,8 @@ export interface LocalStack {
   stateMachineArn: string;
   /** Present with `faultProxies`: cut and restore the functions' way to DynamoDB or SES. */
   faults?: { dynamodb: FaultProxy; ses: FaultProxy };
+  /** How the functions run (see {@link LocalStackOptions.functions}). */
+  functions: 'bundles' | 'sources';
   stop(): Promise<void>;
 }
 
@@ -62,7 +77,7 @@ async function resolvePort(port: number): Promise<number> {
 type LambdaModule = { handler: (event: unknown, context: Context) => Promise<unknown> };
 
 async function loadHandler(kind: 'http' | 'workflow', name: HttpFunctionName | WorkflowFunctionName): Promise<LambdaModule['handler']> {
-  const module = (await import(`../${handlerEntry(kind, name)}`)) as LambdaModule;
+  const module = (await import(/* @vite-ignore */ `../${handlerEntry(kind, name)}`)) as LambdaModule;
   return module.handler;
 }
 
@@ -157,6 +172,44 @@ function findWakeAt(payload: unknown): string | undefined {
   return findWakeAt(record.Payload);
 }
 
+/** The settings `cdk deploy -c key=value` takes, from the environment variables a local run is configured with. */
+export function deployContext(env: Record<string, string | undefined>): Record<string, string> {
+  const jwt = localJwtSettings();
+  const context: Record<string, string> = { jwtIssuer: jwt.issuer, jwtAudience: jwt.audience };
+  const fromEnv: Record<string, string> = {
+    TRANSFER_TIMEZONE: 'transferTimezone',
+    TRANSFER_APPROVAL_WINDOW_SECONDS: 'approvalWindowSeconds',
+    TRANSFER_REMINDER_INTERVAL_SECONDS: 'reminderIntervalSeconds',
+    TRANSFER_LOCK_DAYS: 'lockDays',
+    SENDER_EMAIL: 'senderEmail',
+    DEVOPS_EMAIL: 'devopsEmail',
+    PUBLIC_BASE_URL: 'publicBaseUrl',
+    JWT_PARTNER_CLAIM: 'jwtPartnerClaim',
+    JWT_ROLES_CLAIM: 'jwtRolesClaim',
+  };
+  for (const [variable, key] of Object.entries(fromEnv)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') context[key] = value;
+  }
+  return context;
+}
+
+function functionsMode(value: string | undefined): 'bundles' | 'sources' {
+  if (value === undefined || value === '' || value === 'bundles') return 'bundles';
+  if (value === 'sources') return 'sources';
+  throw new Error(`LOCAL_FUNCTIONS must be "bundles" or "sources", got "${value}"`);
+}
+
+/** What a Lambda task reports to Step Functions for a failed invocation. */
+function stepFunctionsError(error: unknown): unknown {
+  if (!(error instanceof LambdaInvocationError)) return error;
+  // A timeout or a crash leaves no error type in the payload; a refused invocation is a Lambda API error.
+  const name = error.kind === 'runtime' ? 'Lambda.Unknown' : error.kind === 'service' ? `Lambda.${error.errorType}` : error.errorType;
+  const reported = new Error(error.kind === 'runtime' ? JSON.stringify({ errorType: error.errorType, errorMessage: error.errorMessage }) : error.errorMessage);
+  reported.name = name;
+  return reported;
+}
+
 /**
  * Starts the whole system on this machine: DynamoDB Local, the SES emulator, the local Step Functions
  * API running the deployed definition, and the HTTP API, with the unchanged Lambda handlers in process.
@@ -190,24 +243,47 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       for (const proxy of Object.values(faults)) stoppers.push(() => proxy.close());
     }
 
-    const tableName = options.env?.TABLE_NAME ?? process.env.TABLE_NAME ?? 'customer-transfers';
-    const stateMachineName = 'customer-transfer';
-    const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineName}`;
+    const settings: Record<string, string | undefined> = { ...process.env, ...options.env };
+    // Origins a browser portal may call the API from, as the deployed API's CORS (context portalOrigins).
+    const portalOrigins = parsePortalOrigins(settings.PORTAL_ORIGINS, 'PORTAL_ORIGINS');
+    const tableName = settings.TABLE_NAME ?? 'customer-transfers';
     const apiUrl = `http://127.0.0.1:${ports.api}`;
-    // The handlers run in this process and read their settings from the environment, as on Lambda.
-    Object.assign(process.env, {
-      AWS_REGION: LOCAL_REGION,
+    const mode = options.functions ?? functionsMode(settings.LOCAL_FUNCTIONS);
+    // The stack as `cdk deploy` would ship it with these settings: each function's environment, timeout and memory.
+    const deployed: DeployedStack = await deployedStack(deployContext(settings));
+    const linkKey = await localLinkKey(options.stateDir);
+    const local = {
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      tableName,
+      apiUrl,
+      // No SNS here: alerts go to DEVOPS_EMAIL only.
+      alertTopicArn: '',
+      approvalLinkKey: linkKey,
+    };
+    const endpoints = {
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: faults?.dynamodb.endpoint ?? dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SESV2: faults?.ses.endpoint ?? ses.endpoint,
-      AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${ports.sfn}`,
-      TABLE_NAME: tableName,
-      STATE_MACHINE_ARN: stateMachineArn,
-      PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
-      APPROVAL_LINK_KEY: await localLinkKey(options.stateDir),
+      // A proxy in front of an emulator (faults, benchmarks) may be named in `env`.
+      AWS_ENDPOINT_URL_DYNAMODB: options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? faults?.dynamodb.endpoint ?? dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SESV2: options.env?.AWS_ENDPOINT_URL_SESV2 ?? faults?.ses.endpoint ?? ses.endpoint,
+      AWS_ENDPOINT_URL_SFN: options.env?.AWS_ENDPOINT_URL_SFN ?? `http://127.0.0.1:${ports.sfn}`,
       // No CloudWatch here: metrics would only be JSON noise on the console.
-      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      POWERTOOLS_METRICS_DISABLED: settings.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      // Like Lambda's log-level control: a local run may turn the functions' logging up or down.
+      ...(settings.POWERTOOLS_LOG_LEVEL ? { POWERTOOLS_LOG_LEVEL: settings.POWERTOOLS_LOG_LEVEL } : {}),
+    };
+    // Each function's SDK calls say which function made them (in the User-Agent), for the benchmarks' call meter.
+    const environments = new Map<string, Record<string, string>>(
+      deployed.functions.map((fn) => [fn.name, { ...resolveEnvironment(fn, deployed, local), ...endpoints, AWS_SDK_UA_APP_ID: fn.name }]),
+    );
+    const stateMachineArn = environments.values().next().value?.STATE_MACHINE_ARN ?? '';
+    const stateMachineName = stateMachineArn.split(':').at(-1) ?? '';
+    if (!stateMachineArn.includes(':stateMachine:')) throw new Error('The synthesized functions name no state machine (STATE_MACHINE_ARN).');
+    // The handlers of `sources` runs read their settings from this process's environment, as on Lambda.
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      ...environments.values().next().value,
       ...options.env,
     });
     delete process.env.AWS_PROFILE;
@@ -218,10 +294,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(`Seeded ${seeded.partners} partners and ${seeded.customers} customers`);
     }
 
+    const bundles = mode === 'bundles' ? await buildBundles(deployed.functions) : undefined;
+    const lambdas = new Map<string, LocalLambda>();
+    stoppers.push(async () => {
+      await Promise.all([...lambdas.values()].map((lambda) => lambda.close()));
+    });
+    for (const fn of deployed.functions) {
+      const bundle = bundles?.get(fn.name);
+      if (bundle === undefined) continue;
+      lambdas.set(fn.name, new LocalLambda({
+        name: fn.name,
+        bundle: bundle.file,
+        handler: fn.handler,
+        arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn.name}`,
+        region: LOCAL_REGION,
+        timeoutSeconds: fn.timeoutSeconds,
+        memoryMb: fn.memoryMb,
+        environment: environments.get(fn.name) ?? {},
+      }, options.functionLog ?? processStreams));
+    }
+    if (bundles) log(`Functions run from their bundles (${[...bundles.values()].filter((b) => b.built).length} of ${bundles.size} built now)`);
+    const timeoutOf = (name: string) => (deployed.functions.find((fn) => fn.name === name)?.timeoutSeconds ?? 3) * 1000;
+
     const functions: Record<string, LocalFunction> = {};
     for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
-      const handler = await loadHandler('workflow', name);
-      functions[name] = (event) => handler(event, lambdaContext(name, Date.now() + 300_000));
+      const lambda = lambdas.get(name);
+      if (lambda) {
+        functions[name] = (event) => lambda.invoke(event).catch((error: unknown) => Promise.reject(stepFunctionsError(error)));
+      } else {
+        const handler = await loadHandler('workflow', name);
+        functions[name] = (event) => handler(event, lambdaContext(name, Date.now() + timeoutOf(name)));
+      }
     }
     const sfn = await startLocalStepFunctions({
       port: ports.sfn,
@@ -237,8 +340,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const routes: LocalRoute[] = [];
     for (const route of HTTP_ROUTES) {
-      const handler = await loadHandler('http', route.handler);
-      routes.push({ method: route.method, path: route.path, auth: route.auth, functionName: route.handler, handler: handler as LocalHttpHandler });
+      const lambda = lambdas.get(route.handler);
+      const handler = lambda ? ((event) => lambda.invoke(event)) as LocalHttpHandler : ((await loadHandler('http', route.handler)) as LocalHttpHandler);
+      routes.push({ method: route.method, path: route.path, auth: route.auth, functionName: route.handler, handler });
     }
     // The local operator view (local only, not in the deployed route table).
     routes.push(...operatorRoutes({ sfnEndpoint: sfn.url, stateMachineArn }));
@@ -248,6 +352,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: ports.api,
       routes,
       jwt: { issuer: jwt.issuer, audience: jwt.audience, jwks: key.publicJwks },
+      ...(portalOrigins.length > 0 ? { cors: { allowOrigins: portalOrigins } } : {}),
       log,
     });
     stoppers.push(() => api.close());
@@ -257,6 +362,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       tableName,
       stateMachineArn,
       ...(faults ? { faults } : {}),
+      functions: mode,
       stop,
     };
   } catch (error) {

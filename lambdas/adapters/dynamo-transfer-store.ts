@@ -1,7 +1,5 @@
 import { TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  DeleteCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -20,15 +18,39 @@ import type {
   OpenStep,
   StatusChange,
   TransferPage,
+  TransferRef,
+  TransferState,
   TransferStorePort,
 } from '../domain/ports.ts';
-import { canTransition, type HistoryEvent, type Step, type Transfer, type TransferStatus, type TransferWithHistory } from '../domain/transfer.ts';
-import { TABLE_INDEXES, TABLE_KEYS } from './table-schema.ts';
-import { keys } from './table-keys.ts';
+import {
+  canTransition,
+  customerSummary,
+  summaryOf,
+  transferCustomer,
+  type HistoryEvent,
+  type Step,
+  type Transfer,
+  type TransferCustomer,
+  type TransferStatus,
+  type TransferSummary,
+  type TransferWithHistory,
+} from '../domain/transfer.ts';
+import { batchGetAll, batchWriteAll } from './batch.ts';
+import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
+import { keys, TRANSFER_OWN_ITEMS_AFTER } from './table-keys.ts';
 import { queryPartition } from './query-partition.ts';
-import { asTransient } from './transient.ts';
+import { asTransient, transientOr } from './transient.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+type Item = Record<string, unknown>;
+
+/** An approval link stays this long after it expires (its page still says "expired"); then DynamoDB's TTL removes it. */
+export const LINK_GRACE_SECONDS = 30 * 86_400;
+
+/** The TTL attribute of a link expiring at `expiresAt` (epoch seconds, as DynamoDB's TTL reads it). */
+export function linkExpiry(expiresAt: string): number {
+  return Math.floor(Date.parse(expiresAt) / 1000) + LINK_GRACE_SECONDS;
+}
 
 const [BY_PARTY, BY_PARTY_STATUS] = TABLE_INDEXES;
 const KEY_ATTRIBUTES = ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'];
@@ -62,6 +84,10 @@ export class DynamoTransferStore implements TransferStorePort {
   ) {}
 
   async create({ transfer, events }: NewTransfer): Promise<void> {
+    // Each customer's domain snapshot is an item of its own, written first. Readers reach it only through
+    // the transfer item, which names it, so it stays invisible until the transaction below commits.
+    await this.writeCustomers(transfer);
+    // At most 1 + 2 + 3 events + 50 claims = 56 actions (of DynamoDB's 100), each a small item.
     const items: TransactItem[] = [
       {
         Put: {
@@ -69,7 +95,8 @@ export class DynamoTransferStore implements TransferStorePort {
           Item: {
             ...keys.transfer(transfer.id),
             kind: 'transfer',
-            ...withoutCustomers(transfer),
+            // The customers' summaries (id, name, domainCount) only: listings never read a domain.
+            ...summaryOf(transfer),
             gsi1pk: 'ALL',
             gsi1sk: listSortKey(transfer),
             gsi2pk: `ALL#${transfer.status}`,
@@ -78,8 +105,6 @@ export class DynamoTransferStore implements TransferStorePort {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
-      // The customers (with all their domains) live apart, so that status changes rewrite only a small item.
-      { Put: { TableName: this.tableName, Item: { ...keys.transferCustomers(transfer.id), kind: 'customers', customers: transfer.customers } } },
       ...partyIds(transfer).map((partnerId) => ({
         Put: {
           TableName: this.tableName,
@@ -106,12 +131,16 @@ export class DynamoTransferStore implements TransferStorePort {
     ];
     const claimOffset = items.length - transfer.customers.length;
     try {
-      await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
       const reasons = cancellationReasons(error);
-      if (!reasons) throw error;
+      // A cancelled transaction wrote nothing: its snapshots go too. (After any other failure the
+      // transaction may yet have been applied, so they stay; unnamed, they are never read. Nor are
+      // they deleted when the transfer id itself was taken: they would be that transfer's.)
+      const idTaken = reasons?.[0]?.Code === 'ConditionalCheckFailed';
+      if (reasons && !idTaken) await this.deleteCustomers(transfer).catch(() => undefined);
       const busy = transfer.customers
-        .filter((_, index) => reasons[claimOffset + index]?.Code === 'ConditionalCheckFailed')
+        .filter((_, index) => reasons?.[claimOffset + index]?.Code === 'ConditionalCheckFailed')
         .map((c) => c.id);
       if (busy.length > 0) {
         throw new ConflictError(
@@ -120,14 +149,13 @@ export class DynamoTransferStore implements TransferStorePort {
           { customerIds: busy },
         );
       }
-      throw error;
+      throw transientOr(error);
     }
   }
 
-  async discard(transfer: Transfer): Promise<void> {
+  async discard(transfer: TransferRef): Promise<void> {
     const items: TransactItem[] = [
       { Delete: { TableName: this.tableName, Key: keys.transfer(transfer.id) } },
-      { Delete: { TableName: this.tableName, Key: keys.transferCustomers(transfer.id) } },
       ...partyIds(transfer).map((partnerId) => ({ Delete: { TableName: this.tableName, Key: keys.party(transfer.id, partnerId) } })),
       ...transfer.customers.map((customer) => ({
         Delete: {
@@ -139,19 +167,55 @@ export class DynamoTransferStore implements TransferStorePort {
       })),
     ];
     await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
-    // History events of a discarded request go too, so a rejected request leaves nothing behind.
-    const events = await queryPartition(this.db, this.tableName, `TRANSFER#${transfer.id}`, 'EVENT#');
-    for (const event of events) {
-      await asTransient(() => this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: event.pk, sk: event.sk } })));
-    }
+    // The rest of the partition (history events, customer snapshots) goes too, so a rejected request leaves nothing behind.
+    const rest = await queryPartition(this.db, this.tableName, `TRANSFER#${transfer.id}`);
+    await batchWriteAll(
+      this.db,
+      this.tableName,
+      rest.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
+    );
   }
 
   async get(id: string): Promise<TransferWithHistory | undefined> {
-    const items = await queryPartition(this.db, this.tableName, keys.transfer(id).pk);
+    const state = await this.getState(id);
+    if (!state) return undefined;
+    return { ...state.transfer, customers: await this.getCustomers(state.transfer) };
+  }
+
+  async getState(id: string): Promise<TransferState | undefined> {
+    // The transfer's own items sort after its customers' snapshots: one query, however many domains.
+    const items = await queryPartition(this.db, this.tableName, keys.transfer(id).pk, { after: TRANSFER_OWN_ITEMS_AFTER });
     const transferItem = items.find((item) => item.kind === 'transfer');
     if (!transferItem) return undefined;
     const history = items.filter((item) => item.kind === 'event').map((item) => strip<HistoryEvent>(item));
-    return { ...assemble(transferItem, items.find((item) => item.kind === 'customers')), history };
+    const steps: TransferState['steps'] = {};
+    for (const item of items.filter((i) => i.kind === 'step')) {
+      const step = String(item.sk).slice('STEP#'.length);
+      if (step === 'release' || step === 'acceptance') steps[step] = stepOf(id, step, item);
+    }
+    return { transfer: { ...summaryFromItem(transferItem, items.find((item) => item.kind === 'customers')), history }, steps };
+  }
+
+  async getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]> {
+    if (transfer.customers.length === 0) return [];
+    const keysWanted = transfer.customers.map((c) => keys.transferCustomer(transfer.id, c.id));
+    const found = new Map((await batchGetAll(this.db, this.tableName, keysWanted, { consistent: true })).map((i) => [String(i.customerId), i]));
+    // A transfer filed before the per-customer items has its customers' domains in the legacy item.
+    const legacy = transfer.customers.every((c) => found.has(c.id)) ? undefined : await this.legacyCustomers(transfer.id);
+    return transfer.customers.map((customer): TransferCustomer => {
+      const item = found.get(customer.id);
+      if (item) {
+        return {
+          ...customerSummary(customer),
+          domains: (item.domains as string[] | undefined) ?? [],
+          domainsTruncated: item.domainsTruncated === true,
+        };
+      }
+      const domains = legacy?.get(customer.id);
+      if (domains) return transferCustomer(customer, domains, domains.length);
+      // Not there (a request withdrawn while it was read): say the list is short, rather than show none as all.
+      return { ...customerSummary(customer), domains: [], domainsTruncated: customer.domainCount > 0 };
+    });
   }
 
   async list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage> {
@@ -174,9 +238,9 @@ export class DynamoTransferStore implements TransferStorePort {
     );
     // The indexes hold keys only: the transfer id is in the table's partition key.
     const ids = (result.Items ?? []).map((item) => String(item.pk).slice('TRANSFER#'.length));
-    const transfers = await this.batchGetTransfers(ids);
+    const transfers = await this.batchGetSummaries(ids);
     return {
-      items: ids.map((id) => transfers.get(id)).filter((t): t is Transfer => t !== undefined),
+      items: ids.map((id) => transfers.get(id)).filter((t): t is TransferSummary => t !== undefined),
       ...(result.LastEvaluatedKey ? { nextToken: encodeToken(result.LastEvaluatedKey) } : {}),
     };
   }
@@ -185,21 +249,7 @@ export class DynamoTransferStore implements TransferStorePort {
     const result = await asTransient(() =>
       this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.step(transferId, step), ConsistentRead: true })),
     );
-    if (!result.Item) return undefined;
-    const item = result.Item;
-    return {
-      transferId,
-      step,
-      partnerId: String(item.partnerId),
-      taskToken: (item.taskToken as string | undefined) ?? null,
-      linkHash: (item.linkHash as string | undefined) ?? null,
-      linkNonce: (item.linkNonce as string | undefined) ?? null,
-      linkSentAt: (item.linkSentAt as string | undefined) ?? null,
-      expiresAt: (item.expiresAt as string | undefined) ?? null,
-      decision: (item.decision as ApprovalStep['decision'] | undefined) ?? null,
-      signal: (item.workflowSignal as ApprovalStep['signal'] | undefined) ?? null,
-      signalledAt: (item.signalledAt as string | undefined) ?? null,
-    };
+    return result.Item ? stepOf(transferId, step, result.Item) : undefined;
   }
 
   async openStep(input: OpenStep): Promise<boolean> {
@@ -238,6 +288,7 @@ export class DynamoTransferStore implements TransferStorePort {
             partnerId: input.partnerId,
             expiresAt: input.expiresAt,
             state: 'open',
+            [TTL_ATTRIBUTE]: linkExpiry(input.expiresAt),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
@@ -270,29 +321,34 @@ export class DynamoTransferStore implements TransferStorePort {
       this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.link(hash), ConsistentRead: true })),
     );
     if (!result.Item) return undefined;
-    return { hash, ...strip<Omit<ApprovalLink, 'hash'>>(result.Item) };
+    const { transferId, step, partnerId, expiresAt, state } = result.Item as Omit<ApprovalLink, 'hash'>;
+    return { hash, transferId, step, partnerId, expiresAt, state };
   }
 
   async decide(decision: Decision): Promise<void> {
-    const transfer = await this.getTransferItem(decision.transferId);
+    const { transfer } = decision;
+    const statusUpdates = this.statusUpdates(transfer, [decision.from], decision.to, decision.at, decision.changes);
+    const stepIndex = statusUpdates.length;
     const items: TransactItem[] = [
-      ...this.statusUpdates(transfer, [decision.from], decision.to, decision.at, decision.changes),
+      ...statusUpdates,
       {
         Update: {
           TableName: this.tableName,
-          Key: keys.step(decision.transferId, decision.step),
+          Key: keys.step(transfer.id, decision.step),
           UpdateExpression: 'SET decision = :decision, workflowSignal = :signal, decidedAt = :at, kind = :kind, partnerId = if_not_exists(partnerId, :partner)',
-          ConditionExpression: 'attribute_not_exists(decision)',
+          // The task token is the one the decider read: it is the one to signal once the decision is in.
+          ConditionExpression: `attribute_not_exists(decision) AND ${decision.taskToken === null ? 'attribute_not_exists(taskToken)' : 'taskToken = :token'}`,
           ExpressionAttributeValues: {
             ':decision': decision.consent,
             ':signal': decision.signal,
             ':at': decision.at,
             ':kind': 'step',
             ':partner': decision.step === 'release' ? transfer.fromPartner.id : transfer.toPartner.id,
+            ...(decision.taskToken === null ? {} : { ':token': decision.taskToken }),
           },
         },
       },
-      { Put: { TableName: this.tableName, Item: eventItem(decision.transferId, decision.event) } },
+      { Put: { TableName: this.tableName, Item: eventItem(transfer.id, decision.event) } },
       ...(decision.releaseClaims ? this.claimReleases(transfer) : []),
     ];
     if (decision.linkHash) {
@@ -310,7 +366,12 @@ export class DynamoTransferStore implements TransferStorePort {
     try {
       await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
     } catch (error) {
-      if (cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) {
+      const failed = cancellationReasons(error)?.flatMap((reason, index) => (reason.Code === 'ConditionalCheckFailed' ? [index] : []));
+      if (failed && failed.length > 0) {
+        // Only the step's condition failed and it holds no decision: its task token changed (a wait resumed).
+        if (failed.length === 1 && failed[0] === stepIndex && !(await this.getStep(transfer.id, decision.step))?.decision) {
+          throw new ConflictError('STEP_CHANGED', 'The step was opened again since it was read; nothing was recorded.');
+        }
         throw new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.');
       }
       throw error;
@@ -414,8 +475,8 @@ export class DynamoTransferStore implements TransferStorePort {
       return 'moved';
     } catch (error) {
       if (!cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
-      const owner = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.ownership(move.customerId), ConsistentRead: true }),
+      const owner = await asTransient(() =>
+        this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.ownership(move.customerId), ConsistentRead: true })),
       );
       const movedByThis = owner.Item?.partnerId === move.toPartnerId && owner.Item?.lastTransferId === move.transferId;
       return movedByThis ? 'already-moved' : 'not-movable';
@@ -437,10 +498,11 @@ export class DynamoTransferStore implements TransferStorePort {
         Update: {
           TableName: this.tableName,
           Key: keys.link(input.linkHash),
-          UpdateExpression: 'SET expiresAt = :to',
+          // The link is removed only a grace period after its new deadline.
+          UpdateExpression: 'SET expiresAt = :to, #ttl = :ttl',
           ConditionExpression: '#state = :open',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':to': input.to, ':open': 'open' },
+          ExpressionAttributeNames: { '#state': 'state', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':to': input.to, ':ttl': linkExpiry(input.to), ':open': 'open' },
         },
       },
       { Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } },
@@ -478,7 +540,7 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   private statusUpdates(
-    transfer: Transfer,
+    transfer: TransferRef,
     from: TransferStatus[],
     to: TransferStatus,
     at: string,
@@ -514,7 +576,7 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   /** Claims this transfer still holds; a claim another transfer took is left alone. */
-  private claimReleases(transfer: Transfer): TransactItem[] {
+  private claimReleases(transfer: TransferRef): TransactItem[] {
     return transfer.customers.map((customer) => ({
       Delete: {
         TableName: this.tableName,
@@ -525,46 +587,93 @@ export class DynamoTransferStore implements TransferStorePort {
     }));
   }
 
-  private async getTransferItem(id: string): Promise<Transfer> {
-    const [transfer, customers] = await Promise.all(
-      [keys.transfer(id), keys.transferCustomers(id)].map((Key) =>
-        asTransient(() => this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }))),
-      ),
+  /** The transfer item alone (parties and customer summaries), read consistently before a status change. */
+  private async getTransferItem(id: string): Promise<TransferSummary> {
+    const result = await asTransient(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.transfer(id), ConsistentRead: true })),
     );
-    if (!transfer?.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
-    return assemble(transfer.Item, customers?.Item);
+    if (!result.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
+    if (Array.isArray(result.Item.customers)) return summaryFromItem(result.Item);
+    const legacy = await asTransient(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.legacyTransferCustomers(id), ConsistentRead: true })),
+    );
+    return summaryFromItem(result.Item, legacy.Item);
   }
 
-  private async batchGetTransfers(ids: string[]): Promise<Map<string, Transfer>> {
-    const transfers = new Map<string, Record<string, unknown>>();
-    const customers = new Map<string, Record<string, unknown>>();
-    const wanted = ids.flatMap((id) => [keys.transfer(id), keys.transferCustomers(id)]);
-    for (let start = 0; start < wanted.length; start += 100) {
-      let pending = wanted.slice(start, start + 100);
-      for (let attempt = 0; pending.length > 0 && attempt < 8; attempt += 1) {
-        const result = await asTransient(() =>
-          this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } })),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          (item.kind === 'customers' ? customers : transfers).set(String(item.pk), item);
-        }
-        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof pending;
-      }
+  private async batchGetSummaries(ids: string[]): Promise<Map<string, TransferSummary>> {
+    const items = await batchGetAll(this.db, this.tableName, ids.map((id) => keys.transfer(id)));
+    const transfers = new Map(items.map((item) => [String(item.id), item]));
+    // Transfers filed before their items carried the customers' summaries: their legacy item, in one more read.
+    const legacyIds = [...transfers.values()].filter((item) => !Array.isArray(item.customers)).map((item) => String(item.id));
+    const legacy = new Map(
+      legacyIds.length === 0
+        ? []
+        : (await batchGetAll(this.db, this.tableName, legacyIds.map((id) => keys.legacyTransferCustomers(id)))).map((item) => [
+            String(item.pk).slice('TRANSFER#'.length),
+            item,
+          ]),
+    );
+    return new Map([...transfers].map(([id, item]) => [id, summaryFromItem(item, legacy.get(id))]));
+  }
+
+  private async legacyCustomers(transferId: string): Promise<Map<string, string[]>> {
+    const result = await asTransient(() =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.legacyTransferCustomers(transferId), ConsistentRead: true })),
+    );
+    const customers = (result.Item?.customers as { id: string; domains?: string[] }[] | undefined) ?? [];
+    return new Map(customers.map((c) => [c.id, c.domains ?? []]));
+  }
+
+  private async writeCustomers(transfer: Transfer): Promise<void> {
+    const puts = transfer.customers.map((customer) => ({ PutRequest: { Item: customerItem(transfer.id, customer) } }));
+    try {
+      await batchWriteAll(this.db, this.tableName, puts);
+    } catch (error) {
+      await this.deleteCustomers(transfer).catch(() => undefined);
+      throw error;
     }
-    const found = new Map<string, Transfer>();
-    for (const [pk, item] of transfers) found.set(String(item.id), assemble(item, customers.get(pk)));
-    return found;
+  }
+
+  private deleteCustomers(transfer: TransferRef): Promise<void> {
+    const deletes = transfer.customers.map((customer) => ({ DeleteRequest: { Key: keys.transferCustomer(transfer.id, customer.id) } }));
+    return batchWriteAll(this.db, this.tableName, deletes);
   }
 }
 
-function withoutCustomers(transfer: Transfer): Omit<Transfer, 'customers'> {
-  const { customers: _customers, ...rest } = transfer;
-  return rest;
+/** A customer's snapshot item: its domains as the transfer keeps them (its name is in the transfer item). */
+function customerItem(transferId: string, customer: TransferCustomer): Item {
+  return {
+    ...keys.transferCustomer(transferId, customer.id),
+    kind: 'transfer-customer',
+    customerId: customer.id,
+    domainCount: customer.domainCount,
+    domains: customer.domains,
+    domainsTruncated: customer.domainsTruncated,
+  };
 }
 
-/** A transfer from its item and its customers item. */
-function assemble(transferItem: Record<string, unknown>, customersItem: Record<string, unknown> | undefined): Transfer {
-  return { ...strip<Omit<Transfer, 'customers'>>(transferItem), customers: (customersItem?.customers as Transfer['customers'] | undefined) ?? [] };
+/** A transfer's summary from its item (and, for one filed before the items carried them, its legacy customers item). */
+function summaryFromItem(transferItem: Item, legacyItem?: Item): TransferSummary {
+  const stored = strip<TransferSummary>(transferItem);
+  if (Array.isArray(transferItem.customers)) return stored;
+  const customers = (legacyItem?.customers as { id: string; name: string; domains?: string[] }[] | undefined) ?? [];
+  return { ...stored, customers: customers.map((c) => ({ id: c.id, name: c.name, domainCount: c.domains?.length ?? 0 })) };
+}
+
+function stepOf(transferId: string, step: Step, item: Item): ApprovalStep {
+  return {
+    transferId,
+    step,
+    partnerId: String(item.partnerId),
+    taskToken: (item.taskToken as string | undefined) ?? null,
+    linkHash: (item.linkHash as string | undefined) ?? null,
+    linkNonce: (item.linkNonce as string | undefined) ?? null,
+    linkSentAt: (item.linkSentAt as string | undefined) ?? null,
+    expiresAt: (item.expiresAt as string | undefined) ?? null,
+    decision: (item.decision as ApprovalStep['decision'] | undefined) ?? null,
+    signal: (item.workflowSignal as ApprovalStep['signal'] | undefined) ?? null,
+    signalledAt: (item.signalledAt as string | undefined) ?? null,
+  };
 }
 
 function cancellationReasons(error: unknown): CancellationReason[] | undefined {

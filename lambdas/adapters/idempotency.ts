@@ -9,7 +9,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Config, IdempotencyPort } from '../composition.ts';
+import type { Config } from '../config.ts';
 import type { Caller } from '../domain/caller.ts';
 import { ConflictError, NotAllowedError, TransientError, ValidationError } from '../domain/errors.ts';
 import { TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
@@ -86,6 +86,9 @@ class RequestRecords extends DynamoDBPersistenceLayer {
     return super.saveInProgress(data, IN_PROGRESS_LOCK_MS);
   }
 }
+
+/** Answers Idempotency-Key requests once (Powertools, in the same table). */
+export type IdempotencyPort = Pick<IdempotentRequests, 'answerOnce'>;
 
 /** The Idempotency-Key records of a function that takes the header (see `Adapters` in composition.ts). */
 export function idempotentRequests(config: Pick<Config, 'TABLE_NAME'>): IdempotencyPort {

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { Config } from '../composition.ts';
+import type { Config } from '../config.ts';
 import type { LinkKeyPort } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
 

@@ -1,5 +1,5 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import type { Config } from '../composition.ts';
+import type { Config } from '../config.ts';
 import type { EmailMessage, MailerPort } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
 

@@ -1,5 +1,5 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, StopExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import type { Config } from '../composition.ts';
+import type { Config } from '../config.ts';
 import type { WorkflowPort, WorkflowSignal } from '../domain/ports.ts';
 import { asTransient } from './transient.ts';
 

@@ -1,5 +1,14 @@
 import type { Step } from '../domain/transfer.ts';
 
+/**
+ * Sort key prefix of a transfer's customers. It sorts before every other item of the transfer
+ * (CUSTOMER# < EVENT# < PARTY# < STEP# < TRANSFER), so one query from TRANSFER_OWN_ITEMS_AFTER on
+ * reads the transfer's own items without its customers' domains.
+ */
+export const TRANSFER_CUSTOMER_PREFIX = 'CUSTOMER#';
+/** '$' sorts right after '#': every CUSTOMER#… key sorts before it, the legacy CUSTOMERS item after it. */
+export const TRANSFER_OWN_ITEMS_AFTER = 'CUSTOMER$';
+
 /** Key builders for every item of the single table (see table-schema.ts for the layout). */
 export const keys = {
   partner: (id: string) => ({ pk: `PARTNER#${id}`, sk: 'PROFILE' }),
@@ -13,7 +22,10 @@ export const keys = {
   }),
   claim: (customerId: string) => ({ pk: `CUSTOMER#${customerId}`, sk: 'CLAIM' }),
   transfer: (id: string) => ({ pk: `TRANSFER#${id}`, sk: 'TRANSFER' }),
-  transferCustomers: (id: string) => ({ pk: `TRANSFER#${id}`, sk: 'CUSTOMERS' }),
+  /** One customer of a transfer with its domain snapshot. */
+  transferCustomer: (id: string, customerId: string) => ({ pk: `TRANSFER#${id}`, sk: `${TRANSFER_CUSTOMER_PREFIX}${customerId}` }),
+  /** Written before the per-customer items existed (every customer with all its domains); read only for transfers filed then. */
+  legacyTransferCustomers: (id: string) => ({ pk: `TRANSFER#${id}`, sk: 'CUSTOMERS' }),
   party: (transferId: string, partnerId: string) => ({ pk: `TRANSFER#${transferId}`, sk: `PARTY#${partnerId}` }),
   event: (transferId: string, at: string, unique: string) => ({ pk: `TRANSFER#${transferId}`, sk: `EVENT#${at}#${unique}` }),
   step: (transferId: string, step: Step) => ({ pk: `TRANSFER#${transferId}`, sk: `STEP#${step}` }),

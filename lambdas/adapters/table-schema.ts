@@ -11,11 +11,15 @@
  * | customer audit      | CUSTOMER#<id>       | AUDIT#<at>#<transfer>    |                              |                                       |
  * | claim (active)      | CUSTOMER#<id>       | CLAIM                    |                              |                                       |
  * | transfer            | TRANSFER#<id>       | TRANSFER                 | ALL / <createdAt>#<id>       | ALL#<status> / <createdAt>#<id>       |
- * | transfer customers  | TRANSFER#<id>       | CUSTOMERS                |                              |                                       |
+ * | transfer customer   | TRANSFER#<id>       | CUSTOMER#<customerId>    |                              |                                       |
  * | transfer party view | TRANSFER#<id>       | PARTY#<partnerId>        | PARTY#<p> / <createdAt>#<id> | PARTY#<p>#<status> / <createdAt>#<id> |
  * | history event       | TRANSFER#<id>       | EVENT#<at>#<seq>         |                              |                                       |
  * | approval step       | TRANSFER#<id>       | STEP#<release|acceptance>|                              |                                       |
  * | approval link       | LINK#<sha256 hex>   | LINK                     |                              |                                       |
+ *
+ * The transfer item holds each customer's summary (id, name, domainCount); a transfer customer item
+ * holds that customer's domain snapshot (at most 1,000 names, 64 KiB). Transfers filed before then have
+ * one legacy item, TRANSFER#<id> / CUSTOMERS, read only for them. Approval links carry TTL_ATTRIBUTE.
  */
 export const TABLE_KEYS = {
   partitionKey: 'pk',

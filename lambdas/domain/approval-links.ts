@@ -2,10 +2,10 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { SIGNER_PLACEHOLDER, statementFor } from './consent.ts';
 import { addDays } from './dates.ts';
 import { ConflictError, ValidationError } from './errors.ts';
-import type { ApprovalLink, Clock, TransferStorePort } from './ports.ts';
+import type { ApprovalLink, Clock, TransferState, TransferStorePort } from './ports.ts';
 import { approvalForm, parseInput, type ApprovalForm } from './requests.ts';
 import type { DecisionResult, RequestMeta, TransferService } from './transfer-service.ts';
-import { STEP_STATUS, type ConsentRecord, type PartyRef, type Step, type TransferWithHistory } from './transfer.ts';
+import { STEP_STATUS, type ConsentRecord, type PartyRef, type Step, type TransferSummaryWithHistory, type TransferWithHistory } from './transfer.ts';
 
 /** A fresh random nonce per link (128 bits from the CSPRNG); stored with the step so a reminder can re-send the link. */
 export function newLinkNonce(): string {
@@ -38,14 +38,17 @@ export interface ApprovalView {
   expiresAt: string;
 }
 
-export type LinkState =
-  | { kind: 'open'; view: ApprovalView; link: ApprovalLink }
-  | { kind: 'problem'; problem: LinkProblem; transfer?: TransferWithHistory; consent?: ConsentRecord; step?: Step };
+/** A link that cannot be used, and what is known of its transfer (customers without domains). */
+export type LinkProblemState = { kind: 'problem'; problem: LinkProblem; transfer?: TransferSummaryWithHistory; consent?: ConsentRecord; step?: Step };
+
+export type LinkState = { kind: 'open'; view: ApprovalView; link: ApprovalLink } | LinkProblemState;
 
 export type LinkDecision =
   | { kind: 'recorded'; result: DecisionResult; step: Step }
   | { kind: 'invalid'; view: ApprovalView; errors: { field: string; message: string }[]; values: Record<string, unknown> }
-  | { kind: 'problem'; problem: LinkProblem; transfer?: TransferWithHistory; consent?: ConsentRecord; step?: Step };
+  | LinkProblemState;
+
+type FoundLink = { kind: 'open'; link: ApprovalLink; state: TransferState } | LinkProblemState;
 
 /** Approval links: opening one only shows the page; only the signed form's POST decides. */
 export class ApprovalLinks {
@@ -56,42 +59,52 @@ export class ApprovalLinks {
     private readonly maxDaysAhead: number,
   ) {}
 
+  /** The page of a link: the request with its customers' domains and the form, or the problem that stops it. */
   async open(secret: string): Promise<LinkState> {
+    const found = await this.find(secret);
+    if (found.kind === 'problem') return found;
+    return { kind: 'open', link: found.link, view: await this.view(found.link, found.state.transfer) };
+  }
+
+  /** The link and its transfer's own items (two reads), or the problem that stops the link. */
+  private async find(secret: string): Promise<FoundLink> {
     if (!SECRET_PATTERN.test(secret)) return { kind: 'problem', problem: 'not-found' };
     const link = await this.store.getLink(hashSecret(secret));
     if (!link) return { kind: 'problem', problem: 'not-found' };
-    const transfer = await this.store.get(link.transferId);
-    if (!transfer) return { kind: 'problem', problem: 'not-found' };
+    const state = await this.store.getState(link.transferId);
+    if (!state) return { kind: 'problem', problem: 'not-found' };
+    const { transfer } = state;
     if (link.state === 'used') {
-      const step = await this.store.getStep(link.transferId, link.step);
-      return { kind: 'problem', problem: 'used', transfer, step: link.step, ...(step?.decision ? { consent: step.decision } : {}) };
+      const decision = state.steps[link.step]?.decision;
+      return { kind: 'problem', problem: 'used', transfer, step: link.step, ...(decision ? { consent: decision } : {}) };
     }
     if (link.state === 'superseded') return { kind: 'problem', problem: 'superseded', transfer, step: link.step };
     if (transfer.status === 'EXPIRED' || Date.parse(link.expiresAt) <= this.clock.now().getTime()) {
       return { kind: 'problem', problem: 'expired', transfer, step: link.step };
     }
     if (transfer.status !== STEP_STATUS[link.step]) return { kind: 'problem', problem: 'closed', transfer, step: link.step };
+    return { kind: 'open', link, state };
+  }
+
+  private async view(link: ApprovalLink, summary: TransferSummaryWithHistory): Promise<ApprovalView> {
+    const transfer = await this.transfers.withCustomers(summary);
     const today = this.transfers.today();
     const partner = link.step === 'release' ? transfer.fromPartner : transfer.toPartner;
     return {
-      kind: 'open',
-      link,
-      view: {
-        transfer,
-        step: link.step,
-        partner,
-        statement: statementFor(link.step, { ...transfer, signedBy: SIGNER_PLACEHOLDER }),
-        today,
-        latestDate: addDays(today, this.maxDaysAhead),
-        expiresAt: link.expiresAt,
-      },
+      transfer,
+      step: link.step,
+      partner,
+      statement: statementFor(link.step, { ...transfer, signedBy: SIGNER_PLACEHOLDER }),
+      today,
+      latestDate: addDays(today, this.maxDaysAhead),
+      expiresAt: link.expiresAt,
     };
   }
 
   async decide(secret: string, form: Record<string, string>, meta: RequestMeta): Promise<LinkDecision> {
-    const state = await this.open(secret);
-    if (state.kind === 'problem') return this.answerAgain(state, form);
-    const { view, link } = state;
+    const found = await this.find(secret);
+    if (found.kind === 'problem') return this.answerAgain(found, form);
+    const { link, state } = found;
     let parsed: ApprovalForm;
     try {
       parsed = parseInput(approvalForm, form, 'form');
@@ -109,7 +122,7 @@ export class ApprovalLinks {
       }
       if (issues.length > 0) throw new ValidationError('form incomplete', { issues });
     } catch (error) {
-      if (error instanceof ValidationError) return { kind: 'invalid', view, errors: issuesOf(error), values: form };
+      if (error instanceof ValidationError) return { kind: 'invalid', view: await this.view(link, state.transfer), errors: issuesOf(error), values: form };
       throw error;
     }
 
@@ -121,7 +134,10 @@ export class ApprovalLinks {
           : { decision: 'accept' as const, signedBy: parsed.signedBy };
     try {
       const result = await this.transfers.decide({
-        transfer: view.transfer,
+        transfer: state.transfer,
+        recorded: state.steps[link.step] ?? null,
+        // The page shows each customer's domain count: no domains to read.
+        withDomains: false,
         step: link.step,
         body,
         actor: { kind: 'partner', partnerId: link.partnerId, name: parsed.signedBy },
@@ -131,18 +147,18 @@ export class ApprovalLinks {
       });
       return { kind: 'recorded', result, step: link.step };
     } catch (error) {
-      if (error instanceof ValidationError) return { kind: 'invalid', view, errors: issuesOf(error), values: form };
+      if (error instanceof ValidationError) return { kind: 'invalid', view: await this.view(link, state.transfer), errors: issuesOf(error), values: form };
       if (error instanceof ConflictError) {
         // Someone decided first (another tab, a double submit): answer with what stands now.
-        const now = await this.open(secret);
-        return now.kind === 'problem' ? this.answerAgain(now, form) : { kind: 'problem', problem: 'closed', transfer: now.view.transfer };
+        const now = await this.find(secret);
+        return now.kind === 'problem' ? this.answerAgain(now, form) : { kind: 'problem', problem: 'closed', transfer: now.state.transfer };
       }
       throw error;
     }
   }
 
   /** A second submission of the same form answers with the decision already recorded. */
-  private async answerAgain(state: Extract<LinkState, { kind: 'problem' }>, form: Record<string, string>): Promise<LinkDecision> {
+  private async answerAgain(state: LinkProblemState, form: Record<string, string>): Promise<LinkDecision> {
     const { transfer, consent, step } = state;
     if (state.problem !== 'used' || !transfer || !consent || !step || !sameDecision(consent, form)) return state;
     await this.transfers.deliver(transfer.id, step);

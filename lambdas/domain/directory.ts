@@ -24,14 +24,27 @@ export interface Customer {
   users: CustomerUser[];
 }
 
+/**
+ * One page of a customer, as served by GET /customers/{id}: the next slice of its domains and of its
+ * users, each in the directory's order, and a token for the rest while either has more.
+ */
+export interface CustomerPage extends Customer {
+  nextToken?: string;
+}
+
 /** Who holds a customer now; small, so that moving ownership never rewrites mail data. */
 export interface CustomerOwnership {
   id: string;
   name: string;
   partnerId: string;
-  domains: string[];
   /** Last day of the post-transfer lock, if any. */
   lockedUntil: string | null;
+}
+
+/** A customer's first domains (in the directory's order) and how many it has in all. */
+export interface FirstDomains {
+  domains: string[];
+  domainCount: number;
 }
 
 export interface DirectoryFile {

@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError } from './errors.ts';
 import type { Clock, TransferStorePort } from './ports.ts';
 import { extendBody, parseInput, remindBody } from './requests.ts';
 import type { TransferService } from './transfer-service.ts';
-import type { Step, TransferWithHistory } from './transfer.ts';
+import type { HistoryEvent, Step, TransferWithHistory } from './transfer.ts';
 import type { WorkflowSteps } from './workflow-steps.ts';
 
 /** What an operator does for a stuck approval, on a ticket's behalf: remind now, or give more time. */
@@ -17,8 +17,7 @@ export class OperatorActions {
   async remind(caller: Caller, id: string, rawBody: unknown): Promise<TransferWithHistory> {
     const { transfer, step, link } = await this.waitingStep(caller, id);
     const body = parseInput(remindBody, rawBody, 'reminder');
-    await this.deps.steps.sendReminder(transfer, step, link, actorOf(caller), { ticketId: body.ticketId });
-    return this.reload(transfer);
+    return this.deps.steps.sendReminder(transfer, step, link, actorOf(caller), { ticketId: body.ticketId });
   }
 
   /** Moves the waiting step's deadline later; the workflow's next reminder or expiry follows the new one. */
@@ -26,28 +25,24 @@ export class OperatorActions {
     const { transfer, step, link } = await this.waitingStep(caller, id);
     const body = parseInput(extendBody, rawBody, 'extension');
     const to = new Date(Date.parse(link.expiresAt) + body.days * 86_400_000).toISOString();
-    await this.deps.store.extendStep({
-      transferId: transfer.id,
-      step,
-      linkHash: link.linkHash,
-      from: link.expiresAt,
-      to,
-      event: {
-        at: this.deps.clock.now().toISOString(),
-        type: 'WINDOW_EXTENDED',
-        actor: actorOf(caller),
-        detail: { step, from: link.expiresAt, to, days: body.days, ticketId: body.ticketId },
-      },
-    });
-    return this.reload(transfer);
+    const event: HistoryEvent = {
+      at: this.deps.clock.now().toISOString(),
+      type: 'WINDOW_EXTENDED',
+      actor: actorOf(caller),
+      detail: { step, from: link.expiresAt, to, days: body.days, ticketId: body.ticketId },
+    };
+    await this.deps.store.extendStep({ transferId: transfer.id, step, linkHash: link.linkHash, from: link.expiresAt, to, event });
+    // The write was conditional on the step as read: with the new event, this is the transfer as it now stands.
+    return { ...transfer, customers: await this.deps.store.getCustomers(transfer), history: [...transfer.history, event] };
   }
 
   private async waitingStep(caller: Caller, id: string) {
     if (caller.kind !== 'operator') throw new ForbiddenError('Only provider operators can remind or extend a waiting step.');
-    const transfer = await this.deps.transfers.getVisible(caller, id);
+    // One read: the transfer's own items hold its steps.
+    const { transfer, steps } = await this.deps.transfers.visibleState(caller, id);
     const step: Step | null =
       transfer.status === 'AWAITING_RELEASE' ? 'release' : transfer.status === 'AWAITING_ACCEPTANCE' ? 'acceptance' : null;
-    const record = step ? await this.deps.store.getStep(transfer.id, step) : undefined;
+    const record = step ? steps[step] : undefined;
     if (!step || !record?.linkNonce || !record.linkHash || !record.expiresAt || record.decision) {
       throw new ConflictError('NOT_WAITING', `The transfer is ${transfer.status}; no approval link is waiting for an answer.`, {
         status: transfer.status,
@@ -59,7 +54,4 @@ export class OperatorActions {
     return { transfer, step, link: { linkNonce: record.linkNonce, linkHash: record.linkHash, expiresAt: record.expiresAt } };
   }
 
-  private async reload(transfer: TransferWithHistory): Promise<TransferWithHistory> {
-    return (await this.deps.store.get(transfer.id)) ?? transfer;
-  }
 }

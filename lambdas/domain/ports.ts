@@ -1,11 +1,28 @@
 import type { CalendarDate } from './dates.ts';
-import type { Customer, CustomerOwnership, Partner } from './directory.ts';
-import type { ConsentRecord, HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from './transfer.ts';
+import type { CustomerOwnership, CustomerPage, FirstDomains, Partner } from './directory.ts';
+import type {
+  ConsentRecord,
+  HistoryEvent,
+  Step,
+  Transfer,
+  TransferCustomer,
+  TransferStatus,
+  TransferSummary,
+  TransferSummaryWithHistory,
+  TransferWithHistory,
+} from './transfer.ts';
 
 export interface DirectoryPort {
   getPartner(id: string): Promise<Partner | undefined>;
+  /** Who holds each customer found (unknown ones are left out), in the order asked. */
   getOwnerships(customerIds: string[]): Promise<CustomerOwnership[]>;
-  getCustomer(id: string): Promise<Customer | undefined>;
+  /** Each found customer's first `limit` domains, in order, and how many it has in all. */
+  firstDomains(customerIds: string[], limit: number): Promise<Map<string, FirstDomains>>;
+  /**
+   * One page of a customer: at most `domains` domains and `users` users, after those of the page
+   * `nextToken` came with. A token not handed out for this customer is a ValidationError.
+   */
+  getCustomer(id: string, page: { users: number; domains: number; nextToken?: string }): Promise<CustomerPage | undefined>;
 }
 
 /** What a waiting step knows: the current task token (server-side only), its link and its decision. */
@@ -45,9 +62,17 @@ export interface NewTransfer {
   events: HistoryEvent[];
 }
 
+/** What a write needs of a transfer it does not read again: these never change once it is filed. */
+export type TransferRef = Pick<TransferSummary, 'id' | 'fromPartner' | 'toPartner' | 'customers'>;
+
 export interface Decision {
-  transferId: string;
+  transfer: TransferRef;
   step: Step;
+  /**
+   * The step's task token as the decider read it (null: no wait yet). The decision is written only
+   * while it is unchanged, so that the token signalled is the current one; else ConflictError STEP_CHANGED.
+   */
+  taskToken: string | null;
   from: TransferStatus;
   to: TransferStatus;
   consent: ConsentRecord;
@@ -105,16 +130,29 @@ export interface OpenStep {
 }
 
 export interface TransferPage {
-  items: Transfer[];
+  items: TransferSummary[];
   nextToken?: string;
+}
+
+/** A transfer as one read of its own items finds it: without its customers' domains, with its history and its steps. */
+export interface TransferState {
+  transfer: TransferSummaryWithHistory;
+  /** Server-side only: steps hold task tokens. */
+  steps: Partial<Record<Step, ApprovalStep>>;
 }
 
 export interface TransferStorePort {
   /** Writes the transfer, its history, its up-front decisions and a claim per customer, all or nothing. */
   create(input: NewTransfer): Promise<void>;
   /** Undoes a create whose workflow could not start. */
-  discard(transfer: Transfer): Promise<void>;
+  discard(transfer: TransferRef): Promise<void>;
+  /** The transfer with its history and its customers' domain snapshots (getState, then getCustomers). */
   get(id: string): Promise<TransferWithHistory | undefined>;
+  /** The transfer's own items in one read: summary, history, steps. */
+  getState(id: string): Promise<TransferState | undefined>;
+  /** The domain snapshots of the customers a transfer names, in its order. */
+  getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]>;
+  /** Summaries, newest first. */
   list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage>;
   getStep(transferId: string, step: Step): Promise<ApprovalStep | undefined>;
   /**
@@ -123,7 +161,10 @@ export interface TransferStorePort {
    */
   openStep(input: OpenStep): Promise<boolean>;
   getLink(hash: string): Promise<ApprovalLink | undefined>;
-  /** Records a decision and moves the status, all or nothing; throws ConflictError when someone decided first. */
+  /**
+   * Records a decision and moves the status, all or nothing; throws ConflictError ALREADY_DECIDED when
+   * someone decided first, STEP_CHANGED when the step's task token is no longer the one read.
+   */
   decide(decision: Decision): Promise<void>;
   markSignalled(transferId: string, step: Step, at: string): Promise<void>;
   markLinkSent(transferId: string, step: Step, at: string): Promise<void>;

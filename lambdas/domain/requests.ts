@@ -128,6 +128,23 @@ export const listTransfersQuery = once(() =>
   }),
 );
 
+/** How much of a customer one page of GET /customers/{id} holds, so that no answer can pass Lambda's 6 MB. */
+export const CUSTOMER_PAGE = {
+  /** Users per page unless `?limit=` says otherwise (1 to maxUsers). */
+  defaultUsers: 100,
+  maxUsers: 100,
+  /** Domains per page (each name at most 253 characters). */
+  domains: 1000,
+} as const;
+
+/** GET /customers/{id}: `limit` users per page, `nextToken` from the page before. */
+export const customerQuery = once(() =>
+  z.strictObject({
+    limit: z.optional(z.coerce.number().check(z.int('must be a whole number'), z.gte(1), z.lte(CUSTOMER_PAGE.maxUsers))),
+    nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  }),
+);
+
 /** Parses input with a schema, turning every issue into one readable 400. */
 export function parseInput<T extends z.ZodMiniType>(schema: Schema<T>, value: unknown, what: string): z.infer<T> {
   // A missing field says so, rather than "expected string, received undefined".

@@ -3,15 +3,29 @@ import { billingAdvice } from './billing.ts';
 import { actorOf, type Caller } from './caller.ts';
 import { acceptanceStatement, declineStatement, releaseStatement } from './consent.ts';
 import { addDays, dateAt, type CalendarDate } from './dates.ts';
-import type { Customer, Partner } from './directory.ts';
+import type { CustomerPage, Partner } from './directory.ts';
 import { ConflictError, DecisionNotYetDelivered, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
 import { chooseDate, type ChosenDate, type Policy } from './policy.ts';
-import { NO_METRICS, type Clock, type DirectoryPort, type MailerPort, type MetricsPort, type TransferPage, type TransferStorePort, type WorkflowPort, type WorkflowSignal } from './ports.ts';
+import {
+  NO_METRICS,
+  type ApprovalStep,
+  type Clock,
+  type DirectoryPort,
+  type MailerPort,
+  type MetricsPort,
+  type TransferPage,
+  type TransferState,
+  type TransferStorePort,
+  type WorkflowPort,
+  type WorkflowSignal,
+} from './ports.ts';
 import { cancellationNoticeEmail } from '../presentation/emails.ts';
 import {
   acceptanceDecisionBody,
   cancelBody,
+  CUSTOMER_PAGE,
   createTransferBody,
+  customerQuery,
   listTransfersQuery,
   parseInput,
   releaseDecisionBody,
@@ -19,13 +33,18 @@ import {
   type ReleaseDecisionBody,
 } from './requests.ts';
 import {
+  SNAPSHOT_MAX_DOMAINS,
   STEP_STATUS,
+  transferCustomer,
   type Actor,
   type ConsentRecord,
   type HistoryEvent,
   type Step,
   type Transfer,
+  type TransferCustomer,
   type TransferStatus,
+  type TransferSummary,
+  type TransferSummaryWithHistory,
   type TransferWithHistory,
 } from './transfer.ts';
 
@@ -49,7 +68,12 @@ type DecisionBody = ReleaseDecisionBody | AcceptanceDecisionBody;
 
 /** A decision as it reaches the domain, from the portal API or from a link's form. */
 export interface DecisionRequest {
-  transfer: TransferWithHistory;
+  /** As read with the step (its customers' domains are read along with the partners when missing). */
+  transfer: TransferSummaryWithHistory;
+  /** The step as read with the transfer (null: not opened yet); read now when left out. */
+  recorded?: ApprovalStep | null;
+  /** Whether the answer carries the customers' domains (the API's transfer JSON) or their summaries (a page). */
+  withDomains: boolean;
   step: Step;
   body: DecisionBody;
   actor: Actor;
@@ -58,7 +82,8 @@ export interface DecisionRequest {
   meta: RequestMeta;
 }
 
-export type DecisionResult = { consent: ConsentRecord; at: string; repeated: boolean; transfer: TransferWithHistory };
+/** The transfer as it now stands: with its customers' domains when the request asked for them. */
+export type DecisionResult = { consent: ConsentRecord; at: string; repeated: boolean; transfer: TransferSummaryWithHistory };
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -68,7 +93,7 @@ function newTransferId(today: CalendarDate): string {
   return `TR-${today.replaceAll('-', '')}-${suffix}`;
 }
 
-function matchesAcceptance(accepted: Transfer['acceptedDate'], chosen: ChosenDate): boolean {
+function matchesAcceptance(accepted: TransferSummary['acceptedDate'], chosen: ChosenDate): boolean {
   if (accepted === null) return false;
   return accepted === 'immediate' ? chosen.immediate : !chosen.immediate && accepted === chosen.transferDate;
 }
@@ -100,7 +125,9 @@ export class TransferService {
       throw new ValidationError('requestedDate and release.transferDate differ; give one date (or only the release).');
     }
 
-    const owned = await directory.getOwnerships(body.customerIds);
+    // Who holds the customers and the new partner, in one round; the current partner and the domain
+    // snapshots once the owners are known.
+    const [owned, to] = await Promise.all([directory.getOwnerships(body.customerIds), directory.getPartner(body.toPartnerId)]);
     const unknown = body.customerIds.filter((id) => !owned.some((c) => c.id === id));
     if (unknown.length > 0) {
       throw new NotAllowedError('UNKNOWN_CUSTOMER', `Unknown customer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}.`, {
@@ -123,8 +150,11 @@ export class TransferService {
     if (body.release && caller.kind === 'partner' && caller.partnerId !== fromId) {
       throw new ForbiddenError('Only the current partner can release its customers.');
     }
-    const [from, to] = await Promise.all([directory.getPartner(fromId), directory.getPartner(body.toPartnerId)]);
     if (!to) throw new NotAllowedError('UNKNOWN_PARTNER', `Unknown partner: ${body.toPartnerId}.`);
+    const [domains, from] = await Promise.all([
+      directory.firstDomains(owned.map((c) => c.id), SNAPSHOT_MAX_DOMAINS),
+      directory.getPartner(fromId),
+    ]);
     if (!from) throw new NotAllowedError('UNKNOWN_PARTNER', `The current partner ${fromId} is not in the directory.`);
     if (body.lockOverride && caller.kind !== 'operator') {
       throw new ForbiddenError('Only a provider operator can override the post-transfer lock.');
@@ -148,7 +178,7 @@ export class TransferService {
     const transfer: Transfer = {
       id: newTransferId(today),
       status: released ? 'AWAITING_ACCEPTANCE' : 'AWAITING_RELEASE',
-      customers: owned.map(({ id, name, domains }) => ({ id, name, domains })),
+      customers: owned.map((c) => transferCustomer(c, domains.get(c.id)?.domains ?? [], domains.get(c.id)?.domainCount ?? 0)),
       fromPartner: { id: from.id, name: from.name },
       toPartner: { id: to.id, name: to.name },
       requestedDate: requested?.transferDate ?? null,
@@ -212,12 +242,29 @@ export class TransferService {
     return { ...transfer, history: events };
   }
 
-  /** A transfer the caller may see; anything else is "not found", so ids cannot be probed. */
+  /** A transfer the caller may see, with its customers' domain snapshots; anything else is "not found", so ids cannot be probed. */
   async getVisible(caller: Caller, id: string): Promise<TransferWithHistory> {
+    const { transfer } = await this.visibleState(caller, id);
+    return this.withCustomers(transfer);
+  }
+
+  /** The transfer's own items (no domains, with its steps: server-side only), for a caller who may see them. */
+  async visibleState(caller: Caller, id: string): Promise<TransferState> {
     // An id that cannot exist is not looked up (DynamoDB refuses keys over 2 KB).
-    const transfer = POSSIBLE_ID.test(id) ? await this.deps.store.get(id) : undefined;
-    if (!transfer || !isParty(caller, transfer)) throw new NotFoundError(`Transfer ${id} was not found.`);
-    return transfer;
+    const state = POSSIBLE_ID.test(id) ? await this.deps.store.getState(id) : undefined;
+    if (!state || !isParty(caller, state.transfer)) throw new NotFoundError(`Transfer ${id} was not found.`);
+    return state;
+  }
+
+  /** The transfer with its customers' domain snapshots, read when it has only their summaries. */
+  async withCustomers(transfer: TransferSummaryWithHistory): Promise<TransferWithHistory> {
+    return { ...transfer, customers: await this.customersOf(transfer) };
+  }
+
+  private async customersOf(transfer: TransferSummary): Promise<TransferCustomer[]> {
+    const customers = transfer.customers;
+    if (customers.every((c): c is TransferCustomer => 'domains' in c)) return customers;
+    return this.deps.store.getCustomers(transfer);
   }
 
   async list(caller: Caller, rawQuery: Record<string, string | undefined>): Promise<TransferPage> {
@@ -230,8 +277,15 @@ export class TransferService {
     });
   }
 
-  async getCustomer(caller: Caller, id: string): Promise<Customer> {
-    const customer = POSSIBLE_ID.test(id) ? await this.deps.directory.getCustomer(id) : undefined;
+  /** One page of a customer (`?limit=` users, `?nextToken=` for the next page); anything not the caller's is "not found". */
+  async getCustomer(caller: Caller, id: string, rawQuery: Record<string, string | undefined> = {}): Promise<CustomerPage> {
+    const query = parseInput(customerQuery, rawQuery, 'query');
+    const page = {
+      users: query.limit ?? CUSTOMER_PAGE.defaultUsers,
+      domains: CUSTOMER_PAGE.domains,
+      ...(query.nextToken ? { nextToken: query.nextToken } : {}),
+    };
+    const customer = POSSIBLE_ID.test(id) ? await this.deps.directory.getCustomer(id, page) : undefined;
     if (!customer || (caller.kind === 'partner' && caller.partnerId !== customer.partnerId)) {
       throw new NotFoundError(`Customer ${id} was not found.`);
     }
@@ -240,7 +294,7 @@ export class TransferService {
 
   /** A decision through the portal API: the step's own party, or an operator citing a ticket. */
   async decideByCaller(caller: Caller, id: string, step: Step, rawBody: unknown, meta: RequestMeta): Promise<DecisionResult> {
-    const transfer = await this.getVisible(caller, id);
+    const { transfer, steps } = await this.visibleState(caller, id);
     const body: DecisionBody =
       step === 'release'
         ? parseInput(releaseDecisionBody, rawBody, 'decision')
@@ -257,18 +311,22 @@ export class TransferService {
       });
     }
     const actor: Actor = caller.kind === 'operator' ? actorOf(caller) : { kind: 'partner', partnerId: party.id, name: caller.subject };
-    return this.decide({ transfer, step, body, actor, via: 'api', linkHash: null, meta });
+    return this.decide({ transfer, recorded: steps[step] ?? null, withDomains: true, step, body, actor, via: 'api', linkHash: null, meta });
   }
 
-  /** Records a written decision and signals the workflow; a repeat of the recorded decision is answered again. */
-  async decide(request: DecisionRequest): Promise<DecisionResult> {
+  /**
+   * Records a written decision and signals the workflow; a repeat of the recorded decision is answered again.
+   * Its reads: the transfer with its steps (given), then the customers' domains and, for a release, both
+   * partners at once; then the write, the signal and its bookkeeping.
+   */
+  async decide(request: DecisionRequest, attempt = 0): Promise<DecisionResult> {
     const { transfer, step, body } = request;
-    const recorded = await this.deps.store.getStep(transfer.id, step);
+    const recorded = request.recorded !== undefined ? request.recorded : ((await this.deps.store.getStep(transfer.id, step)) ?? null);
     if (recorded?.decision) {
       if (recorded.decision.decision === body.decision && recorded.decision.signedBy === body.signedBy.trim()) {
         await this.deliver(transfer.id, step);
         const at = transfer.history.find((e) => e.detail.step === step && e.detail.decision === body.decision)?.at ?? transfer.updatedAt;
-        return { consent: recorded.decision, at, repeated: true, transfer };
+        return { consent: recorded.decision, at, repeated: true, transfer: request.withDomains ? await this.withCustomers(transfer) : transfer };
       }
       throw new ConflictError('ALREADY_DECIDED', `A ${recorded.decision.decision} decision was already recorded for the ${step}.`, {
         decision: recorded.decision.decision,
@@ -289,6 +347,16 @@ export class TransferService {
     const at = this.deps.clock.now().toISOString();
     const today = this.today();
     const ticketId = body.ticketId ?? null;
+    const chosen = body.decision === 'release' ? chooseDate(body.transferDate, today, this.deps.policy, 'transferDate') : null;
+    // The customers' domains (for an answer that shows them) are read while the decision is written and
+    // signalled, off the critical path; only a release waits for a read first: both partners, for the billing advice.
+    const customersRead: Promise<TransferWithHistory['customers'] | TransferSummary['customers']> = request.withDomains
+      ? this.customersOf(transfer)
+      : Promise.resolve(transfer.customers);
+    customersRead.catch(() => undefined);
+    const partners = chosen
+      ? await Promise.all([this.deps.directory.getPartner(transfer.fromPartner.id), this.deps.directory.getPartner(transfer.toPartner.id)])
+      : undefined;
     let consent: ConsentRecord;
     let to: TransferStatus;
     let signal: WorkflowSignal;
@@ -300,17 +368,13 @@ export class TransferService {
       to = 'DECLINED';
       type = 'DECLINED';
       signal = { kind: 'failure', error: 'TransferDeclined', cause: `The ${step} was declined.` };
-    } else if (body.decision === 'release') {
-      const chosen = chooseDate(body.transferDate, today, this.deps.policy, 'transferDate');
+    } else if (chosen) {
       const acceptanceNeeded = !matchesAcceptance(transfer.acceptedDate, chosen);
       consent = this.consent(transfer, step, 'release', body.signedBy, chosen, null, request.via, ticketId, request.meta);
       to = acceptanceNeeded ? 'AWAITING_ACCEPTANCE' : 'SCHEDULED';
       type = 'RELEASED';
       signal = { kind: 'success', output: { acceptanceNeeded, transferDate: chosen.transferDate, immediate: chosen.immediate } };
-      const [from, toPartner] = await Promise.all([
-        this.deps.directory.getPartner(transfer.fromPartner.id),
-        this.deps.directory.getPartner(transfer.toPartner.id),
-      ]);
+      const [from, toPartner] = partners ?? [];
       changes = {
         transferDate: chosen.transferDate,
         immediate: chosen.immediate,
@@ -326,36 +390,48 @@ export class TransferService {
     }
 
     const event: HistoryEvent = { at, type, actor: request.actor, detail: { ...consent } };
-    await this.deps.store.decide({
-      transferId: transfer.id,
-      step,
-      from: transfer.status,
-      to,
-      consent,
-      event,
-      signal,
-      changes,
-      releaseClaims: to === 'DECLINED',
-      linkHash: request.linkHash,
-      at,
-    });
+    const taskToken = recorded?.taskToken ?? null;
+    try {
+      await this.deps.store.decide({
+        transfer,
+        step,
+        taskToken,
+        from: transfer.status,
+        to,
+        consent,
+        event,
+        signal,
+        changes,
+        releaseClaims: to === 'DECLINED',
+        linkHash: request.linkHash,
+        at,
+      });
+    } catch (error) {
+      // A wait resumed (with a new task token) since the step was read: decide against the step as it is now.
+      if (error instanceof ConflictError && error.code === 'STEP_CHANGED' && attempt < 2) {
+        const now = (await this.deps.store.getStep(transfer.id, step)) ?? null;
+        return this.decide({ ...request, transfer: { ...transfer, customers: await customersRead }, recorded: now }, attempt + 1);
+      }
+      throw error;
+    }
     this.metrics.transferStatus(to);
     const asked = [...transfer.history].reverse().find((e) => e.type === 'APPROVAL_REQUESTED' && e.detail.step === step);
     if (asked) this.metrics.approvalLatency(step, (Date.parse(at) - Date.parse(asked.at)) / 1000);
     try {
-      await this.deliver(transfer.id, step);
+      // Without a token the workflow has not reached the wait yet: the wait finds the decision and delivers it.
+      if (taskToken) await this.signal(transfer.id, step, taskToken, signal);
     } catch (error) {
       // Never "nothing was recorded" once it is: a repeat of the same decision delivers it.
       if (error instanceof TransientError) throw new DecisionNotYetDelivered();
       throw error;
     }
-    // The decision is recorded and handed over: a read failing now must not answer "nothing was recorded".
-    const updated = await this.deps.store.get(transfer.id).catch(unlessTransient(undefined));
+    const customers = await customersRead;
+    // The write was conditional on the status and the step as read, so this is the transfer as it now stands.
     return {
       consent,
       at,
       repeated: false,
-      transfer: updated ?? { ...transfer, ...changes, status: to, updatedAt: at, history: [...transfer.history, event] },
+      transfer: { ...transfer, ...changes, customers, status: to, updatedAt: at, history: [...transfer.history, event] },
     };
   }
 
@@ -390,7 +466,7 @@ export class TransferService {
         },
       });
     } catch (error) {
-      if (error instanceof ConflictError) throw tooLateToCancel((await this.deps.store.get(id))?.status ?? transfer.status);
+      if (error instanceof ConflictError) throw tooLateToCancel((await this.deps.store.getState(id))?.transfer.status ?? transfer.status);
       throw error;
     }
     this.metrics.transferStatus('CANCELLED');
@@ -434,15 +510,19 @@ export class TransferService {
     const recorded = await this.deps.store.getStep(transferId, step);
     const token = taskToken ?? recorded?.taskToken;
     if (!recorded?.signal || !token || recorded.signalledAt) return;
+    await this.signal(transferId, step, token, recorded.signal);
+  }
+
+  private async signal(transferId: string, step: Step, token: string, signal: WorkflowSignal): Promise<void> {
     // A token that is gone (the wait timed out meanwhile) leaves the decision to the resumed wait.
-    if ((await this.deps.workflow.signal(token, recorded.signal)) === 'delivered') {
+    if ((await this.deps.workflow.signal(token, signal)) === 'delivered') {
       // Bookkeeping only: the workflow has the decision, and a later signal with the same token finds it gone.
       await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString()).catch(unlessTransient(undefined));
     }
   }
 
   private consent(
-    transfer: Transfer,
+    transfer: TransferSummary,
     step: Step,
     decision: ConsentRecord['decision'],
     signedBy: string,

@@ -61,10 +61,46 @@ export interface PartyRef {
   name: string;
 }
 
+/** A customer of a transfer as listings show it: never its domains, which may run to thousands. */
 export interface CustomerSummary {
   id: string;
   name: string;
+  domainCount: number;
+}
+
+/** A customer of a transfer with the snapshot of its domains taken when the request was filed. */
+export interface TransferCustomer extends CustomerSummary {
+  /** The first domains in the directory's order, at most SNAPSHOT_MAX_DOMAINS names and SNAPSHOT_MAX_DOMAIN_BYTES of them. */
   domains: string[];
+  /** True when `domains` holds fewer than `domainCount`; GET /customers/{id} pages through them all. */
+  domainsTruncated: boolean;
+}
+
+/**
+ * Per customer a transfer keeps at most 1,000 domain names and 64 KiB of them (as JSON), so that each
+ * customer's snapshot item stays far below DynamoDB's 400 KB and a transfer of 50 customers below
+ * Lambda's 6 MB answer (50 × 64 KiB = 3.2 MiB).
+ */
+export const SNAPSHOT_MAX_DOMAINS = 1000;
+export const SNAPSHOT_MAX_DOMAIN_BYTES = 64 * 1024;
+
+const utf8 = new TextEncoder();
+
+/** The snapshot of a customer's domains: the first of `first` (in order) within both caps. */
+export function transferCustomer(customer: { id: string; name: string }, first: readonly string[], domainCount: number): TransferCustomer {
+  const domains: string[] = [];
+  let bytes = 1; // the JSON array's brackets; each name adds its quoted form and a comma
+  for (const domain of first.slice(0, SNAPSHOT_MAX_DOMAINS)) {
+    bytes += utf8.encode(JSON.stringify(domain)).length + 1;
+    if (bytes > SNAPSHOT_MAX_DOMAIN_BYTES) break;
+    domains.push(domain);
+  }
+  const count = Math.max(domainCount, domains.length);
+  return { id: customer.id, name: customer.name, domainCount: count, domains, domainsTruncated: domains.length < count };
+}
+
+export function customerSummary({ id, name, domainCount }: CustomerSummary): CustomerSummary {
+  return { id, name, domainCount };
 }
 
 export interface Actor {
@@ -81,7 +117,8 @@ export interface HistoryEvent {
   detail: Record<string, unknown>;
 }
 
-export interface Transfer {
+/** A transfer as listings show it: its customers without their domains, and no history. */
+export interface TransferSummary {
   id: string;
   status: TransferStatus;
   customers: CustomerSummary[];
@@ -104,8 +141,22 @@ export interface Transfer {
   updatedAt: string;
 }
 
+/** A transfer with its customers' domain snapshots. */
+export interface Transfer extends TransferSummary {
+  customers: TransferCustomer[];
+}
+
+export interface TransferSummaryWithHistory extends TransferSummary {
+  history: HistoryEvent[];
+}
+
 export interface TransferWithHistory extends Transfer {
   history: HistoryEvent[];
+}
+
+/** The summary of a transfer (customers without domains), e.g. for a listing. */
+export function summaryOf(transfer: TransferSummary): TransferSummary {
+  return { ...transfer, customers: transfer.customers.map(customerSummary) };
 }
 
 /** A written consent or refusal, recorded identically whether given up front, by API or by link. */

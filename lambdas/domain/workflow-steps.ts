@@ -20,10 +20,11 @@ import {
   type LinkKeyPort,
   type MailerPort,
   type MetricsPort,
+  type TransferState,
   type TransferStorePort,
 } from './ports.ts';
 import type { TransferService } from './transfer-service.ts';
-import { STEP_STATUS, type Actor, type Step, type TransferWithHistory } from './transfer.ts';
+import { STEP_STATUS, type Actor, type HistoryEvent, type Step, type TransferSummaryWithHistory, type TransferWithHistory } from './transfer.ts';
 
 export interface WorkflowStepsDeps {
   store: TransferStorePort;
@@ -57,8 +58,9 @@ export class WorkflowSteps {
    */
   async requestApproval(input: { transferId: string; step: Step; taskToken: string; approvalWindowSeconds: number }): Promise<void> {
     const { store, clock } = this.deps;
-    const transfer = await this.load(input.transferId);
-    const existing = await store.getStep(transfer.id, input.step);
+    // One read finds the transfer and its step; its customers' domains are read only to email a new link.
+    const { transfer, steps } = await this.state(input.transferId);
+    const existing = steps[input.step];
     if (existing?.decision) {
       // Decided before the workflow got here (or while it retried): hand the decision over now.
       await this.deps.transfers.deliver(transfer.id, input.step, input.taskToken);
@@ -76,7 +78,8 @@ export class WorkflowSteps {
     const nonce = current?.nonce ?? newLinkNonce();
     const expiresAt = current?.expiresAt ?? new Date(now.getTime() + input.approvalWindowSeconds * 1000).toISOString();
     const secret = linkSecret(await this.deps.linkKey.key(), transfer.id, input.step, nonce);
-    const partner = await this.deps.directory.getPartner(party.id);
+    // A wait resumed after a reminder, its link already sent, only stores its new token: no partner to read.
+    const partner = current?.sent ? undefined : await this.deps.directory.getPartner(party.id);
     const opened = await store.openStep({
       transferId: transfer.id,
       step: input.step,
@@ -103,7 +106,13 @@ export class WorkflowSteps {
     }
     if (current?.sent) return;
     await this.deps.mailer.send(
-      approvalRequestEmail({ transfer, step: input.step, link: this.linkUrl(secret), expiresAt, recipients: partner?.contacts ?? [] }),
+      approvalRequestEmail({
+        transfer: await this.deps.transfers.withCustomers(transfer),
+        step: input.step,
+        link: this.linkUrl(secret),
+        expiresAt,
+        recipients: partner?.contacts ?? [],
+      }),
     );
     await store.markLinkSent(transfer.id, input.step, clock.now().toISOString());
   }
@@ -113,9 +122,9 @@ export class WorkflowSteps {
    * link and says how long to wait next; after it, expires the transfer and tells both partners.
    */
   async remindOrExpire(input: { transferId: string; step: Step; reminderIntervalSeconds: number }): Promise<{ expired: boolean; seconds: number }> {
-    const { store, clock } = this.deps;
-    const transfer = await this.load(input.transferId);
-    const step = await store.getStep(transfer.id, input.step);
+    const { clock } = this.deps;
+    const { transfer, steps } = await this.state(input.transferId);
+    const step = steps[input.step];
     // A decision that lost the race with the timeout: resume the wait, which delivers it at once.
     if (step?.decision) return { expired: false, seconds: 1 };
     this.assertWaiting(transfer, input.step);
@@ -129,20 +138,24 @@ export class WorkflowSteps {
     return { expired: false, seconds: Math.max(1, Math.min(input.reminderIntervalSeconds, remaining)) };
   }
 
-  /** Emails the party its current link again (same link, same deadline) and records it. */
+  /** Emails the party its current link again (same link, same deadline) and records it; answers the transfer as it now stands. */
   async sendReminder(
-    transfer: TransferWithHistory,
+    transfer: TransferSummaryWithHistory,
     step: Step,
     link: { linkNonce: string; expiresAt: string },
     actor: Actor,
     detail: Record<string, unknown> = {},
-  ): Promise<void> {
+  ): Promise<TransferWithHistory> {
     const party = step === 'release' ? transfer.fromPartner : transfer.toPartner;
-    const partner = await this.deps.directory.getPartner(party.id);
-    const secret = linkSecret(await this.deps.linkKey.key(), transfer.id, step, link.linkNonce);
+    const [partner, key, full] = await Promise.all([
+      this.deps.directory.getPartner(party.id),
+      this.deps.linkKey.key(),
+      this.deps.transfers.withCustomers(transfer),
+    ]);
+    const secret = linkSecret(key, transfer.id, step, link.linkNonce);
     await this.deps.mailer.send(
       approvalRequestEmail({
-        transfer,
+        transfer: full,
         step,
         link: this.linkUrl(secret),
         expiresAt: link.expiresAt,
@@ -150,12 +163,14 @@ export class WorkflowSteps {
         reminder: true,
       }),
     );
-    await this.deps.store.appendEvent(transfer.id, {
+    const event: HistoryEvent = {
       at: this.deps.clock.now().toISOString(),
       type: 'REMINDER_SENT',
       actor,
       detail: { step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt: link.expiresAt, ...detail },
-    });
+    };
+    await this.deps.store.appendEvent(transfer.id, event);
+    return { ...full, history: [...full.history, event] };
   }
 
   /** Escalates the agreed date to DevOps, tells both partners, and gives the instant to sleep until. */
@@ -192,7 +207,8 @@ export class WorkflowSteps {
    */
   async rehomeCustomers(input: { transferId: string }): Promise<{ outcomes: CustomerOutcome[] }> {
     const { store, clock } = this.deps;
-    let transfer = await this.load(input.transferId);
+    // Re-homing needs the customers' ids, never their domains.
+    let transfer = (await this.state(input.transferId)).transfer;
     if (transfer.status === 'CANCELLED') throw new TransferCancelled(`Transfer ${transfer.id} was cancelled.`);
     if (transfer.status === 'COMPLETED') return { outcomes: transfer.outcomes ?? [] };
     if (transfer.status === 'SCHEDULED' || transfer.status === 'FAILED') {
@@ -208,7 +224,7 @@ export class WorkflowSteps {
         });
       } catch (error) {
         // A cancel that won the race stands: the customers stay where they are.
-        if (error instanceof ConflictError && (await this.load(transfer.id)).status === 'CANCELLED') {
+        if (error instanceof ConflictError && (await this.state(transfer.id)).transfer.status === 'CANCELLED') {
           throw new TransferCancelled(`Transfer ${transfer.id} was cancelled.`);
         }
         throw error;
@@ -218,7 +234,7 @@ export class WorkflowSteps {
         const leftBehind = (transfer.outcomes ?? []).filter((o) => o.outcome === 'failed').map((o) => o.customerId);
         await store.reclaim(transfer.id, leftBehind, clock.now().toISOString());
       }
-      transfer = await this.load(input.transferId);
+      transfer = (await this.state(input.transferId)).transfer;
     }
     if (transfer.status !== 'IN_PROGRESS') {
       throw new ConflictError('NOT_SCHEDULED', `Transfer ${transfer.id} is ${transfer.status}; it cannot be re-homed.`);
@@ -338,7 +354,7 @@ export class WorkflowSteps {
   }
 
   /** Ends a transfer whose approval window closed; false when a decision got in first. */
-  private async expire(transfer: TransferWithHistory, step: Step): Promise<boolean> {
+  private async expire(transfer: TransferSummaryWithHistory, step: Step): Promise<boolean> {
     const at = this.deps.clock.now().toISOString();
     if (transfer.status === STEP_STATUS[step]) {
       try {
@@ -352,29 +368,30 @@ export class WorkflowSteps {
         });
         this.metrics.transferStatus('EXPIRED');
       } catch (error) {
-        if (error instanceof ConflictError && (await this.load(transfer.id)).status !== 'EXPIRED') return false;
+        if (error instanceof ConflictError && (await this.state(transfer.id)).transfer.status !== 'EXPIRED') return false;
         throw error;
       }
     }
-    const partners = await this.partnerContacts(transfer);
-    await this.sendAll([expiryNoticeEmail({ transfer, step, recipients: [...partners.from, ...partners.to] })]);
+    const [partners, full] = await Promise.all([this.partnerContacts(transfer), this.deps.transfers.withCustomers(transfer)]);
+    await this.sendAll([expiryNoticeEmail({ transfer: full, step, recipients: [...partners.from, ...partners.to] })]);
     return true;
   }
 
   /** Operators hear of a failure by email and, on AWS, on the alert topic; either one reaching them is enough. */
   private async alert(
-    transfer: TransferWithHistory,
+    transfer: TransferSummaryWithHistory,
     outcomes: CustomerOutcome[],
     error: string,
     problem: 'rehome' | 'confirmations' = 'rehome',
   ): Promise<void> {
-    const email = failureAlertEmail({ transfer, outcomes, error, problem, recipients: [this.deps.devopsEmail] });
+    const full = await this.deps.transfers.withCustomers(transfer);
+    const email = failureAlertEmail({ transfer: full, outcomes, error, problem, recipients: [this.deps.devopsEmail] });
     const [mailed, published] = await Promise.allSettled([this.deps.mailer.send(email), this.deps.alerts.publish(email.subject, email.text)]);
     const reached = mailed.status === 'fulfilled' || (published.status === 'fulfilled' && published.value);
     if (!reached) throw mailed.status === 'rejected' ? mailed.reason : published.status === 'rejected' ? published.reason : new Error('No alert channel');
   }
 
-  private assertWaiting(transfer: TransferWithHistory, step: Step): void {
+  private assertWaiting(transfer: TransferSummaryWithHistory, step: Step): void {
     if (transfer.status === 'CANCELLED') throw new TransferCancelled(`Transfer ${transfer.id} was cancelled.`);
     if (transfer.status !== STEP_STATUS[step]) {
       throw new ConflictError('NOT_WAITING', `Transfer ${transfer.id} is ${transfer.status}, not waiting for the ${step}.`);
@@ -385,13 +402,21 @@ export class WorkflowSteps {
     return `${this.deps.publicBaseUrl.replace(/\/+$/, '')}/approvals/${secret}`;
   }
 
+  /** The transfer with its customers' domains, for the steps that email them. */
   private async load(id: string): Promise<TransferWithHistory> {
     const transfer = await this.deps.store.get(id);
     if (!transfer) throw new Error(`Transfer ${id} does not exist`);
     return transfer;
   }
 
-  private async partnerContacts(transfer: TransferWithHistory): Promise<{ from: string[]; to: string[] }> {
+  /** The transfer's own items (summary, history, steps) in one read. */
+  private async state(id: string): Promise<TransferState> {
+    const state = await this.deps.store.getState(id);
+    if (!state) throw new Error(`Transfer ${id} does not exist`);
+    return state;
+  }
+
+  private async partnerContacts(transfer: TransferSummaryWithHistory): Promise<{ from: string[]; to: string[] }> {
     const [from, to] = await Promise.all([
       this.deps.directory.getPartner(transfer.fromPartner.id),
       this.deps.directory.getPartner(transfer.toPartner.id),

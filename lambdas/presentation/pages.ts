@@ -1,5 +1,5 @@
 import { SIGNER_PLACEHOLDER } from '../domain/consent.ts';
-import type { ConsentRecord, PartyRef, Step, Transfer } from '../domain/transfer.ts';
+import type { ConsentRecord, PartyRef, Step, Transfer, TransferSummary } from '../domain/transfer.ts';
 import { blocksHtml, paragraph, type Block, type Fact } from './blocks.ts';
 import { PROVIDER_NAME } from './brand.ts';
 import { html, type SafeHtml } from './html.ts';
@@ -264,7 +264,7 @@ export function approvalPage(view: ApprovalPageView): string {
 // Decision recorded
 
 export interface DecisionRecordedView {
-  transfer: Transfer;
+  transfer: TransferSummary;
   step: Step;
   consent: ConsentRecord;
   /** ISO instant the decision was recorded. */
@@ -274,7 +274,7 @@ export interface DecisionRecordedView {
 }
 
 /** What was decided, by whom, for which date or why. */
-function consentFacts(transfer: Transfer, step: Step, consent: ConsentRecord): Fact[] {
+function consentFacts(transfer: TransferSummary, step: Step, consent: ConsentRecord): Fact[] {
   const party = askedParty(transfer, step);
   const date = consent.immediate ? 'Immediately' : consent.transferDate ? dateWithStart(consent.transferDate) : undefined;
   return [
@@ -359,7 +359,7 @@ export function linkProblemStatus(problem: LinkProblem): number {
   return LINK_PROBLEM_STATUS[problem];
 }
 
-function problemWording(problem: LinkProblem, transfer: Transfer | undefined): { title: string; text: string[] } {
+function problemWording(problem: LinkProblem, transfer: TransferSummary | undefined): { title: string; text: string[] } {
   const status = transfer ? ` Its status is now: ${statusLabel(transfer.status)}.` : '';
   switch (problem) {
     case 'not-found':
@@ -416,7 +416,7 @@ function problemWording(problem: LinkProblem, transfer: Transfer | undefined): {
 }
 
 /** `consent`: the decision a used link recorded, shown so that its holder knows what stands. */
-export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: Transfer; message?: string; consent?: ConsentRecord }): string {
+export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: TransferSummary; message?: string; consent?: ConsentRecord }): string {
   const transfer = detail?.transfer;
   const consent = detail?.consent;
   const wording = problemWording(problem, transfer);

@@ -1,5 +1,5 @@
 import type { BillingAdvice } from '../domain/billing.ts';
-import type { ConsentRecord, CustomerSummary, PartyRef, Step, Transfer, TransferStatus } from '../domain/transfer.ts';
+import type { ConsentRecord, CustomerSummary, PartyRef, Step, TransferCustomer, TransferStatus, TransferSummary } from '../domain/transfer.ts';
 import type { Block, Fact, FactLine } from './blocks.ts';
 import { PROVIDER_NAME } from './brand.ts';
 
@@ -10,7 +10,7 @@ export function partyLabel(party: PartyRef): string {
 }
 
 /** The partner whose consent a step needs. */
-export function askedParty(transfer: Transfer, step: Step): PartyRef {
+export function askedParty(transfer: TransferSummary, step: Step): PartyRef {
   return step === 'release' ? transfer.fromPartner : transfer.toPartner;
 }
 
@@ -35,11 +35,21 @@ export function customerNames(customers: readonly CustomerSummary[]): string {
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] ?? ''}`;
 }
 
-export function customerLine(customer: CustomerSummary): FactLine {
-  return {
-    main: `${customer.name} (${customer.id})`,
-    detail: customer.domains.length > 0 ? customer.domains.join(', ') : 'no mail domains',
-  };
+/** Domains named per customer in an email or a page; the rest are counted, so neither grows without bound. */
+export const DOMAINS_SHOWN = 20;
+
+function domainCount(count: number): string {
+  return `${count.toLocaleString('en-US')} mail domain${count === 1 ? '' : 's'}`;
+}
+
+/** A customer and its first domains ("…, and 380 more"); from a summary, the number of its domains. */
+export function customerLine(customer: CustomerSummary | TransferCustomer): FactLine {
+  const main = `${customer.name} (${customer.id})`;
+  if (customer.domainCount === 0) return { main, detail: 'no mail domains' };
+  if (!('domains' in customer) || customer.domains.length === 0) return { main, detail: domainCount(customer.domainCount) };
+  const shown = customer.domains.slice(0, DOMAINS_SHOWN);
+  const more = customer.domainCount - shown.length;
+  return { main, detail: more > 0 ? `${shown.join(', ')} and ${more.toLocaleString('en-US')} more` : shown.join(', ') };
 }
 
 /** An instant as a reader can check it against any clock: date and minute, in UTC. */
@@ -76,7 +86,7 @@ export function decisionLabel(decision: ConsentRecord['decision']): string {
 }
 
 /** When the transfer happens, as seen by the partner deciding `viewer` (the releasing partner may still choose). */
-export function whenLabel(transfer: Transfer, viewer?: Step): string {
+export function whenLabel(transfer: TransferSummary, viewer?: Step): string {
   if (transfer.immediate) return 'Immediately, once both partners have agreed';
   if (transfer.transferDate) return dateWithStart(transfer.transferDate);
   if (viewer === 'release') {
@@ -88,7 +98,7 @@ export function whenLabel(transfer: Transfer, viewer?: Step): string {
 }
 
 /** The short summary every email and page carries. */
-export function summaryFacts(transfer: Transfer, viewer?: Step): Block {
+export function summaryFacts(transfer: TransferSummary, viewer?: Step): Block {
   const rows: Fact[] = [
     { label: 'Transfer ID', value: transfer.id },
     ...(transfer.ticketId ? [{ label: 'Ticket', value: transfer.ticketId }] : []),
@@ -113,7 +123,7 @@ function billingWarning(billing: BillingAdvice, fromPartner: PartyRef): Block {
 }
 
 /** Billing has no proration, so both partners' invoice dates matter; the advice never blocks. */
-export function billingBlocks(transfer: Transfer): Block[] {
+export function billingBlocks(transfer: TransferSummary): Block[] {
   const { billing, fromPartner, toPartner } = transfer;
   const facts: Block = {
     kind: 'facts',

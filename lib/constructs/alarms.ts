@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -23,7 +24,7 @@ export interface AlertTopicProps {
  * or a confirmation fails for good. It exists before the functions so they can be told its ARN.
  */
 export class AlertTopic extends Construct {
-  /** The topic; it refuses publishing without TLS. */
+  /** The topic; it refuses publishing without TLS and lets this account's CloudWatch alarms publish. */
   readonly topic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: AlertTopicProps = {}) {
@@ -32,6 +33,23 @@ export class AlertTopic extends Construct {
       displayName: 'Customer transfer alerts',
       enforceSSL: true,
     });
+    // enforceSSL replaces the topic's default policy with one that only denies, and alarm actions
+    // publish as CloudWatch's service principal through this policy: this account's alarms only.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowAlarmsOfThisAccount',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          },
+        },
+      }),
+    );
     if (props.email !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 }

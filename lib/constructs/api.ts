@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -8,6 +9,7 @@ import { Construct } from 'constructs';
 import type { ApprovalLinkKey } from './approval-link-key.ts';
 import { HTTP_FUNCTIONS, HTTP_ROUTES, handlerEntry, type HttpFunctionName } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge, acknowledgeWildcardResources } from '../acknowledgements.ts';
+import { PORTAL_CORS } from '../cors.ts';
 import type { Mailer } from './mailer.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
 import { grantTableAccess } from './transfer-table.ts';
@@ -92,6 +94,18 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
   }),
 );
 
+/** The API's CORS configuration: {@link PORTAL_CORS} for the given origins, none without any. */
+function corsPreflightFor(origins: readonly string[] | undefined): apigw.CorsPreflightOptions | undefined {
+  if (origins === undefined || origins.length === 0) return undefined;
+  return {
+    allowOrigins: [...origins],
+    allowHeaders: [...PORTAL_CORS.allowHeaders],
+    allowMethods: PORTAL_CORS.allowMethods.map((method) => apigw.CorsHttpMethod[method]),
+    exposeHeaders: [...PORTAL_CORS.exposeHeaders],
+    maxAge: Duration.seconds(PORTAL_CORS.maxAgeSeconds),
+  };
+}
+
 /** Properties of a {@link TransferApi}. */
 export interface TransferApiProps {
   /** The deployment facts every function receives, except the public base URL (see `publicBaseUrl`). */
@@ -113,6 +127,12 @@ export interface TransferApiProps {
   readonly jwtIssuer: string;
   /** Audiences a portal JWT may carry (`aud`); one must match. */
   readonly jwtAudience: readonly string[];
+  /**
+   * Origins of portal pages that call the API from a browser; API Gateway answers their preflights
+   * and adds the CORS headers of {@link PORTAL_CORS} to the answers.
+   * @default - no CORS configuration
+   */
+  readonly portalOrigins?: readonly string[];
   /**
    * Request rate limits of the stage.
    * @default { rateLimit: 50, burstLimit: 100 }
@@ -148,6 +168,7 @@ export class TransferApi extends Construct {
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'Customer transfer workflow: portal calls and approval links',
       createDefaultStage: false,
+      corsPreflight: corsPreflightFor(props.portalOrigins),
     });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

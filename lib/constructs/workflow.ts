@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -201,6 +201,8 @@ export class TransferWorkflow extends Construct {
       // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing with every log group.
       logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      // Retained, the fixed name would fail the deploy after `cdk destroy` ("already exists"); the history is in the table.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName,

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { JWK, JWTPayload } from 'jose';
+import { PORTAL_CORS } from '../../lib/cors.ts';
 
 export type JsonWebKey = JWK;
 
@@ -45,6 +46,16 @@ export interface LocalHttpApiOptions {
   log?: (line: string) => void;
   /** Integration timeout; API Gateway HTTP APIs answer 503 after at most 30 s. */
   integrationTimeoutMs?: number;
+  /**
+   * CORS as the CDK API configures it (lib/cors.ts) for these origins; without it, no CORS at all
+   * (a preflight is an OPTIONS request like any other: 404).
+   */
+  cors?: LocalCorsSettings;
+}
+
+export interface LocalCorsSettings {
+  /** Exact origins, e.g. `https://portal.example.com` (see `parsePortalOrigins` in lib/cors.ts). */
+  allowOrigins: readonly string[];
 }
 
 export interface LocalHttpApi {
@@ -58,8 +69,8 @@ export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
 const DEFAULT_INTEGRATION_TIMEOUT_MS = 30_000;
 const LOCAL_API_ID = 'local';
 const SECRET_PATH_PREFIX = '/approvals/';
-// Algorithms a JWT authorizer may meet here: API Gateway's RSA family plus the local issuer's ES256.
-const ACCEPTED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256'];
+// API Gateway's HTTP API JWT authorizer verifies RSA signatures only; an EC-signed token is refused even with its key in the JWKS.
+const ACCEPTED_ALGORITHMS = ['RS256', 'RS384', 'RS512'];
 // Content types delivered as text; HTTP APIs base64-encode everything else (form posts included).
 const TEXT_CONTENT_TYPE = /^(text\/[^;]+|application\/(json|[^;]+\+json|xml|[^;]+\+xml|javascript|ecmascript|graphql))(\s*;.*)?$/i;
 
@@ -335,6 +346,50 @@ function errorName(error: unknown): string {
   return typeof error;
 }
 
+const CORS_HEADER = /^access-control-/i;
+
+/**
+ * API Gateway's CORS for HTTP APIs: once configured, the gateway itself answers every preflight
+ * (an OPTIONS request with Origin and Access-Control-Request-Method, whatever its path and without
+ * the authorizer or an integration), adds the CORS headers to every answer to an allowed Origin,
+ * and drops any CORS header an integration returns. An origin not allowed gets no CORS header.
+ */
+class GatewayCors {
+  readonly #origins: ReadonlySet<string>;
+
+  constructor(settings: LocalCorsSettings) {
+    this.#origins = new Set(settings.allowOrigins);
+  }
+
+  isPreflight(method: string, req: IncomingMessage): boolean {
+    return method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+  }
+
+  preflight(origin: string | undefined): HttpResponse {
+    const headers: Record<string, string> = !this.allows(origin) ? {} : {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': PORTAL_CORS.allowMethods.join(','),
+      'access-control-allow-headers': PORTAL_CORS.allowHeaders.join(','),
+      'access-control-max-age': String(PORTAL_CORS.maxAgeSeconds),
+    };
+    return { statusCode: 204, headers, body: Buffer.alloc(0) };
+  }
+
+  /** The response with the gateway's CORS headers in place of any the integration set. */
+  apply(origin: string | undefined, response: HttpResponse): HttpResponse {
+    const headers = Object.fromEntries(Object.entries(response.headers).filter(([name]) => !CORS_HEADER.test(name)));
+    if (this.allows(origin)) {
+      headers['access-control-allow-origin'] = origin;
+      headers['access-control-expose-headers'] = PORTAL_CORS.exposeHeaders.join(',');
+    }
+    return { ...response, headers };
+  }
+
+  private allows(origin: string | undefined): origin is string {
+    return origin !== undefined && this.#origins.has(origin);
+  }
+}
+
 export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -347,6 +402,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
   }
   if (options.jwt.jwks.keys.length === 0) throw new Error('The JWT authorizer needs at least one public key.');
   const jwks = createLocalJWKSet(options.jwt.jwks);
+  const cors = options.cors === undefined ? undefined : new GatewayCors(options.cors);
   let listeningPort = options.port;
 
   async function authorize(authorization: string | undefined): Promise<LocalJwtAuthorizerContext | undefined> {
@@ -463,12 +519,16 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
     const rawQueryString = queryAt === -1 ? '' : url.slice(queryAt + 1);
     let logPath = loggablePath(rawPath, undefined);
+    const preflight = cors?.isPreflight(method, req) === true;
     void (async () => {
       let response: HttpResponse;
       try {
         if (!rawPath.startsWith('/')) {
           req.resume();
           response = jsonResponse(400, { message: 'Bad Request' });
+        } else if (preflight) {
+          req.resume();
+          response = cors.preflight(req.headers.origin);
         } else {
           const match = findRoute(routes, method, rawPath);
           logPath = loggablePath(rawPath, match);
@@ -482,6 +542,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
           response = INTERNAL_ERROR();
         }
       }
+      if (cors !== undefined && !preflight) response = cors.apply(req.headers.origin, response);
       try {
         if (!res.headersSent && !res.destroyed) send(res, method, response, requestId);
       } catch (error) {

@@ -93,6 +93,9 @@ export function notRedrivable(reason: string): ApiError {
   return new ApiError('ExecutionNotRedrivable', `Execution Not Redrivable: ${reason}`);
 }
 
+/** Step Functions' quota on a state's input and output and on a task's result: 256 KiB of UTF-8. */
+export const MAX_PAYLOAD_BYTES = 262_144;
+
 function notRunning(): TaskFailure {
   return new TaskFailure('States.Runtime', 'The execution is no longer running');
 }
@@ -242,6 +245,7 @@ export class LocalExecution {
       for await (const event of events) {
         if (this.hiddenFromHistory(run, event)) continue;
         this.trackOpenState(run, event);
+        if (event.type === 'StateExited') this.checkDataLimit(run, event.state.output, `The output of state ${event.state.name}`);
         this.history.record(event, run.aborted);
         if (event.type === 'StateFailed') {
           this.env.log(`execution ${this.name}: state ${event.state.name} failed with ${event.Error}`);
@@ -290,14 +294,28 @@ export class LocalExecution {
     }
   }
 
-  private finish(run: EngineRun, status: Exclude<ExecutionStatus, 'RUNNING'>, closing: Closing): void {
+  /**
+   * Fails the execution with States.DataLimitExceeded when a value passes the payload quota: a terminal
+   * error that no Catch (not even States.ALL) handles, so the run ends here whatever the definition says.
+   */
+  private checkDataLimit(run: EngineRun, value: unknown, what: string): TaskFailure | undefined {
+    const bytes = Buffer.byteLength(jsonText(value));
+    if (bytes <= MAX_PAYLOAD_BYTES || run !== this.run || this.status !== 'RUNNING') return undefined;
+    const cause = `${what} has ${bytes} bytes, more than the quota of ${MAX_PAYLOAD_BYTES} bytes.`;
+    this.env.log(`execution ${this.name}: States.DataLimitExceeded (${what})`);
+    this.finish(run, 'FAILED', { error: 'States.DataLimitExceeded', cause }, true);
+    run.abort();
+    return new TaskFailure('States.DataLimitExceeded', cause);
+  }
+
+  private finish(run: EngineRun, status: Exclude<ExecutionStatus, 'RUNNING'>, closing: Closing, failedByLimit = false): void {
     if (run !== this.run || this.status !== 'RUNNING') return;
     this.status = status;
     this.stopDate = Date.now();
     this.output = closing.output;
     this.error = closing.error;
     this.cause = closing.cause;
-    run.aborted = { error: closing.error, cause: closing.cause };
+    run.aborted = { error: closing.error, cause: closing.cause, failed: failedByLimit };
     run.released.abort();
     this.env.tokens.releaseExecution(this.executionArn, notRunning());
   }
@@ -381,6 +399,8 @@ export class LocalExecution {
         : this.runLambdaTask(task, parameters, deadline);
     return whileRunning(run.released.signal, work)
       .then((outcome) => {
+        const tooLarge = this.checkDataLimit(run, outcome.output, `The task result of state ${task.stateName}`);
+        if (tooLarge) throw tooLarge;
         if (!expired) {
           invocation.succeeded = { at: Date.now(), output: outcome.output };
           this.taskResults.push({ stateName: task.stateName, payload: toEngineJson(outcome.payload) });

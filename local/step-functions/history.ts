@@ -31,6 +31,8 @@ export interface HistoryContext {
 export interface AbortDetails {
   readonly error?: string;
   readonly cause?: string;
+  /** The run was stopped because the execution failed (e.g. States.DataLimitExceeded), not by StopExecution. */
+  readonly failed?: boolean;
 }
 
 const DATA_FIELDS = new Set(['input', 'inputDetails', 'output', 'outputDetails', 'parameters']);
@@ -111,7 +113,8 @@ export class ExecutionHistory {
         });
         return;
       case 'ExecutionAborted':
-        this.add(event.timestamp, 'ExecutionAborted', 'executionAbortedEventDetails', { error: aborted.error, cause: aborted.cause });
+        if (aborted.failed === true) this.add(event.timestamp, 'ExecutionFailed', 'executionFailedEventDetails', { error: aborted.error, cause: aborted.cause });
+        else this.add(event.timestamp, 'ExecutionAborted', 'executionAbortedEventDetails', { error: aborted.error, cause: aborted.cause });
         return;
       case 'ExecutionTimeout':
         this.add(event.timestamp, 'ExecutionTimedOut', 'executionTimedOutEventDetails', {

@@ -1,13 +1,13 @@
 // The DynamoDB adapters against Amazon's own emulator (DynamoDB Local), with the table built as the local stack builds it.
 import { DynamoDBClient, GetItemCommand, QueryCommand, type AttributeValue, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDirectory } from '../../lambdas/adapters/dynamo-directory.ts';
-import { DynamoTransferStore } from '../../lambdas/adapters/dynamo-transfer-store.ts';
+import { DynamoTransferStore, LINK_GRACE_SECONDS } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import { TABLE_INDEXES } from '../../lambdas/adapters/table-schema.ts';
 import type { DirectoryFile } from '../../lambdas/domain/directory.ts';
 import { ConflictError, ValidationError } from '../../lambdas/domain/errors.ts';
-import type { ConsentRecord, HistoryEvent, Transfer, TransferStatus } from '../../lambdas/domain/transfer.ts';
+import { summaryOf, transferCustomer, type ConsentRecord, type HistoryEvent, type Transfer, type TransferStatus } from '../../lambdas/domain/transfer.ts';
 import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
 import { createTable } from '../../local/stack.ts';
 
@@ -48,6 +48,7 @@ const DIRECTORY: DirectoryFile = {
   customers: [
     ...['C-1', 'C-2', 'C-3', 'C-4', 'C-5', 'C-6', 'C-7', 'C-8', 'C-9', 'C-M1', 'C-M2', 'C-M3', 'C-O1'].map((id) => customer(id, 'P-NORTH')),
     ...['C-L1', 'C-L2', 'C-L3', 'C-L4'].map((id) => customer(id, 'P-LISTFROM')),
+    ...['C-TTL1', 'C-TTL2'].map((id) => customer(id, 'P-NORTH')),
   ],
 };
 
@@ -154,7 +155,7 @@ function newTransfer(id: string, customerIds: string[], overrides: Partial<Trans
   return {
     id,
     status: 'AWAITING_RELEASE',
-    customers: customerIds.map((cid) => ({ id: cid, name: `Customer ${cid}`, domains: [`${cid.toLowerCase()}.example`] })),
+    customers: customerIds.map((cid) => transferCustomer({ id: cid, name: `Customer ${cid}` }, [`${cid.toLowerCase()}.example`], 1)),
     fromPartner: from,
     toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
     requestedDate: null,
@@ -193,8 +194,11 @@ function consent(decision: ConsentRecord['decision']): ConsentRecord {
 
 async function release(transferId: string, from: TransferStatus = 'AWAITING_RELEASE', options: { linkHash?: string; decision?: ConsentRecord['decision'] } = {}) {
   const decision = options.decision ?? 'release';
+  const state = await store.getState(transferId);
+  if (!state) throw new Error(`no transfer ${transferId}`);
   await store.decide({
-    transferId,
+    transfer: state.transfer,
+    taskToken: state.steps.release?.taskToken ?? null,
     step: 'release',
     from,
     to: decision === 'decline' ? 'DECLINED' : 'AWAITING_ACCEPTANCE',
@@ -221,7 +225,7 @@ describe('DynamoDirectory on DynamoDB Local', () => {
   it('loads the directory file: a partner, and a customer with its domains, settings and users', async () => {
     await expect(directory.getPartner('P-EAST')).resolves.toEqual({ id: 'P-EAST', name: 'Eastline Cloud', invoiceDay: 31, contacts: ['admin@eastline.example'] });
     await expect(directory.getPartner('P-NOPE')).resolves.toBeUndefined();
-    const c1 = await directory.getCustomer('C-1');
+    const c1 = await directory.getCustomer('C-1', { users: 100, domains: 1000 });
     expect(c1).toEqual({
       id: 'C-1',
       name: 'Customer C-1',
@@ -235,12 +239,46 @@ describe('DynamoDirectory on DynamoDB Local', () => {
       ['C-2', 'P-NORTH', null],
       ['C-1', 'P-NORTH', null],
     ]);
-    expect(owned[0]?.domains).toEqual(['c-2.example', 'mail.c-2.example']);
+    const domains = await directory.firstDomains(['C-2', 'C-NOPE'], 1);
+    expect([...domains]).toEqual([
+      ['C-2', { domains: ['c-2.example'], domainCount: 2 }],
+      ['C-NOPE', { domains: [], domainCount: 0 }],
+    ]);
+  });
+
+  it('pages a customer with 2,500 domains and 250 users: each page at most 1,000 domains and `users` users, each once, in order', async () => {
+    const big = {
+      ...customer('C-PAGED', 'P-NORTH'),
+      domains: Array.from({ length: 2500 }, (_, i) => `d${String(i).padStart(4, '0')}.paged.example`),
+      users: Array.from({ length: 250 }, (_, i) => ({ email: `u${String(i).padStart(3, '0')}@paged.example`, settings: { i } })),
+    };
+    await directory.load({ partners: [], customers: [big] });
+    const domains: string[] = [];
+    const users: string[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await directory.getCustomer('C-PAGED', { users: 100, domains: 1000, ...(nextToken ? { nextToken } : {}) });
+      expect(page).toMatchObject({ id: 'C-PAGED', partnerId: 'P-NORTH', settings: RICH_SETTINGS });
+      expect(page?.domains.length).toBeLessThanOrEqual(1000);
+      expect(page?.users.length).toBeLessThanOrEqual(100);
+      domains.push(...(page?.domains ?? []));
+      users.push(...(page?.users ?? []).map((u) => u.email));
+      nextToken = page?.nextToken;
+      pages += 1;
+    } while (nextToken && pages < 10);
+    expect(domains).toEqual(big.domains);
+    expect(users).toEqual(big.users.map((u) => u.email));
+    expect(pages).toBe(3);
+    expect(await failure(directory.getCustomer('C-1', { users: 100, domains: 1000, nextToken: 'nope' }))).toBeInstanceOf(ValidationError);
+    const counted = await directory.firstDomains(['C-PAGED'], 1000);
+    expect(counted.get('C-PAGED')?.domainCount).toBe(2500);
+    expect(counted.get('C-PAGED')?.domains).toEqual(big.domains.slice(0, 1000));
   });
 });
 
 describe('DynamoTransferStore on DynamoDB Local', () => {
-  it('create writes the transfer, its customers item, a party view per partner, the events and a claim per customer', async () => {
+  it('create writes the transfer, a snapshot per customer, a party view per partner, the events and a claim per customer', async () => {
     const transfer = newTransfer('TR-CREATE-1', ['C-1', 'C-2']);
     await store.create({ transfer, events: [event('REQUESTED')] });
 
@@ -248,18 +286,28 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     expect(items.map((i) => [sk(i), i.kind?.S]).sort()).toEqual(
       [
         ['TRANSFER', 'transfer'],
-        ['CUSTOMERS', 'customers'],
+        ['CUSTOMER#C-1', 'transfer-customer'],
+        ['CUSTOMER#C-2', 'transfer-customer'],
         ['PARTY#P-NORTH', 'party'],
         ['PARTY#P-SOUTH', 'party'],
         [sk(items.find((i) => i.kind?.S === 'event') ?? {}), 'event'],
       ].sort(),
     );
     expect(sk(items.find((i) => i.kind?.S === 'event') ?? {})).toMatch(/^EVENT#2026-03-10T15:00:00\.000Z#/);
-    // The customers, with all their domains, are in their own item, not in the transfer item.
-    expect(await item('TRANSFER#TR-CREATE-1', 'CUSTOMERS')).toEqual({ pk: 'TRANSFER#TR-CREATE-1', sk: 'CUSTOMERS', kind: 'customers', customers: transfer.customers });
+    // Each customer's domains are in an item of its own; the transfer item holds the summaries.
+    expect(await item('TRANSFER#TR-CREATE-1', 'CUSTOMER#C-1')).toEqual({
+      pk: 'TRANSFER#TR-CREATE-1',
+      sk: 'CUSTOMER#C-1',
+      kind: 'transfer-customer',
+      customerId: 'C-1',
+      domainCount: 1,
+      domains: ['c-1.example'],
+      domainsTruncated: false,
+    });
     expect(Object.keys((await rawItem('TRANSFER#TR-CREATE-1', 'TRANSFER')) ?? {}).sort()).toEqual(
-      ['pk', 'sk', 'kind', ...Object.keys(transfer).filter((name) => name !== 'customers'), 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].sort(),
+      ['pk', 'sk', 'kind', ...Object.keys(transfer), 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].sort(),
     );
+    expect((await item('TRANSFER#TR-CREATE-1', 'TRANSFER'))?.customers).toEqual(summaryOf(transfer).customers);
     expect((await rawItem('CUSTOMER#C-1', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
     expect((await rawItem('CUSTOMER#C-2', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
 
@@ -277,9 +325,9 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
 
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ status: 409, code: 'CUSTOMER_BUSY', details: { customerIds: ['C-3'] }, message: 'Customer C-3 is already in another active transfer.' });
+    // Nothing of the rejected request, its customers' snapshots included.
     expect(await partition('TRANSFER#TR-BUSY-2')).toEqual([]);
-    expect(await rawItem('TRANSFER#TR-BUSY-2', 'CUSTOMERS')).toBeUndefined();
-    expect(await rawItem('TRANSFER#TR-BUSY-1', 'CUSTOMERS')).toBeDefined();
+    expect(await rawItem('TRANSFER#TR-BUSY-1', 'CUSTOMER#C-3')).toBeDefined();
     expect(await rawItem('CUSTOMER#C-4', 'CLAIM')).toBeUndefined();
     expect((await rawItem('CUSTOMER#C-3', 'CLAIM'))?.transferId).toEqual({ S: 'TR-BUSY-1' });
     await expect(store.get('TR-BUSY-2')).resolves.toBeUndefined();
@@ -296,9 +344,8 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
   it('discard removes every item of a transfer whose workflow did not start, and frees its claims', async () => {
     const transfer = newTransfer('TR-DISCARD-1', ['C-6']);
     await store.create({ transfer, events: [event('REQUESTED'), event('RELEASED')] });
-    expect(await rawItem('TRANSFER#TR-DISCARD-1', 'CUSTOMERS')).toBeDefined();
+    expect(await rawItem('TRANSFER#TR-DISCARD-1', 'CUSTOMER#C-6')).toBeDefined();
     await store.discard(transfer);
-    expect(await rawItem('TRANSFER#TR-DISCARD-1', 'CUSTOMERS')).toBeUndefined();
     expect(await partition('TRANSFER#TR-DISCARD-1')).toEqual([]);
     expect(await rawItem('CUSTOMER#C-6', 'CLAIM')).toBeUndefined();
   });
@@ -347,8 +394,8 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
       }
     });
 
-    it('both parties see their transfers, newest first, each with its customers; a third partner sees none', async () => {
-      expect((await store.list({ partnerId: 'P-LISTFROM', limit: 10 })).items).toEqual([...created].reverse());
+    it('both parties see their transfers, newest first, as summaries; a third partner sees none', async () => {
+      expect((await store.list({ partnerId: 'P-LISTFROM', limit: 10 })).items).toEqual([...created].reverse().map(summaryOf));
       expect((await store.list({ partnerId: 'P-LISTFROM', limit: 10 })).items.map((t) => t.id)).toEqual([...ids].reverse());
       expect((await store.list({ partnerId: 'P-LISTTO', limit: 10 })).items.map((t) => t.id)).toEqual([...ids].reverse());
       expect((await store.list({ partnerId: 'P-EAST', limit: 10 })).items).toEqual([]);
@@ -544,7 +591,7 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
       await expect(store.moveCustomer(move('TR-OTHER-1', 'C-M1'))).resolves.toBe('not-movable');
       expect(await partition('CUSTOMER#C-M1')).toEqual(afterFirst);
 
-      const after = await directory.getCustomer('C-M1');
+      const after = await directory.getCustomer('C-M1', { users: 100, domains: 1000 });
       const original = customer('C-M1', 'P-NORTH');
       expect(after).toEqual({ ...original, partnerId: 'P-SOUTH' });
       expect((await directory.getOwnerships(['C-M1']))[0]?.lockedUntil).toBe('2026-05-01');
@@ -555,7 +602,7 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
       const before = await partition('CUSTOMER#C-M3');
       await expect(store.moveCustomer(move('TR-STRAY-1', 'C-M3'))).resolves.toBe('not-movable');
       expect(await partition('CUSTOMER#C-M3')).toEqual(before);
-      expect((await directory.getCustomer('C-M3'))?.partnerId).toBe('P-NORTH');
+      expect((await directory.getCustomer('C-M3', { users: 100, domains: 1000 }))?.partnerId).toBe('P-NORTH');
     });
 
     it('a customer claimed by another transfer is not movable and stays exactly as it was', async () => {
@@ -563,7 +610,7 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
       const before = await partition('CUSTOMER#C-M2');
       await expect(store.moveCustomer(move('TR-NOT-THE-CLAIMER', 'C-M2'))).resolves.toBe('not-movable');
       expect(await partition('CUSTOMER#C-M2')).toEqual(before);
-      expect((await directory.getCustomer('C-M2'))?.partnerId).toBe('P-NORTH');
+      expect((await directory.getCustomer('C-M2', { users: 100, domains: 1000 }))?.partnerId).toBe('P-NORTH');
     });
   });
 
@@ -582,64 +629,160 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     expect((await rawItem('TRANSFER#TR-STATUS-1', 'PARTY#P-SOUTH'))?.gsi2pk).toEqual({ S: 'PARTY#P-SOUTH#EXPIRED' });
   });
 
-  it('a status change leaves the customers item (1,000 domains) untouched, and get and list still return every domain', async () => {
-    const domains = Array.from({ length: 1000 }, (_, index) => `d${String(index).padStart(4, '0')}.big.example`);
-    const transfer = newTransfer('TR-BIG-1', [], {
-      customers: [
-        { id: 'C-BIG1', name: 'Big One', domains },
-        { id: 'C-BIG2', name: 'Big Two', domains: ['big-two.example'] },
-      ],
-      fromPartner: { id: 'P-BIGFROM', name: 'Big From' },
-      toPartner: { id: 'P-BIGTO', name: 'Big To' },
+  it('a transfer of 50 customers with 1,000 long domains each: every item far below 400 KB, stored and read whole; a status change rewrites no snapshot', async () => {
+    const customers = Array.from({ length: 50 }, (_, c) =>
+      // 120-character names: the old single customers item would have held 50 × 1,000 × 120 bytes = 6 MB.
+      transferCustomer(
+        { id: `C-HUGE${String(c).padStart(2, '0')}`, name: `Huge ${c}` },
+        Array.from({ length: 1000 }, (_, d) => `d${String(d).padStart(4, '0')}-${'x'.repeat(100)}.c${c}.huge.example`),
+        1000,
+      ),
+    );
+    const transfer = newTransfer('TR-HUGE-1', [], {
+      customers,
+      fromPartner: { id: 'P-HUGEFROM', name: 'Huge From' },
+      toPartner: { id: 'P-HUGETO', name: 'Huge To' },
     });
+    // Within the snapshot's 64 KiB: fewer than 1,000 of these names, and the count says how many there are.
+    expect(customers[0]?.domains.length).toBeLessThan(1000);
+    expect(customers[0]).toMatchObject({ domainCount: 1000, domainsTruncated: true });
+
     await store.create({ transfer, events: [event('REQUESTED')] });
-    const customersBefore = await rawItem('TRANSFER#TR-BIG-1', 'CUSTOMERS');
-    expect(customersBefore?.customers?.L?.[0]?.M?.domains?.L).toHaveLength(1000);
-    const transferBefore = await rawItem('TRANSFER#TR-BIG-1', 'TRANSFER');
+
+    const items = await partition('TRANSFER#TR-HUGE-1');
+    const sizes = items.map((i) => ({ sk: sk(i), bytes: JSON.stringify(i).length }));
+    expect(sizes.filter((i) => i.sk.startsWith('CUSTOMER#'))).toHaveLength(50);
+    for (const size of sizes) expect(size.bytes, size.sk).toBeLessThan(100_000);
 
     const recording = recordingStore();
     try {
+      const stored = await recording.store.get('TR-HUGE-1');
+      expect(stored).toEqual({ ...transfer, history: [event('REQUESTED')] });
+      // Two round trips: the transfer's own items, then its customers' snapshots in one batch.
+      expect(recording.requests.map((r) => r.operation)).toEqual(['QueryCommand', 'BatchGetItemCommand']);
+      expect(JSON.stringify(stored).length).toBeLessThan(6 * 1024 * 1024);
+
+      recording.requests.length = 0;
       await recording.store.changeStatus({
-        transferId: 'TR-BIG-1',
+        transferId: 'TR-HUGE-1',
         from: ['AWAITING_RELEASE'],
         to: 'CANCELLED',
         at: '2026-03-12T00:00:00.000Z',
         event: event('CANCELLED', '2026-03-12T00:00:00.000Z'),
         releaseClaims: true,
       });
+      expect(recording.requests.map((r) => r.operation)).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
+      expect(writtenKeys(recording.requests[1]?.input).filter((key) => key.includes('/CUSTOMER#'))).toEqual([]);
+      expect(JSON.stringify(recording.requests[1]?.input)).not.toContain('huge.example');
     } finally {
       recording.close();
     }
 
-    // The customers item is exactly as it was; the status change wrote the small items only.
-    expect(await rawItem('TRANSFER#TR-BIG-1', 'CUSTOMERS')).toEqual(customersBefore);
-    expect(recording.requests.map((r) => r.operation)).toEqual(['GetItemCommand', 'GetItemCommand', 'TransactWriteItemsCommand']);
-    expect(writtenKeys(recording.requests[2]?.input)).toEqual([
-      'TRANSFER#TR-BIG-1/TRANSFER',
-      'TRANSFER#TR-BIG-1/PARTY#P-BIGFROM',
-      'TRANSFER#TR-BIG-1/PARTY#P-BIGTO',
-      expect.stringMatching(/^TRANSFER#TR-BIG-1\/EVENT#2026-03-12T00:00:00\.000Z#/),
-      'CUSTOMER#C-BIG1/CLAIM',
-      'CUSTOMER#C-BIG2/CLAIM',
-    ]);
-    expect(JSON.stringify(recording.requests[2]?.input)).not.toContain('big.example');
-    const transferAfter = await rawItem('TRANSFER#TR-BIG-1', 'TRANSFER');
-    expect(transferAfter).toEqual({
-      ...transferBefore,
-      status: { S: 'CANCELLED' },
-      updatedAt: { S: '2026-03-12T00:00:00.000Z' },
-      gsi2pk: { S: 'ALL#CANCELLED' },
-    });
-    expect(await rawItem('CUSTOMER#C-BIG1', 'CLAIM')).toBeUndefined();
-    expect(await rawItem('CUSTOMER#C-BIG2', 'CLAIM')).toBeUndefined();
+    const cancelled = { ...summaryOf(transfer), status: 'CANCELLED', updatedAt: '2026-03-12T00:00:00.000Z' };
+    expect((await store.list({ partnerId: 'P-HUGEFROM', limit: 10 })).items).toEqual([cancelled]);
+    expect((await store.list({ partnerId: 'P-HUGETO', status: 'CANCELLED', limit: 10 })).items).toEqual([cancelled]);
+    expect(JSON.stringify((await store.list({ partnerId: 'P-HUGEFROM', limit: 10 })).items)).not.toContain('huge.example');
+    expect(await rawItem('CUSTOMER#C-HUGE00', 'CLAIM')).toBeUndefined();
+  });
 
-    const cancelled: Transfer = { ...transfer, status: 'CANCELLED', updatedAt: '2026-03-12T00:00:00.000Z' };
-    const stored = await store.get('TR-BIG-1');
-    expect(stored).toEqual({ ...cancelled, history: [event('REQUESTED'), event('CANCELLED', '2026-03-12T00:00:00.000Z')] });
-    expect(stored?.customers[0]?.domains).toEqual(domains);
-    expect((await store.list({ partnerId: 'P-BIGFROM', limit: 10 })).items).toEqual([cancelled]);
-    expect((await store.list({ partnerId: 'P-BIGTO', status: 'CANCELLED', limit: 10 })).items).toEqual([cancelled]);
-    expect((await store.list({ partnerId: 'P-BIGTO', status: 'AWAITING_RELEASE', limit: 10 })).items).toEqual([]);
-    expect((await store.list({ status: 'CANCELLED', limit: 100 })).items).toContainEqual(cancelled);
+  it('a transfer filed before the snapshot items (one customers item) is still read, listed and cancelled whole', async () => {
+    const legacy = newTransfer('TR-LEGACY-1', ['C-L4']);
+    const { customers: _customers, ...own } = legacy;
+    await db.send(new PutCommand({ TableName: TABLE, Item: { pk: 'TRANSFER#TR-LEGACY-1', sk: 'TRANSFER', kind: 'transfer', ...own, gsi1pk: 'ALL', gsi1sk: `${legacy.createdAt}#TR-LEGACY-1`, gsi2pk: 'ALL#AWAITING_RELEASE', gsi2sk: `${legacy.createdAt}#TR-LEGACY-1` } }));
+    await db.send(new PutCommand({ TableName: TABLE, Item: { pk: 'TRANSFER#TR-LEGACY-1', sk: 'CUSTOMERS', kind: 'customers', customers: [{ id: 'C-L4', name: 'Customer C-L4', domains: ['c-l4.example'] }] } }));
+    await db.send(new PutCommand({ TableName: TABLE, Item: { pk: 'CUSTOMER#C-L4', sk: 'CLAIM', kind: 'claim', transferId: 'TR-LEGACY-1' } }));
+
+    expect((await store.get('TR-LEGACY-1'))?.customers).toEqual(legacy.customers);
+    expect((await store.list({ status: 'AWAITING_RELEASE', limit: 100 })).items.find((t) => t.id === 'TR-LEGACY-1')?.customers).toEqual(summaryOf(legacy).customers);
+    await store.changeStatus({ transferId: 'TR-LEGACY-1', from: ['AWAITING_RELEASE'], to: 'CANCELLED', at: '2026-03-12T00:00:00.000Z', event: event('CANCELLED'), releaseClaims: true });
+    expect(await rawItem('CUSTOMER#C-L4', 'CLAIM')).toBeUndefined();
+  });
+
+  describe('approval links expire', () => {
+    const expiresAt = '2026-03-24T15:00:00.000Z';
+    const epoch = (iso: string) => Date.parse(iso) / 1000;
+
+    it('a link is written with the TTL attribute, its expiry plus the grace period; an extension moves both', async () => {
+      await store.create({ transfer: newTransfer('TR-TTL-1', ['C-TTL1']), events: [event('REQUESTED')] });
+      const hash = 'e'.repeat(64);
+      await store.openStep({
+        transferId: 'TR-TTL-1',
+        step: 'release',
+        partnerId: 'P-NORTH',
+        taskToken: 'task-1',
+        linkHash: hash,
+        linkNonce: 'nonce-1',
+        newLink: true,
+        supersedes: null,
+        expiresAt,
+        at: '2026-03-10T15:00:01.000Z',
+        event: null,
+      });
+      const link = await rawItem(`LINK#${hash}`, 'LINK');
+      expect(link?.expiresAtEpoch).toEqual({ N: String(epoch(expiresAt) + LINK_GRACE_SECONDS) });
+      expect(LINK_GRACE_SECONDS).toBe(30 * 86_400);
+
+      const extended = '2026-03-31T15:00:00.000Z';
+      await store.extendStep({ transferId: 'TR-TTL-1', step: 'release', linkHash: hash, from: expiresAt, to: extended, event: event('WINDOW_EXTENDED') });
+      expect((await rawItem(`LINK#${hash}`, 'LINK'))?.expiresAtEpoch).toEqual({ N: String(epoch(extended) + LINK_GRACE_SECONDS) });
+      await expect(store.getLink(hash)).resolves.toMatchObject({ expiresAt: extended, state: 'open' });
+
+      // A resumed wait keeps the link, and so its TTL.
+      await store.openStep({
+        transferId: 'TR-TTL-1',
+        step: 'release',
+        partnerId: 'P-NORTH',
+        taskToken: 'task-2',
+        linkHash: hash,
+        linkNonce: 'nonce-1',
+        newLink: false,
+        supersedes: null,
+        expiresAt,
+        at: '2026-03-13T15:00:01.000Z',
+        event: null,
+      });
+      expect((await rawItem(`LINK#${hash}`, 'LINK'))?.expiresAtEpoch).toEqual({ N: String(epoch(extended) + LINK_GRACE_SECONDS) });
+    });
+
+    it('a decision made while the step\'s task token changed is refused as STEP_CHANGED and records nothing', async () => {
+      await store.create({ transfer: newTransfer('TR-TOKEN-1', ['C-TTL2']), events: [event('REQUESTED')] });
+      const open = (taskToken: string, newLink: boolean) =>
+        store.openStep({
+          transferId: 'TR-TOKEN-1',
+          step: 'release',
+          partnerId: 'P-NORTH',
+          taskToken,
+          linkHash: 'f'.repeat(64),
+          linkNonce: 'nonce-1',
+          newLink,
+          supersedes: null,
+          expiresAt,
+          at: '2026-03-10T15:00:01.000Z',
+          event: null,
+        });
+      await open('task-1', true);
+      const state = await store.getState('TR-TOKEN-1');
+      await open('task-2', false);
+      const decide = (taskToken: string | null) =>
+        store.decide({
+          transfer: state?.transfer ?? newTransfer('TR-TOKEN-1', ['C-TTL2']),
+          taskToken,
+          step: 'release',
+          from: 'AWAITING_RELEASE',
+          to: 'AWAITING_ACCEPTANCE',
+          consent: consent('release'),
+          event: event('RELEASED'),
+          signal: { kind: 'success', output: {} },
+          changes: {},
+          releaseClaims: false,
+          linkHash: null,
+          at: '2026-03-11T10:00:00.000Z',
+        });
+      expect(await failure(decide(state?.steps.release?.taskToken ?? null))).toMatchObject({ code: 'STEP_CHANGED' });
+      expect((await store.getState('TR-TOKEN-1'))?.transfer.status).toBe('AWAITING_RELEASE');
+      await decide('task-2');
+      expect((await store.getState('TR-TOKEN-1'))?.transfer.status).toBe('AWAITING_ACCEPTANCE');
+      expect(await failure(decide('task-2'))).toMatchObject({ code: 'ALREADY_DECIDED' });
+    });
   });
 });

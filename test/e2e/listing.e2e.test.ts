@@ -154,16 +154,18 @@ describe('GET /transfers lists what the caller may see', () => {
     expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 
-  it('lists transfers as the API shows them, without table keys or history', async () => {
+  it('lists summaries: transfers as the API shows them, without table keys, history or domains (each customer\'s domain count instead)', async () => {
     const page = await listPage('P-ACME', { limit: '1' });
     const [item] = page.items;
     if (item === undefined) throw new Error('ACME has transfers');
     for (const key of ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'history']) expect(item).not.toHaveProperty(key);
     const single = await t.client.call('GET', `/transfers/${item.id}`, tokenOf('P-ACME'));
     expect(single.status).toBe(200);
-    const { history, ...transfer } = single.body as Listed & { history: unknown[] };
+    type Customer = { id: string; name: string; domainCount: number; domains: string[]; domainsTruncated: boolean };
+    const { history, ...transfer } = single.body as Listed & { history: unknown[]; customers: Customer[] };
     expect(history.length).toBeGreaterThan(0);
-    expect(item).toEqual(transfer);
+    expect(transfer.customers.every((c) => c.domains.length === c.domainCount && c.domainCount > 0 && !c.domainsTruncated)).toBe(true);
+    expect(item).toEqual({ ...transfer, customers: transfer.customers.map(({ id, name, domainCount }) => ({ id, name, domainCount })) });
   });
 
   it('filters by status, for partners and for operators', async () => {

@@ -4,7 +4,7 @@ import { renderWorkflowDefinition } from '../../lib/render-definition.ts';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { TransferView } from '../../local/local-client.ts';
 import { startTestStack, type TestStack } from './local-stack.ts';
-import { sfnClient } from './support.ts';
+import { poll, sfnClient } from './support.ts';
 
 let t: TestStack;
 const today = dateAt(new Date(), 'America/New_York');
@@ -96,8 +96,12 @@ describe('one transfer, end to end on the local stack', () => {
       expect((await t.client.call('GET', `/customers/${original.id}`, acme)).status).toBe(404);
     }
 
+    // The confirmations follow the move: COMPLETED is recorded by re-homing, before "Send confirmations" runs.
+    const confirmations = await poll('both confirmations', async () => {
+      const sent = (await t.client.emails(since)).filter((e) => e.subject.startsWith('Transfer completed') && e.subject.includes(transfer.id));
+      return sent.length >= 2 ? sent : undefined;
+    });
     const emails = await t.client.emails(since);
-    const confirmations = emails.filter((e) => e.subject.startsWith('Transfer completed') && e.subject.includes(transfer.id));
     expect(confirmations.map((e) => e.destination.to).sort()).toEqual([
       ['billing@acme-it.example', 'ops@acme-it.example'],
       ['partners@bluewave.example'],

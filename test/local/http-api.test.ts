@@ -4,7 +4,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { SignJWT } from 'jose';
+import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import type { CryptoKey, JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_REQUEST_BODY_BYTES, startLocalHttpApi } from '../../local/http-api/server.ts';
 import type { LocalHttpApi, LocalHttpEvent, LocalRoute } from '../../local/http-api/server.ts';
@@ -31,6 +32,8 @@ function call(baseUrl: string, method: string, path: string, headers: OutgoingHt
 }
 
 const UNAUTHORIZED_BODY = '{"error":{"code":"UNAUTHORIZED","message":"A valid bearer token is required."}}';
+const PORTAL = 'https://portal.provider.example';
+const EC_KID = 'ec-key-in-the-jwks';
 
 describe('local HTTP API (API Gateway HTTP API twin)', () => {
   const settings = localJwtSettings();
@@ -41,6 +44,8 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
   let stateDir: string;
   let otherStateDir: string;
   let key: LocalSigningKey;
+  let ecKey: CryptoKey;
+  let jwks: { keys: JWK[] };
   let api: LocalHttpApi;
 
   const record = (event: LocalHttpEvent, context: Context): void => {
@@ -100,10 +105,14 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
     stateDir = await mkdtemp(join(tmpdir(), 'http-api-test-'));
     otherStateDir = await mkdtemp(join(tmpdir(), 'http-api-test-other-'));
     key = await loadOrCreateSigningKey(stateDir);
+    // An EC key in the issuer's JWKS, named by its kid: API Gateway still refuses what it signs.
+    const ec = await generateKeyPair('ES256', { extractable: true });
+    ecKey = ec.privateKey;
+    jwks = { keys: [...key.publicJwks.keys, { ...(await exportJWK(ec.publicKey)), kid: EC_KID, alg: 'ES256', use: 'sig' }] };
     api = await startLocalHttpApi({
       port: 0,
       routes,
-      jwt: { issuer: settings.issuer, audience: settings.audience, jwks: key.publicJwks },
+      jwt: { issuer: settings.issuer, audience: settings.audience, jwks },
       log: (line) => {
         logs.push(line);
         allLogs.push(line);
@@ -163,7 +172,8 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
 
     const claims = event.requestContext.authorizer?.jwt.claims;
     expect(claims?.partner_id).toBe('P-ACME');
-    expect(claims?.roles).toBe('[operator admin]');
+    // The local token carries roles as a space-separated string (array claims are flattened: see below).
+    expect(claims?.roles).toBe('operator admin');
     expect(claims?.iss).toBe(settings.issuer);
     expect(claims?.aud).toBe(settings.audience);
     expect(claims?.exp).toMatch(/^\d+$/);
@@ -178,7 +188,7 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
   it('stringifies numbers, booleans, arrays and objects in claims as API Gateway does, and reads scopes', async () => {
     const now = Math.floor(Date.now() / 1000);
     const custom = await new SignJWT({ n: 5, b: true, obj: { a: 1 }, list: ['x', 2], scope: 'transfers:read transfers:write' })
-      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid })
       .setIssuer(settings.issuer)
       .setAudience(['someone-else', settings.audience])
       .setIssuedAt(now)
@@ -210,6 +220,27 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
       expect(reply.headers['www-authenticate']).toBe('Bearer');
       expect(reply.headers['content-type']).toBe('application/json');
     }
+    expect(calls).toHaveLength(0);
+  });
+
+  it('accepts RS256, as API Gateway does, and answers 401 to an ES256 token even when the JWKS has its key', async () => {
+    const rs256 = await token({ partnerId: 'P-ACME' });
+    expect(decodeProtectedHeader(rs256)).toMatchObject({ alg: 'RS256', kid: key.kid });
+    expect((await call(api.url, 'GET', '/transfers/T1', { authorization: `Bearer ${rs256}` })).status).toBe(201);
+    calls.length = 0;
+
+    const now = Math.floor(Date.now() / 1000);
+    const es256 = await new SignJWT({ partner_id: 'P-ACME', roles: ['operator'] })
+      .setProtectedHeader({ alg: 'ES256', kid: EC_KID })
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(ecKey);
+    tokens.push(es256);
+    const reply = await call(api.url, 'GET', '/transfers/T1', { authorization: `Bearer ${es256}` });
+    expect(reply.status).toBe(401);
+    expect(reply.body).toBe(UNAUTHORIZED_BODY);
     expect(calls).toHaveLength(0);
   });
 
@@ -317,5 +348,86 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
     } finally {
       await slow.close();
     }
+  });
+
+  describe('CORS', () => {
+    let corsApi: LocalHttpApi;
+    const preflight = (origin: string, path = '/transfers/T1', headers: OutgoingHttpHeaders = {}) =>
+      call(corsApi.url, 'OPTIONS', path, { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type', ...headers });
+    const corsHeaders = (reply: Reply): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(reply.headers).filter(([name]) => name.startsWith('access-control-')));
+
+    beforeAll(async () => {
+      corsApi = await startLocalHttpApi({
+        port: 0,
+        routes: [
+          ...routes,
+          { method: 'GET', path: '/own-cors', auth: 'none', handler: async () => ({ statusCode: 200, headers: { 'access-control-allow-origin': '*' }, body: 'x' }) },
+        ],
+        jwt: { issuer: settings.issuer, audience: settings.audience, jwks },
+        cors: { allowOrigins: [PORTAL, 'http://localhost:5173'] },
+        log: (line) => allLogs.push(line),
+      });
+    });
+
+    afterAll(async () => {
+      await corsApi.close();
+    });
+
+    it('answers a preflight from an allowed origin itself: 204 with what the portal may send, no authorizer, no integration', async () => {
+      for (const path of ['/transfers/T1', '/approvals/s3cr3t-in-a-preflight', '/no-such-route']) {
+        const reply = await preflight(PORTAL, path);
+        expect({ path, status: reply.status, body: reply.body }).toEqual({ path, status: 204, body: '' });
+        expect(corsHeaders(reply)).toEqual({
+          'access-control-allow-origin': PORTAL,
+          'access-control-allow-methods': 'GET,POST,HEAD',
+          'access-control-allow-headers': 'authorization,content-type,idempotency-key',
+          'access-control-max-age': '3600',
+        });
+      }
+      expect(calls).toHaveLength(0);
+      expect(allLogs.join('\n')).not.toContain('s3cr3t-in-a-preflight');
+    });
+
+    it("adds the allowed origin and the exposed Location to every answer, the gateway's own 401 included", async () => {
+      const bearer = await token({ partnerId: 'P-ACME' });
+      const answered = await call(corsApi.url, 'GET', '/transfers/T1', { origin: PORTAL, authorization: `Bearer ${bearer}` });
+      expect(answered.status).toBe(201);
+      expect(corsHeaders(answered)).toEqual({ 'access-control-allow-origin': PORTAL, 'access-control-expose-headers': 'location' });
+      expect(lastCall().event.headers.origin).toBe(PORTAL);
+
+      const refused = await call(corsApi.url, 'GET', '/transfers/T1', { origin: 'http://localhost:5173' });
+      expect(refused.status).toBe(401);
+      expect(corsHeaders(refused)).toEqual({ 'access-control-allow-origin': 'http://localhost:5173', 'access-control-expose-headers': 'location' });
+    });
+
+    it('gives an origin not allowed no CORS header, on a preflight or an answer, and ignores CORS headers of an integration', async () => {
+      for (const origin of ['https://evil.example', `${PORTAL}.evil.example`, 'http://portal.provider.example', 'null']) {
+        const reply = await preflight(origin);
+        expect({ origin, status: reply.status, cors: corsHeaders(reply) }).toEqual({ origin, status: 204, cors: {} });
+        const answer = await call(corsApi.url, 'GET', '/health', { origin });
+        expect({ origin, status: answer.status, cors: corsHeaders(answer) }).toEqual({ origin, status: 200, cors: {} });
+      }
+      expect(corsHeaders(await call(corsApi.url, 'GET', '/own-cors', { origin: 'https://evil.example' }))).toEqual({});
+      expect(corsHeaders(await call(corsApi.url, 'GET', '/own-cors', { origin: PORTAL }))).toEqual({
+        'access-control-allow-origin': PORTAL,
+        'access-control-expose-headers': 'location',
+      });
+      expect(calls).toHaveLength(0);
+    });
+
+    it('leaves an OPTIONS request without Access-Control-Request-Method to the routes (404 here)', async () => {
+      const reply = await call(corsApi.url, 'OPTIONS', '/transfers/T1', { origin: PORTAL });
+      expect(reply.status).toBe(404);
+    });
+
+    it('is off without the option: a preflight is 404 and no answer carries a CORS header', async () => {
+      const reply = await call(api.url, 'OPTIONS', '/transfers/T1', { origin: PORTAL, 'access-control-request-method': 'POST' });
+      expect(reply.status).toBe(404);
+      expect(corsHeaders(reply)).toEqual({});
+      const answer = await call(api.url, 'GET', '/health', { origin: PORTAL });
+      expect(answer.status).toBe(200);
+      expect(corsHeaders(answer)).toEqual({});
+    });
   });
 });

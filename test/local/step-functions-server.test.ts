@@ -153,7 +153,8 @@ const functions: Record<string, LocalFunction> = {
     if (field(event, 'alwaysFail') === true) throw new PermanentError('partner system rejected the change');
     const transientFailures = Number(field(event, 'transientFailures') ?? 0);
     if (calls <= transientFailures) throw new TransientError(`attempt ${calls} failed`);
-    return { appliedAt: '2030-01-01T00:00:00Z', attempt: calls };
+    const padding = Number(field(event, 'resultPadding') ?? 0);
+    return { appliedAt: '2030-01-01T00:00:00Z', attempt: calls, ...(padding > 0 ? { padding: 'x'.repeat(padding) } : {}) };
   },
 };
 
@@ -516,6 +517,22 @@ describe('local Step Functions server', () => {
       client.send(new DescribeExecutionCommand({ executionArn: first.replace('duplicate-name', 'missing') })),
     ).rejects.toBeInstanceOf(ExecutionDoesNotExist);
     await expect(client.send(new DescribeExecutionCommand({ executionArn: 'arn:aws:nope' }))).rejects.toBeInstanceOf(InvalidArn);
+  });
+
+  it('fails the execution with States.DataLimitExceeded when a task result passes 256 KiB, past any Catch', async () => {
+    // ApplyTransfer catches States.ALL, which on AWS does not catch this terminal error.
+    const executionArn = await start('result-too-large', { customerId: 'c-large', skipConsent: true, resultPadding: 262_144 });
+
+    const described = await settled(executionArn);
+    expect(described).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
+    expect(described.cause).toMatch(/task result of state ApplyTransfer has \d+ bytes, more than the quota of 262144 bytes/);
+    const events = await history(executionArn);
+    expect(types(events)).not.toContain('FailStateEntered');
+    expect(events.at(-1)).toMatchObject({ type: 'ExecutionFailed', executionFailedEventDetails: { error: 'States.DataLimitExceeded' } });
+
+    // Just under the quota passes (the task result wraps the payload in StatusCode and Payload).
+    const fits = await start('result-fits', { customerId: 'c-fits', skipConsent: true, resultPadding: 200_000 });
+    expect((await settled(fits)).status).toBe('SUCCEEDED');
   });
 
   it('never logs task tokens or payloads', () => {

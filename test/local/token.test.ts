@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localJwtSettings } from '../../local/jwt-keys.ts';
@@ -42,9 +42,11 @@ describe('npm run token', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  async function verify(token: string) {
-    const jwks = JSON.parse(await readFile(join(stateDir, 'jwt', 'jwks.json'), 'utf8')) as JSONWebKeySet;
-    return jwtVerify(token, createLocalJWKSet(jwks), { issuer: settings.issuer, audience: settings.audience });
+  const publicJwks = async (dir = stateDir): Promise<JSONWebKeySet> =>
+    JSON.parse(await readFile(join(dir, 'jwt', 'jwks.json'), 'utf8')) as JSONWebKeySet;
+
+  async function verify(token: string, dir = stateDir) {
+    return jwtVerify(token, createLocalJWKSet(await publicJwks(dir)), { issuer: settings.issuer, audience: settings.audience });
   }
 
   it('prints only a partner token that verifies against the stored public JWKS', async () => {
@@ -54,13 +56,19 @@ describe('npm run token', () => {
     expect(run.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     const token = run.stdout.trim();
     const { payload, protectedHeader } = await verify(token);
-    expect(protectedHeader.alg).toBe('ES256');
+    // RS256, as API Gateway's JWT authorizer verifies: a 2048-bit RSA key named by its kid.
+    expect(protectedHeader.alg).toBe('RS256');
     expect(typeof protectedHeader.kid).toBe('string');
+    const [publicKey, ...others] = (await publicJwks()).keys;
+    expect(others).toEqual([]);
+    expect(publicKey).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig', kid: protectedHeader.kid });
+    expect(Buffer.from(publicKey?.n ?? '', 'base64url').length * 8).toBe(2048);
+    expect(publicKey).not.toHaveProperty('d');
     expect(payload[settings.partnerClaim]).toBe('P-ACME');
-    expect(payload[settings.rolesClaim]).toEqual([]);
+    expect(payload[settings.rolesClaim]).toBe('');
     expect(typeof payload.sub).toBe('string');
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(3600);
-    const keyFile = await stat(join(stateDir, 'jwt', 'signing-key.private.jwk.json'));
+    const keyFile = await stat(join(stateDir, 'jwt', 'signing-key.rs256.private.jwk.json'));
     expect(keyFile.mode & 0o777).toBe(0o600);
   });
 
@@ -71,9 +79,36 @@ describe('npm run token', () => {
     const token = run.stdout.trim();
     expect(decodeProtectedHeader(token).kid).toBe(decodeProtectedHeader(first.stdout.trim()).kid);
     const { payload } = await verify(token);
-    expect(payload[settings.rolesClaim]).toEqual(['auditor', 'admin', 'operator']);
+    expect(payload[settings.rolesClaim]).toBe('auditor admin operator');
     expect(payload[settings.partnerClaim]).toBeUndefined();
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(120);
+  });
+
+  it('replaces the ES256 key of an earlier version with an RSA one, whose tokens the old key no longer matches', async () => {
+    const earlierDir = join(stateDir, 'earlier');
+    await mkdir(join(earlierDir, 'jwt'), { recursive: true });
+    const earlier = await generateKeyPair('ES256', { extractable: true });
+    const earlierJwk = await exportJWK(earlier.privateKey);
+    const earlierKid = await calculateJwkThumbprint(earlierJwk);
+    const earlierFile = join(earlierDir, 'jwt', 'signing-key.private.jwk.json');
+    await writeFile(earlierFile, JSON.stringify({ ...earlierJwk, kid: earlierKid, alg: 'ES256', use: 'sig' }), { mode: 0o600 });
+
+    const run = await runToken(earlierDir, ['--partner', 'P-ACME']);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(decodeProtectedHeader(run.stdout.trim()).alg).toBe('RS256');
+    await expect(verify(run.stdout.trim(), earlierDir)).resolves.toBeDefined();
+    expect((await publicJwks(earlierDir)).keys.map((key) => [key.kty, key.kid])).toEqual([['RSA', decodeProtectedHeader(run.stdout.trim()).kid]]);
+    await expect(access(earlierFile)).rejects.toThrow(/ENOENT/);
+    // A token of the earlier key now fails, as after `rm -rf .local/jwt`.
+    const old = await new SignJWT({ [settings.partnerClaim]: 'P-ACME' })
+      .setProtectedHeader({ alg: 'ES256', kid: earlierKid })
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setExpirationTime('1h')
+      .sign(earlier.privateKey);
+    await expect(verify(old, earlierDir)).rejects.toThrow();
   });
 
   it.each([

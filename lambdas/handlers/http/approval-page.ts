@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { stepFunctionsWorkflow } from '../../adapters/sfn-workflow.ts';
 import type { LinkDecision, LinkState } from '../../domain/approval-links.ts';
 import { DecisionNotYetDelivered, TransientError } from '../../domain/errors.ts';
-import type { ConsentRecord, Transfer } from '../../domain/transfer.ts';
+import type { ConsentRecord, TransferSummary } from '../../domain/transfer.ts';
 import {
   PAGE_CONTENT_SECURITY_POLICY,
   approvalPage,
@@ -36,7 +36,7 @@ function page(statusCode: number, body: string): ApiResult {
   return { statusCode, headers: PAGE_HEADERS, body };
 }
 
-function problemPage(problem: LinkProblem, transfer: Transfer | undefined, consent?: ConsentRecord): ApiResult {
+function problemPage(problem: LinkProblem, transfer: TransferSummary | undefined, consent?: ConsentRecord): ApiResult {
   return page(linkProblemStatus(problem), linkProblemPage(problem, transfer ? { transfer, ...(consent ? { consent } : {}) } : undefined));
 }
 

@@ -3,8 +3,8 @@ import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand, ScanCommand, typ
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { DynamoTransferStore } from '../../../lambdas/adapters/dynamo-transfer-store.ts';
-import { ValidationError } from '../../../lambdas/domain/errors.ts';
-import type { Transfer, TransferStatus } from '../../../lambdas/domain/transfer.ts';
+import { TransientError, ValidationError } from '../../../lambdas/domain/errors.ts';
+import { summaryOf, type Transfer, type TransferStatus, type TransferSummary } from '../../../lambdas/domain/transfer.ts';
 import './aws-matchers.ts';
 import { failure, mockedDocumentClient, resetAfterEach, sampleTransfer } from './support.ts';
 
@@ -28,19 +28,20 @@ const DONE = transfer('TR-20260311-CCCCCCCCCC', '2026-03-11T10:00:00.000Z', 'COM
 
 const sortKey = (t: Transfer) => `${t.createdAt}#${t.id}`;
 const transferKey = (t: Transfer) => ({ pk: `TRANSFER#${t.id}`, sk: 'TRANSFER' });
-const customersKey = (t: Transfer) => ({ pk: `TRANSFER#${t.id}`, sk: 'CUSTOMERS' });
+const legacyKey = (t: Transfer) => ({ pk: `TRANSFER#${t.id}`, sk: 'CUSTOMERS' });
 
-/** The TRANSFER item as stored: everything but the customers, which live in their own item. */
+/** The TRANSFER item as stored: the transfer with its customers' summaries (no domains). */
 const tableItem = (t: Transfer) => ({
   ...transferKey(t),
   kind: 'transfer',
-  ...Object.fromEntries(Object.entries(t).filter(([name]) => name !== 'customers')),
+  ...summaryOf(t),
   gsi1pk: 'ALL',
   gsi1sk: sortKey(t),
   gsi2pk: `ALL#${t.status}`,
   gsi2sk: sortKey(t),
 });
-const customersItem = (t: Transfer) => ({ ...customersKey(t), kind: 'customers', customers: t.customers });
+/** What a listing answers: summaries. */
+const listed = (...transfers: Transfer[]): TransferSummary[] => transfers.map(summaryOf);
 
 /** What the indexes answer: they project keys only, the table's (pk, sk) and their own, nothing else. */
 const byPartyItem = (t: Transfer, partnerId: string) => ({ pk: `TRANSFER#${t.id}`, sk: `PARTY#${partnerId}`, gsi1pk: `PARTY#${partnerId}`, gsi1sk: sortKey(t) });
@@ -54,14 +55,12 @@ const operatorItem = (t: Transfer) => ({ ...transferKey(t), gsi1pk: 'ALL', gsi1s
 const operatorStatusItem = (t: Transfer) => ({ ...transferKey(t), gsi2pk: `ALL#${t.status}`, gsi2sk: sortKey(t) });
 const token = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
-/** The keys a batch get must ask for: each transfer's TRANSFER item, then its CUSTOMERS item, in index order. */
-const batchKeys = (...transfers: Transfer[]) => transfers.flatMap((t) => [transferKey(t), customersKey(t)]);
+/** The keys a batch get must ask for: each transfer's TRANSFER item (never a domain), in index order. */
+const batchKeys = (...transfers: Transfer[]) => transfers.map(transferKey);
 
-/** The batch get answers every key it is asked for, in another order than asked (reversed: customers items first), as DynamoDB may. */
+/** The batch get answers every key it is asked for, in another order than asked (reversed), as DynamoDB may. */
 function answerBatchGets(...transfers: Transfer[]): void {
-  const stored = new Map<string, Record<string, unknown>>(
-    transfers.flatMap((t) => [tableItem(t), customersItem(t)]).map((item) => [`${item.pk}/${item.sk}`, item]),
-  );
+  const stored = new Map<string, Record<string, unknown>>(transfers.map(tableItem).map((item) => [`${item.pk}/${item.sk}`, item]));
   ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => {
     const keys = input.RequestItems?.[TABLE]?.Keys ?? [];
     const found = keys.map((key) => stored.get(`${String(key.pk)}/${String(key.sk)}`)).filter((item) => item !== undefined);
@@ -85,13 +84,14 @@ function expectNoScan(): void {
 resetAfterEach(ddb, raw);
 
 describe('DynamoTransferStore.list queries an index', () => {
-  it('a partner without a status: byParty on PARTY#<partner>, newest first, then one batch get of each transfer and its customers, in index order', async () => {
+  it('a partner without a status: byParty on PARTY#<partner>, newest first, then one batch get of the transfer items, in index order', async () => {
     ddb.on(QueryCommand).resolves({ Items: [byPartyItem(NEWER, 'P-NORTH'), byPartyItem(OLDER, 'P-NORTH')] });
     answerBatchGets(NEWER, OLDER);
 
     const page = await store.list({ partnerId: 'P-NORTH', limit: 25 });
 
-    expect(page).toEqual({ items: [NEWER, OLDER] });
+    expect(page).toEqual({ items: listed(NEWER, OLDER) });
+    expect(page.items[0]?.customers).toEqual([{ id: 'C-1', name: 'One', domainCount: 1 }]);
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
     expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input)).toEqual([
       {
@@ -111,9 +111,7 @@ describe('DynamoTransferStore.list queries an index', () => {
           [TABLE]: {
             Keys: [
               { pk: `TRANSFER#${NEWER.id}`, sk: 'TRANSFER' },
-              { pk: `TRANSFER#${NEWER.id}`, sk: 'CUSTOMERS' },
               { pk: `TRANSFER#${OLDER.id}`, sk: 'TRANSFER' },
-              { pk: `TRANSFER#${OLDER.id}`, sk: 'CUSTOMERS' },
             ],
           },
         },
@@ -148,7 +146,7 @@ describe('DynamoTransferStore.list queries an index', () => {
     ddb.on(QueryCommand).resolves({ Items: [byPartyStatusItem(DONE, 'P-SOUTH')] });
     answerBatchGets(DONE);
 
-    expect(await store.list({ partnerId: 'P-SOUTH', status: 'COMPLETED', limit: 5 })).toEqual({ items: [DONE] });
+    expect(await store.list({ partnerId: 'P-SOUTH', status: 'COMPLETED', limit: 5 })).toEqual({ items: listed(DONE) });
     expect(batchGets()).toEqual([{ RequestItems: { [TABLE]: { Keys: batchKeys(DONE) } } }]);
     expectNoScan();
   });
@@ -158,8 +156,8 @@ describe('DynamoTransferStore.list queries an index', () => {
     ddb.on(QueryCommand, { IndexName: 'byPartyStatus' }).resolves({ Items: [operatorStatusItem(DONE)] });
     answerBatchGets(NEWER, OLDER, DONE);
 
-    expect((await store.list({ limit: 100 })).items).toEqual([NEWER, OLDER]);
-    expect((await store.list({ status: 'COMPLETED', limit: 1 })).items).toEqual([DONE]);
+    expect((await store.list({ limit: 100 })).items).toEqual(listed(NEWER, OLDER));
+    expect((await store.list({ status: 'COMPLETED', limit: 1 })).items).toEqual(listed(DONE));
 
     const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
     expect(queries).toHaveLength(2);
@@ -184,18 +182,18 @@ describe('DynamoTransferStore.list queries an index', () => {
     expectNoScan();
   });
 
-  it('asks for at most 100 keys per batch get: 60 transfers are two batch gets of 100 and 20 keys, listed in index order', async () => {
-    const many = Array.from({ length: 60 }, (_, index) =>
-      transfer(`TR-20260301-${String(index).padStart(10, '0')}`, `2026-03-01T10:${String(59 - index).padStart(2, '0')}:00.000Z`),
+  it('asks for at most 100 keys per batch get: 120 transfers are two batch gets of 100 and 20 keys, listed in index order', async () => {
+    const many = Array.from({ length: 120 }, (_, index) =>
+      transfer(`TR-20260301-${String(index).padStart(10, '0')}`, `2026-03-01T${String(10 + Math.floor((119 - index) / 60)).padStart(2, '0')}:${String((119 - index) % 60).padStart(2, '0')}:00.000Z`),
     );
     ddb.on(QueryCommand).resolves({ Items: many.map((t) => byPartyItem(t, 'P-NORTH')) });
     answerBatchGets(...many);
 
-    expect(await store.list({ partnerId: 'P-NORTH', limit: 60 })).toEqual({ items: many });
+    expect(await store.list({ partnerId: 'P-NORTH', limit: 120 })).toEqual({ items: listed(...many) });
 
     expect(batchGets()).toEqual([
-      { RequestItems: { [TABLE]: { Keys: batchKeys(...many.slice(0, 50)) } } },
-      { RequestItems: { [TABLE]: { Keys: batchKeys(...many.slice(50)) } } },
+      { RequestItems: { [TABLE]: { Keys: batchKeys(...many.slice(0, 100)) } } },
+      { RequestItems: { [TABLE]: { Keys: batchKeys(...many.slice(100)) } } },
     ]);
     expectNoScan();
   });
@@ -204,18 +202,43 @@ describe('DynamoTransferStore.list queries an index', () => {
     ddb.on(QueryCommand).resolves({ Items: [byPartyItem(NEWER, 'P-NORTH'), byPartyItem(OLDER, 'P-NORTH')] });
     ddb
       .on(BatchGetCommand)
-      .resolvesOnce({
-        Responses: { [TABLE]: [tableItem(NEWER), customersItem(OLDER)] },
-        UnprocessedKeys: { [TABLE]: { Keys: [customersKey(NEWER), transferKey(OLDER)] } },
-      })
-      .resolvesOnce({ Responses: { [TABLE]: [tableItem(OLDER), customersItem(NEWER)] } });
+      .resolvesOnce({ Responses: { [TABLE]: [tableItem(NEWER)] }, UnprocessedKeys: { [TABLE]: { Keys: [transferKey(OLDER)] } } })
+      .resolvesOnce({ Responses: { [TABLE]: [tableItem(OLDER)] } });
 
-    expect(await store.list({ partnerId: 'P-NORTH', limit: 2 })).toEqual({ items: [NEWER, OLDER] });
+    expect(await store.list({ partnerId: 'P-NORTH', limit: 2 })).toEqual({ items: listed(NEWER, OLDER) });
     expect(batchGets()).toEqual([
       { RequestItems: { [TABLE]: { Keys: batchKeys(NEWER, OLDER) } } },
-      { RequestItems: { [TABLE]: { Keys: [customersKey(NEWER), transferKey(OLDER)] } } },
+      { RequestItems: { [TABLE]: { Keys: [transferKey(OLDER)] } } },
     ]);
     expectNoScan();
+  });
+
+  it('keys still unprocessed after the last attempt are a TransientError, never a shorter listing', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [byPartyItem(NEWER, 'P-NORTH'), byPartyItem(OLDER, 'P-NORTH')] });
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [tableItem(NEWER)] }, UnprocessedKeys: { [TABLE]: { Keys: [transferKey(OLDER)] } } });
+
+    const error = await failure(store.list({ partnerId: 'P-NORTH', limit: 2 }));
+
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ status: 503 });
+    // The first call and four retries, each asking only for what is still missing.
+    expect(batchGets()).toHaveLength(5);
+    expect(batchGets().slice(1)).toEqual(Array(4).fill({ RequestItems: { [TABLE]: { Keys: [transferKey(OLDER)] } } }));
+  });
+
+  it('a transfer filed before its item carried the customers\' summaries is listed from its legacy customers item, in one more batch get', async () => {
+    const legacy = { ...tableItem(OLDER), customers: undefined };
+    delete legacy.customers;
+    ddb.on(QueryCommand).resolves({ Items: [byPartyItem(NEWER, 'P-NORTH'), byPartyItem(OLDER, 'P-NORTH')] });
+    ddb.on(BatchGetCommand, { RequestItems: { [TABLE]: { Keys: batchKeys(NEWER, OLDER) } } }).resolves({ Responses: { [TABLE]: [tableItem(NEWER), legacy] } });
+    ddb
+      .on(BatchGetCommand, { RequestItems: { [TABLE]: { Keys: [legacyKey(OLDER)] } } })
+      .resolves({ Responses: { [TABLE]: [{ ...legacyKey(OLDER), kind: 'customers', customers: [{ id: 'C-9', name: 'Nine', domains: ['a.example', 'b.example'] }] }] } });
+
+    expect((await store.list({ partnerId: 'P-NORTH', limit: 2 })).items).toEqual([
+      summaryOf(NEWER),
+      { ...summaryOf(OLDER), customers: [{ id: 'C-9', name: 'Nine', domainCount: 2 }] },
+    ]);
   });
 
   it('hands out the last evaluated key as an opaque token and starts the next query from exactly that key', async () => {
@@ -227,12 +250,12 @@ describe('DynamoTransferStore.list queries an index', () => {
     answerBatchGets(NEWER, OLDER);
 
     const first = await store.list({ partnerId: 'P-NORTH', limit: 1 });
-    expect(first.items).toEqual([NEWER]);
+    expect(first.items).toEqual(listed(NEWER));
     expect(first.nextToken).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(first.nextToken).not.toContain('P-NORTH');
 
     const second = await store.list({ partnerId: 'P-NORTH', limit: 1, ...(first.nextToken ? { nextToken: first.nextToken } : {}) });
-    expect(second).toEqual({ items: [OLDER] });
+    expect(second).toEqual({ items: listed(OLDER) });
     expect(ddb.commandCalls(QueryCommand)[1]?.args[0].input).toMatchObject({
       IndexName: 'byParty',
       ExpressionAttributeValues: { ':pk': 'PARTY#P-NORTH' },

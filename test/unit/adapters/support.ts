@@ -34,7 +34,7 @@ export function sampleTransfer(overrides: Partial<Transfer> = {}): Transfer {
   return {
     id: 'TR-20260310-ABCDEFGHJK',
     status: 'AWAITING_RELEASE',
-    customers: [{ id: 'C-1', name: 'One', domains: ['one.example'] }],
+    customers: [{ id: 'C-1', name: 'One', domains: ['one.example'], domainCount: 1, domainsTruncated: false }],
     fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
     toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
     requestedDate: null,

@@ -1,6 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { asTransient, isTransient } from '../../../lambdas/adapters/transient.ts';
+import { asTransient, isTransient, transientOr } from '../../../lambdas/adapters/transient.ts';
 import { ConflictError, TransientError } from '../../../lambdas/domain/errors.ts';
 
 function cancelled(...codes: string[]): TransactionCanceledException {
@@ -44,10 +44,20 @@ describe('isTransient', () => {
     expect(isTransient(named('AccessDeniedException', 403))).toBe(false);
   });
 
-  it('a cancelled transaction is transient only for a TransactionConflict without a failed condition', () => {
-    expect(isTransient(cancelled('None', 'TransactionConflict'))).toBe(true);
-    expect(isTransient(cancelled('ConditionalCheckFailed', 'TransactionConflict'))).toBe(false);
+  it.each(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded'])(
+    'a transaction cancelled for %s is transient, unless a condition failed too',
+    (code) => {
+      expect(isTransient(cancelled('None', code))).toBe(true);
+      expect(isTransient(cancelled(code, code, 'None'))).toBe(true);
+      expect(isTransient(cancelled('ConditionalCheckFailed', code))).toBe(false);
+      expect(transientOr(cancelled('None', code))).toBeInstanceOf(TransientError);
+    },
+  );
+
+  it('a transaction cancelled for a failed condition or a validation error alone is not transient', () => {
     expect(isTransient(cancelled('None', 'ConditionalCheckFailed'))).toBe(false);
+    expect(isTransient(cancelled('ValidationError'))).toBe(false);
+    expect(isTransient(cancelled('ItemCollectionSizeLimitExceeded'))).toBe(false);
     expect(isTransient(cancelled())).toBe(false);
   });
 
@@ -71,6 +81,11 @@ describe('asTransient', () => {
     const error = await asTransient(() => Promise.reject(named('ThrottlingException'))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect(error).toMatchObject({ status: 503, message: 'The service is briefly unavailable. Nothing was changed; please try again.' });
+  });
+
+  it('turns a transaction throttled inside DynamoDB into a TransientError', async () => {
+    const error = await asTransient(() => Promise.reject(cancelled('ThrottlingError', 'None'))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
   });
 
   it('passes other failures, and a TransientError, on unchanged', async () => {

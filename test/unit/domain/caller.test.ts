@@ -7,11 +7,15 @@ const NAMES = { partnerClaim: 'partner_id', rolesClaim: 'roles' };
 describe('parseRoles', () => {
   it.each([
     ['an array', ['operator', 'viewer'], ['operator', 'viewer']],
+    ['an array, each element whole', ['Read only operator', 'viewer'], ['Read only operator', 'viewer']],
+    ['an array, leaving out what is not a string', ['viewer', 7, null, { role: 'operator' }], ['viewer', '7']],
     ['a space-separated string', 'viewer operator', ['viewer', 'operator']],
-    ['a comma-separated string', 'viewer,operator', ['viewer', 'operator']],
-    ['API Gateway\'s flattened array "[a b]"', '[viewer operator]', ['viewer', 'operator']],
+    ['a comma in a plain string, which is part of one value', 'viewer,operator', ['viewer,operator']],
+    ['a JSON-text array', '["viewer","operator"]', ['viewer', 'operator']],
+    ['a JSON-text array, each element whole', '["Read only operator"]', ['Read only operator']],
     ['a single flattened role "[operator]"', '[operator]', ['operator']],
-    ['a JSON array string', '["viewer","operator"]', ['viewer', 'operator']],
+    // "[viewer operator]" is ["viewer", "operator"] or ["viewer operator"]: kept whole, never split.
+    ['API Gateway\'s flattened array of several words, kept whole', '[viewer operator]', ['viewer operator']],
     ['surrounding spaces', '  operator  ', ['operator']],
     ['an empty flattened array', '[]', []],
     ['an empty string', '', []],
@@ -19,6 +23,33 @@ describe('parseRoles', () => {
     ['nothing', undefined, []],
   ])('%s', (_label, value, expected) => {
     expect(parseRoles(value)).toEqual(expected);
+  });
+});
+
+describe('an operator role, matched as a whole value only', () => {
+  it.each([
+    ['an array element with spaces', ['Read only operator']],
+    ['a JSON-text array element with spaces', '["Read only operator"]'],
+    ['API Gateway\'s flattening of ["Read only operator"]', '[Read only operator]'],
+    // Also the flattening of ["support", "operator"]: the two cannot be told apart, so neither grants it.
+    ['API Gateway\'s flattening of ["support operator"]', '[support operator]'],
+    ['a flattened element with a space before it', '[ operator]'],
+    ['an array element with spaces around it', [' operator ']],
+    ['a role containing the word', 'operators notoperator'],
+    ['a comma-joined string', 'viewer,operator'],
+  ])('is not granted by %s', (_label, roles) => {
+    expect(() => callerFromClaims({ sub: 'x', roles }, NAMES)).toThrow(ForbiddenError);
+    expect(callerFromClaims({ sub: 'x', roles, partner_id: 'P-NORTH' }, NAMES).kind).toBe('partner');
+  });
+
+  it.each([
+    ['a plain string', 'operator'],
+    ['a space-separated string', 'support operator'],
+    ['an array', ['support', 'operator']],
+    ['a JSON-text array', '["support","operator"]'],
+    ['API Gateway\'s flattening of ["operator"]', '[operator]'],
+  ])('is granted by %s', (_label, roles) => {
+    expect(callerFromClaims({ sub: 'ops-1', roles }, NAMES)).toEqual({ kind: 'operator', subject: 'ops-1' });
   });
 });
 
@@ -31,7 +62,7 @@ describe('callerFromClaims', () => {
     });
   });
 
-  it.each([['operator'], [['operator']], ['[operator]'], ['support operator'], ['[support operator]']])('an operator from roles %j', (roles) => {
+  it.each([['operator'], [['operator']], ['[operator]'], ['support operator'], ['["support","operator"]']])('an operator from roles %j', (roles) => {
     expect(callerFromClaims({ sub: 'ops-1', roles }, NAMES)).toEqual({ kind: 'operator', subject: 'ops-1' });
   });
 

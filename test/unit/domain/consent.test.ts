@@ -8,8 +8,8 @@ import {
   type StatementInput,
 } from '../../../lambdas/domain/consent.ts';
 
-const ACME = { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example'] };
-const BRIGHT = { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'] };
+const ACME = { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example'], domainCount: 1, domainsTruncated: false };
+const BRIGHT = { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'], domainCount: 1, domainsTruncated: false };
 const ONE: StatementInput = {
   customers: [ACME],
   fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },

@@ -1,8 +1,8 @@
 // Small in-memory implementations of the domain ports, with the same all-or-nothing and
 // conditional behaviour the DynamoDB adapters promise, so the use cases can be tested without AWS.
 import { ApprovalLinks } from '../../../lambdas/domain/approval-links.ts';
-import type { Customer, CustomerOwnership, Partner } from '../../../lambdas/domain/directory.ts';
-import { ConflictError } from '../../../lambdas/domain/errors.ts';
+import type { Customer, CustomerOwnership, CustomerPage, FirstDomains, Partner } from '../../../lambdas/domain/directory.ts';
+import { ConflictError, ValidationError } from '../../../lambdas/domain/errors.ts';
 import { DEFAULT_POLICY, type Policy } from '../../../lambdas/domain/policy.ts';
 import type {
   AlertPort,
@@ -19,12 +19,23 @@ import type {
   OpenStep,
   StatusChange,
   TransferPage,
+  TransferRef,
+  TransferState,
   TransferStorePort,
   WorkflowPort,
   WorkflowSignal,
 } from '../../../lambdas/domain/ports.ts';
 import { TransferService } from '../../../lambdas/domain/transfer-service.ts';
-import type { HistoryEvent, Step, Transfer, TransferStatus, TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import {
+  summaryOf,
+  type HistoryEvent,
+  type Step,
+  type Transfer,
+  type TransferCustomer,
+  type TransferStatus,
+  type TransferSummary,
+  type TransferWithHistory,
+} from '../../../lambdas/domain/transfer.ts';
 import { WorkflowSteps } from '../../../lambdas/domain/workflow-steps.ts';
 
 export interface StoredCustomer extends Customer {
@@ -49,13 +60,51 @@ export class InMemoryDirectory implements DirectoryPort {
   async getOwnerships(customerIds: string[]): Promise<CustomerOwnership[]> {
     return customerIds.flatMap((id) => {
       const c = this.customers.get(id);
-      return c ? [{ id: c.id, name: c.name, partnerId: c.partnerId, domains: [...c.domains], lockedUntil: c.lockedUntil }] : [];
+      return c ? [{ id: c.id, name: c.name, partnerId: c.partnerId, lockedUntil: c.lockedUntil }] : [];
     });
   }
 
-  async getCustomer(id: string): Promise<Customer | undefined> {
+  async firstDomains(customerIds: string[], limit: number): Promise<Map<string, FirstDomains>> {
+    return new Map(
+      customerIds.flatMap((id) => {
+        const c = this.customers.get(id);
+        return c ? [[id, { domains: c.domains.slice(0, limit), domainCount: c.domains.length }] as const] : [];
+      }),
+    );
+  }
+
+  /** Pages as the DynamoDB directory does: the next slice of domains and of users, and an opaque token bound to the customer. */
+  async getCustomer(id: string, page: { users: number; domains: number; nextToken?: string }): Promise<CustomerPage | undefined> {
+    let from = { d: 0 as number | null, u: 0 as number | null };
+    if (page.nextToken) {
+      const token = (() => {
+        try {
+          return JSON.parse(Buffer.from(page.nextToken, 'base64url').toString('utf8')) as { c?: unknown; d?: unknown; u?: unknown };
+        } catch {
+          return {};
+        }
+      })();
+      const position = (v: unknown) => v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0);
+      if (token.c !== id || !position(token.d) || !position(token.u)) throw new ValidationError('nextToken does not belong to this customer\'s pages; start again without it.');
+      from = { d: token.d as number | null, u: token.u as number | null };
+    }
     const c = this.customers.get(id);
-    return c ? { id: c.id, name: c.name, partnerId: c.partnerId, domains: [...c.domains], settings: structuredClone(c.settings), users: structuredClone(c.users) } : undefined;
+    if (!c) return undefined;
+    const domains = from.d === null ? [] : c.domains.slice(from.d, from.d + page.domains);
+    const users = from.u === null ? [] : c.users.slice(from.u, from.u + page.users);
+    const next = {
+      d: from.d !== null && from.d + page.domains < c.domains.length ? from.d + page.domains : null,
+      u: from.u !== null && from.u + page.users < c.users.length ? from.u + page.users : null,
+    };
+    return {
+      id: c.id,
+      name: c.name,
+      partnerId: c.partnerId,
+      domains: [...domains],
+      settings: structuredClone(c.settings),
+      users: structuredClone(users),
+      ...(next.d !== null || next.u !== null ? { nextToken: Buffer.from(JSON.stringify({ c: id, ...next })).toString('base64url') } : {}),
+    };
   }
 
   owner(id: string): string | undefined {
@@ -92,8 +141,9 @@ export class InMemoryTransferStore implements TransferStorePort {
     for (const c of transfer.customers) this.claims.set(c.id, transfer.id);
   }
 
-  async discard(transfer: Transfer): Promise<void> {
-    this.discarded.push(structuredClone(transfer));
+  async discard(transfer: TransferRef): Promise<void> {
+    const stored = this.transfers.get(transfer.id);
+    if (stored) this.discarded.push(structuredClone(stored));
     this.transfers.delete(transfer.id);
     this.events.delete(transfer.id);
     for (const c of transfer.customers) if (this.claims.get(c.id) === transfer.id) this.claims.delete(c.id);
@@ -105,13 +155,34 @@ export class InMemoryTransferStore implements TransferStorePort {
     return { ...structuredClone(transfer), history: structuredClone(this.events.get(id) ?? []) };
   }
 
+  /** Like the DynamoDB store: the summary (no domains), the history and the steps, in one read. */
+  async getState(id: string): Promise<TransferState | undefined> {
+    const transfer = this.transfers.get(id);
+    if (!transfer) return undefined;
+    const steps: TransferState['steps'] = {};
+    for (const step of ['release', 'acceptance'] as const) {
+      const found = this.steps.get(stepKey(id, step));
+      if (found) steps[step] = structuredClone(found);
+    }
+    return { transfer: { ...structuredClone(summaryOf(transfer)), history: structuredClone(this.events.get(id) ?? []) }, steps };
+  }
+
+  async getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]> {
+    this.customerReads += 1;
+    const stored = new Map((this.transfers.get(transfer.id)?.customers ?? []).map((c) => [c.id, c]));
+    return transfer.customers.map((c) => structuredClone(stored.get(c.id)) ?? { ...c, domains: [], domainsTruncated: c.domainCount > 0 });
+  }
+
+  /** How often the customers' domain snapshots were read. */
+  customerReads = 0;
+
   async list(query: { partnerId?: string; status?: TransferStatus; limit: number; nextToken?: string }): Promise<TransferPage> {
     const all = [...this.transfers.values()]
       .filter((t) => !query.partnerId || t.fromPartner.id === query.partnerId || t.toPartner.id === query.partnerId)
       .filter((t) => !query.status || t.status === query.status)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     const offset = query.nextToken ? Number(query.nextToken) : 0;
-    const items = all.slice(offset, offset + query.limit).map((t) => structuredClone(t));
+    const items = all.slice(offset, offset + query.limit).map((t) => structuredClone(summaryOf(t)));
     return { items, ...(offset + query.limit < all.length ? { nextToken: String(offset + query.limit) } : {}) };
   }
 
@@ -165,17 +236,21 @@ export class InMemoryTransferStore implements TransferStorePort {
   }
 
   async decide(decision: Decision): Promise<void> {
-    const transfer = this.requireTransfer(decision.transferId);
-    const key = stepKey(decision.transferId, decision.step);
+    const transferId = decision.transfer.id;
+    const transfer = this.requireTransfer(transferId);
+    const key = stepKey(transferId, decision.step);
     const step = this.steps.get(key);
     const link = decision.linkHash ? this.links.get(decision.linkHash) : undefined;
     if (transfer.status !== decision.from || step?.decision || (decision.linkHash && link?.state !== 'open')) {
       throw new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.');
     }
+    if ((step?.taskToken ?? null) !== decision.taskToken) {
+      throw new ConflictError('STEP_CHANGED', 'The step was opened again since it was read; nothing was recorded.');
+    }
     this.decisions.push(structuredClone(decision));
     Object.assign(transfer, structuredClone(decision.changes), { status: decision.to, updatedAt: decision.at });
     this.steps.set(key, {
-      transferId: decision.transferId,
+      transferId,
       step: decision.step,
       partnerId: step?.partnerId ?? (decision.step === 'release' ? transfer.fromPartner.id : transfer.toPartner.id),
       taskToken: step?.taskToken ?? null,
@@ -188,7 +263,7 @@ export class InMemoryTransferStore implements TransferStorePort {
       signalledAt: null,
     });
     if (link) link.state = 'used';
-    this.pushEvent(decision.transferId, decision.event);
+    this.pushEvent(transferId, decision.event);
     if (decision.releaseClaims) this.releaseClaims(transfer);
   }
 

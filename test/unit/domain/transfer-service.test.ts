@@ -40,8 +40,8 @@ describe('TransferService.create', () => {
     expect(transfer.id).toMatch(/^TR-20260310-[0-9A-HJKMNP-TV-Z]{10}$/);
     expect(transfer.status).toBe('AWAITING_RELEASE');
     expect(transfer.customers).toEqual([
-      { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example', 'acme-mail.example'] },
-      { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'] },
+      { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example', 'acme-mail.example'], domainCount: 2, domainsTruncated: false },
+      { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'], domainCount: 1, domainsTruncated: false },
     ]);
     expect(transfer.fromPartner).toEqual({ id: 'P-NORTH', name: 'Northwind IT' });
     expect(transfer.toPartner).toEqual({ id: 'P-SOUTH', name: 'Southgate Networks' });
@@ -284,18 +284,92 @@ describe('TransferService reads', () => {
   });
 
   it('an id that cannot exist is "not found" without asking the store (DynamoDB refuses keys over 2 KB)', async () => {
-    const store = w.store as unknown as { get: (id: string) => Promise<unknown> };
-    const original = store.get.bind(w.store);
     const asked: string[] = [];
-    store.get = (id: string) => {
-      asked.push(id);
-      return original(id);
-    };
+    const store = w.store as unknown as Record<'get' | 'getState', (id: string) => Promise<unknown>>;
+    const directory = w.directory as unknown as Record<'getCustomer', (id: string, page: unknown) => Promise<unknown>>;
+    for (const [target, name] of [[store, 'get'], [store, 'getState'], [directory, 'getCustomer']] as const) {
+      const original = (target[name as keyof typeof target] as (...args: unknown[]) => Promise<unknown>).bind(target);
+      (target as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        asked.push(String(args[0]));
+        return original(...args);
+      };
+    }
+    await w.transfers.getVisible(operator, 'TR-NOPE').catch(() => undefined);
+    expect(asked).toEqual(['TR-NOPE']);
+    asked.length = 0;
     for (const id of ['T'.repeat(3000), 'TR 1', '../TR-1', '']) {
       expect(await failure(w.transfers.getVisible(operator, id))).toBeInstanceOf(NotFoundError);
       expect(await failure(w.transfers.getCustomer(operator, id))).toBeInstanceOf(NotFoundError);
     }
     expect(asked).toEqual([]);
+  });
+
+  it('a listing holds summaries: each customer\'s id, name and domain count, never a domain, never history', async () => {
+    const created = await w.transfers.create(north, { customerIds: ['C-ACME', 'C-BRIGHT'], toPartnerId: 'P-SOUTH' }, META);
+    const [listed] = (await w.transfers.list(north, {})).items;
+    const { history: _history, ...withoutHistory } = created;
+    expect(listed).toEqual({
+      ...withoutHistory,
+      customers: [
+        { id: 'C-ACME', name: 'Acme Widgets', domainCount: 2 },
+        { id: 'C-BRIGHT', name: 'Brightside Dental', domainCount: 1 },
+      ],
+    });
+    expect(JSON.stringify(listed)).not.toMatch(/acme\.example|brightside\.example/);
+    expect(Object.keys(listed ?? {})).not.toContain('history');
+  });
+
+  it('a transfer keeps a snapshot of each customer\'s first 1,000 domains with the count, flagged when cut; its reader gets it whole', async () => {
+    const domains = Array.from({ length: 1500 }, (_, i) => `d${String(i).padStart(4, '0')}.huge.example`);
+    w.directory.customers.set('C-HUGE', { id: 'C-HUGE', name: 'Huge Co', partnerId: 'P-NORTH', domains, settings: {}, users: [], lockedUntil: null, lastTransferId: null });
+
+    const created = await w.transfers.create(north, { customerIds: ['C-HUGE', 'C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+
+    expect(created.customers).toEqual([
+      { id: 'C-HUGE', name: 'Huge Co', domainCount: 1500, domains: domains.slice(0, 1000), domainsTruncated: true },
+      { id: 'C-ACME', name: 'Acme Widgets', domainCount: 2, domains: ['acme.example', 'acme-mail.example'], domainsTruncated: false },
+    ]);
+    expect((await w.transfers.getVisible(south, created.id)).customers).toEqual(created.customers);
+  });
+
+  it('a stranger\'s read of a transfer is refused before any domain is read', async () => {
+    const created = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    expect(await failure(w.transfers.getVisible(east, created.id))).toBeInstanceOf(NotFoundError);
+    expect(w.store.customerReads).toBe(0);
+    await w.transfers.getVisible(south, created.id);
+    expect(w.store.customerReads).toBe(1);
+  });
+
+  it('a customer\'s users come a page at a time (?limit=, default 100), with a nextToken until the last page; a bad token or limit is a 400', async () => {
+    const users = Array.from({ length: 250 }, (_, i) => ({ email: `u${String(i).padStart(3, '0')}@acme.example`, settings: { i } }));
+    const acme = w.directory.customers.get('C-ACME');
+    if (acme) acme.users = users;
+
+    const first = await w.transfers.getCustomer(north, 'C-ACME');
+    expect(first).toMatchObject({ id: 'C-ACME', name: 'Acme Widgets', partnerId: 'P-NORTH', domains: ['acme.example', 'acme-mail.example'], settings: { spamThreshold: 5 } });
+    expect(first.users).toEqual(users.slice(0, 100));
+    expect(first.nextToken).toEqual(expect.any(String));
+
+    const seen: string[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await w.transfers.getCustomer(north, 'C-ACME', { limit: '60', ...(nextToken ? { nextToken } : {}) });
+      expect(page.users.length).toBeLessThanOrEqual(60);
+      seen.push(...page.users.map((u) => u.email));
+      nextToken = page.nextToken;
+      pages += 1;
+    } while (nextToken && pages < 10);
+    expect(seen).toEqual(users.map((u) => u.email));
+    expect(pages).toBe(5);
+
+    for (const query of [{ limit: '0' }, { limit: '101' }, { limit: 'ten' }, { nextToken: 'garbage' }, { other: '1' }]) {
+      expect(await failure(w.transfers.getCustomer(north, 'C-ACME', query)), JSON.stringify(query)).toBeInstanceOf(ValidationError);
+    }
+    // Another customer's token is refused, whoever asks.
+    expect(await failure(w.transfers.getCustomer(north, 'C-BRIGHT', { nextToken: first.nextToken }))).toBeInstanceOf(ValidationError);
+    // A page token does not open another partner's customer.
+    expect(await failure(w.transfers.getCustomer(south, 'C-ACME', { nextToken: first.nextToken }))).toBeInstanceOf(NotFoundError);
   });
 });
 
@@ -308,6 +382,19 @@ describe('TransferService decisions', () => {
   }
 
   const release = (transferDate: string, signedBy = 'Alice Smith') => ({ decision: 'release', transferDate, signedBy });
+
+  /** The release wait resumed after a reminder: same link, a new task token. */
+  const OPEN_AGAIN = {
+    step: 'release' as const,
+    partnerId: 'P-NORTH',
+    taskToken: 'task-release-2',
+    linkNonce: 'nonce',
+    supersedes: null,
+    newLink: false,
+    expiresAt: '2026-03-24T15:00:00.000Z',
+    at: NOW.toISOString(),
+    event: null,
+  };
 
   it('a release on the date the new partner accepted up front → SCHEDULED, no acceptance asked', async () => {
     const transfer = await awaitingRelease(south, { requestedDate: '2026-04-01' });
@@ -338,6 +425,31 @@ describe('TransferService decisions', () => {
     expect(again.repeated).toBe(true);
     expect(w.workflow.signals).toHaveLength(1);
     expect(w.store.history(transfer.id).filter((e) => e.type === 'RELEASED')).toHaveLength(1);
+  });
+
+  it('a wait resumed (new task token) between the read and the write: the decision is written against the new token and signalled to it', async () => {
+    const transfer = await awaitingRelease();
+    const decide = w.store.decide.bind(w.store);
+    let writes = 0;
+    w.store.decide = async (decision) => {
+      writes += 1;
+      // The release wait timed out for a reminder and resumed just before this write.
+      if (writes === 1) await w.store.openStep({ ...OPEN_AGAIN, transferId: transfer.id, linkHash: (await w.store.getStep(transfer.id, 'release'))?.linkHash ?? '' });
+      return decide(decision);
+    };
+
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+
+    expect(result.transfer.status).toBe('AWAITING_ACCEPTANCE');
+    expect(writes).toBe(2);
+    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-release-2']);
+    expect(w.store.history(transfer.id).filter((e) => e.type === 'RELEASED')).toHaveLength(1);
+  });
+
+  it('the answer to a decision is the transfer as it now stands, with its customers\' domains and the new event', async () => {
+    const transfer = await awaitingRelease();
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+    expect(result.transfer).toEqual({ ...(await w.store.get(transfer.id)) });
   });
 
   it('an immediate release matches an up-front "immediate" acceptance', async () => {

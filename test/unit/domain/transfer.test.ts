@@ -5,8 +5,12 @@ import {
   canTransition,
   isTerminal,
   statusesBefore,
+  SNAPSHOT_MAX_DOMAIN_BYTES,
+  SNAPSHOT_MAX_DOMAINS,
   STEP_STATUS,
+  summaryOf,
   TRANSFER_STATUSES,
+  transferCustomer,
   type TransferStatus,
 } from '../../../lambdas/domain/transfer.ts';
 
@@ -80,5 +84,40 @@ describe('transfer statuses', () => {
 
   it('each waiting step has its status', () => {
     expect(STEP_STATUS).toEqual({ release: 'AWAITING_RELEASE', acceptance: 'AWAITING_ACCEPTANCE' });
+  });
+});
+
+describe('a transfer\'s snapshot of a customer\'s domains', () => {
+  const customer = { id: 'C-1', name: 'One' };
+  const names = (n: number, length = 20) => Array.from({ length: n }, (_, i) => `${String(i).padStart(6, '0')}${'a'.repeat(length - 14)}.example`);
+
+  it('keeps every domain of a customer below the caps, in order', () => {
+    expect(transferCustomer(customer, names(400), 400)).toEqual({ ...customer, domainCount: 400, domains: names(400), domainsTruncated: false });
+    expect(transferCustomer(customer, [], 0)).toEqual({ ...customer, domainCount: 0, domains: [], domainsTruncated: false });
+  });
+
+  it('keeps the first 1,000 names and the count of all, flagged as cut', () => {
+    const snapshot = transferCustomer(customer, names(1500), 4000);
+    expect(SNAPSHOT_MAX_DOMAINS).toBe(1000);
+    expect(snapshot.domains).toEqual(names(1000));
+    expect(snapshot).toMatchObject({ domainCount: 4000, domainsTruncated: true });
+  });
+
+  it('keeps at most 64 KiB of names (as JSON), so that 50 customers stay far below 6 MB whatever their names', () => {
+    const snapshot = transferCustomer(customer, names(1000, 253), 1000);
+    const bytes = Buffer.byteLength(JSON.stringify(snapshot.domains));
+    expect(SNAPSHOT_MAX_DOMAIN_BYTES).toBe(65_536);
+    expect(bytes).toBeLessThanOrEqual(SNAPSHOT_MAX_DOMAIN_BYTES);
+    expect(bytes).toBeGreaterThan(SNAPSHOT_MAX_DOMAIN_BYTES - 300);
+    expect(snapshot.domains).toEqual(names(snapshot.domains.length, 253));
+    expect(snapshot).toMatchObject({ domainCount: 1000, domainsTruncated: true });
+    // Multi-byte names count by their UTF-8 bytes.
+    const wide = transferCustomer(customer, Array.from({ length: 1000 }, (_, i) => `${i}${'ü'.repeat(100)}.example`), 1000);
+    expect(Buffer.byteLength(JSON.stringify(wide.domains))).toBeLessThanOrEqual(SNAPSHOT_MAX_DOMAIN_BYTES);
+  });
+
+  it('a summary keeps id, name and count only', () => {
+    const snapshot = transferCustomer(customer, names(3), 3);
+    expect(summaryOf({ customers: [snapshot] } as never).customers).toEqual([{ id: 'C-1', name: 'One', domainCount: 3 }]);
   });
 });

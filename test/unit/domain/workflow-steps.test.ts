@@ -23,8 +23,8 @@ function scheduled(overrides: Partial<Transfer> = {}): Transfer {
     id: 'TR-20260310-SCHEDULED0',
     status: 'SCHEDULED',
     customers: [
-      { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example', 'acme-mail.example'] },
-      { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'] },
+      { id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example', 'acme-mail.example'], domainCount: 2, domainsTruncated: false },
+      { id: 'C-BRIGHT', name: 'Brightside Dental', domains: ['brightside.example'], domainCount: 1, domainsTruncated: false },
     ],
     fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
     toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },

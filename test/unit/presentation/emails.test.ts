@@ -245,3 +245,42 @@ describe('failureAlertEmail', () => {
     expect(email.text).toContain('Acme Widgets Ltd (cust-acme) | Not attempted');
   });
 });
+
+describe('emails list a bounded number of domains', () => {
+  /** 50 customers of 1,000 domains each (the transfer's snapshot cap), the last domain of each holding markup. */
+  function largeTransfer(): Transfer {
+    return sampleTransfer({
+      customers: Array.from({ length: 50 }, (_, c) => ({
+        id: `cust-${c}`,
+        name: `Customer ${c}`,
+        domains: Array.from({ length: 1000 }, (_, d) => (d === 3 ? `${HOSTILE}.example` : `d${d}.customer-${c}.example`)),
+        domainCount: 4000,
+        domainsTruncated: true,
+      })),
+    });
+  }
+
+  it.each(everyEmail(largeTransfer()))('%s names the first 20 domains of each customer and says how many more there are', (_name, email) => {
+    for (const part of [email.text, email.html]) {
+      expect(part).toContain('d19.customer-0.example and 3,980 more');
+      expect(part).not.toContain('d20.customer-0.example');
+      expect(part).toContain('d19.customer-49.example and 3,980 more');
+    }
+    expect(email.html).toContain(`${ESCAPED_HOSTILE}.example`);
+    expect(email.html).not.toContain(HOSTILE);
+    // 50 customers × 20 names: far from SES's limits, whatever the customers' size.
+    expect(email.html.length + email.text.length).toBeLessThan(400_000);
+  });
+
+  it('a customer with fewer domains than shown lists them all; one without any says so', () => {
+    const transfer = sampleTransfer({
+      customers: [
+        { id: 'c-few', name: 'Few', domains: ['a.example', 'b.example'], domainCount: 2, domainsTruncated: false },
+        { id: 'c-none', name: 'None', domains: [], domainCount: 0, domainsTruncated: false },
+      ],
+    });
+    const email = confirmationEmail({ transfer: { ...transfer, status: 'COMPLETED' }, recipients: RECIPIENTS, recipientRole: 'new' });
+    expect(email.text).toContain('Few (c-few): a.example, b.example\n');
+    expect(email.text).toContain('None (c-none): no mail domains');
+  });
+});

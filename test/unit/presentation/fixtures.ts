@@ -9,8 +9,8 @@ export function sampleTransfer(overrides: Partial<Transfer> = {}): Transfer {
     id: 'tr-20250301-0001',
     status: 'AWAITING_RELEASE',
     customers: [
-      { id: 'cust-acme', name: 'Acme Widgets Ltd', domains: ['acme.example', 'acme-mail.example'] },
-      { id: 'cust-brightside', name: 'Brightside Dental', domains: ['brightside.example'] },
+      { id: 'cust-acme', name: 'Acme Widgets Ltd', domains: ['acme.example', 'acme-mail.example'], domainCount: 2, domainsTruncated: false },
+      { id: 'cust-brightside', name: 'Brightside Dental', domains: ['brightside.example'], domainCount: 1, domainsTruncated: false },
     ],
     fromPartner: { id: 'partner-north', name: 'Northwind IT' },
     toPartner: { id: 'partner-south', name: 'Southgate Networks' },
@@ -42,7 +42,7 @@ export const ESCAPED_HOSTILE = '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt
 /** Every free-text field holds markup, quotes, an ampersand and line breaks. */
 export function hostileTransfer(overrides: Partial<Transfer> = {}): Transfer {
   return sampleTransfer({
-    customers: [{ id: 'cust-evil', name: `${HOSTILE}\r\nBcc: victim@example.test`, domains: ['evil.example'] }],
+    customers: [{ id: 'cust-evil', name: `${HOSTILE}\r\nBcc: victim@example.test`, domains: ['evil.example'], domainCount: 1, domainsTruncated: false }],
     fromPartner: { id: 'partner-from', name: `From ${HOSTILE}\nX-Injected: 1` },
     toPartner: { id: 'partner-to', name: `To ${HOSTILE}\r\n` },
     note: `Note ${HOSTILE}`,

@@ -306,3 +306,30 @@ describe('linkProblemPage', () => {
     expect(page).toContain(`Note ${ESCAPED_HOSTILE}`);
   });
 });
+
+describe('pages list a bounded number of domains', () => {
+  const large = sampleTransfer({
+    customers: Array.from({ length: 50 }, (_, c) => ({
+      id: `cust-${c}`,
+      name: `Customer ${c}`,
+      domains: Array.from({ length: 1000 }, (_, d) => (d === 0 ? `${HOSTILE}.example` : `d${d}.customer-${c}.example`)),
+      domainCount: 1000,
+      domainsTruncated: false,
+    })),
+  });
+
+  it('the approval page names the first 20 domains of each customer, escaped, and counts the rest', () => {
+    const page = approvalPage(view('release', large));
+    expect(page).toContain('d19.customer-0.example and 980 more</span>');
+    expect(page).not.toContain('d20.customer-0.example');
+    expect(page).toContain(`${ESCAPED_HOSTILE}.example`);
+    expect(page).not.toContain(HOSTILE);
+    expect(page.length).toBeLessThan(400_000);
+  });
+
+  it('a page about a transfer read without its domains gives each customer\'s domain count', () => {
+    const summary = { ...large, customers: large.customers.map(({ id, name, domainCount }) => ({ id, name, domainCount })) };
+    const page = linkProblemPage('closed', { transfer: summary });
+    expect(page).toContain('Customer 7 (cust-7)<span class="detail">1,000 mail domains</span>');
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * The AWS calls the functions make, as the benchmarks' proxies see them: which function made each
+ * (the local twin puts the function's name in the SDK's User-Agent, `app/<name>`), to which service,
+ * which operation, and when it started and ended. On AWS each call is a network round trip, so the
+ * calls a request makes one after another are the latency it cannot avoid.
+ */
+import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AwsCall {
+  service: 'dynamodb' | 'ses' | 'sfn';
+  operation: string;
+  /** The function that made the call, from `app/<name>` in its User-Agent; '' when unknown. */
+  app: string;
+  /** performance.now() when the request reached the proxy and when its answer left it. */
+  start: number;
+  end: number;
+  status: number;
+}
+
+export class AwsCallLog {
+  readonly calls: AwsCall[] = [];
+
+  record(call: AwsCall): void {
+    this.calls.push(call);
+  }
+
+  /** The calls one function made that started within a window (performance.now() times). */
+  by(app: string, from: number, to: number): AwsCall[] {
+    return this.calls.filter((call) => call.app === app && call.start >= from && call.start <= to);
+  }
+}
+
+/** The function named in a User-Agent's `app/<name>` part (Powertools appends its own `-PT-…` mark to it). */
+export function appOf(headers: IncomingHttpHeaders): string {
+  const agent = [headers['user-agent'], headers['x-amz-user-agent']].flat().join(' ');
+  return (/(?:^|\s)app\/([\w.-]+)/.exec(agent)?.[1] ?? '').replace(/-PT-.*$/, '');
+}
+
+/**
+ * How many of the calls ran one after another: the longest chain of calls each starting after the
+ * one before it ended (calls that overlap were made in parallel and count once).
+ */
+export function sequentialCalls(calls: readonly AwsCall[]): number {
+  let count = 0;
+  let lastEnd = Number.NEGATIVE_INFINITY;
+  for (const call of [...calls].sort((a, b) => a.end - b.end)) {
+    if (call.start >= lastEnd) {
+      count += 1;
+      lastEnd = call.end;
+    }
+  }
+  return count;
+}
+
+/** The operation an AWS request names: the JSON protocol's X-Amz-Target, or SES v2's REST path. */
+export function operationOf(method: string, path: string, headers: IncomingHttpHeaders): string {
+  const target = headers['x-amz-target'];
+  if (typeof target === 'string') return target.split('.').pop() ?? target;
+  if (method === 'POST' && path.startsWith('/v2/email/outbound-emails')) return 'SendEmail';
+  return `${method} ${path.split('?')[0] ?? ''}`;
+}
+
+export interface Forwarded {
+  status: number;
+  headers: IncomingHttpHeaders;
+  payload: Buffer;
+}
+
+/** Sends one request on to the service on a loopback port and reads its whole answer. */
+export function forward(agent: Agent, port: number, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Forwarded> {
+  return new Promise((resolve, reject) => {
+    const upstream = request(
+      { host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(body.length) }, agent },
+      (answer) => {
+        const parts: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => parts.push(chunk));
+        answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, payload: Buffer.concat(parts) }));
+        answer.on('error', reject);
+      },
+    );
+    upstream.on('error', reject);
+    upstream.end(body);
+  });
+}
+
+/** A pass-through proxy in front of one service (the SES emulator, the local Step Functions API) that logs each call. */
+export class CallRecorder {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  private readonly server: Server;
+  endpoint = '';
+
+  private constructor(
+    private readonly service: AwsCall['service'],
+    private readonly targetPort: number,
+    private readonly log: AwsCallLog,
+  ) {
+    this.server = createServer((incoming, outgoing) => {
+      const start = performance.now();
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('end', () => {
+        const method = incoming.method ?? 'POST';
+        const path = incoming.url ?? '/';
+        forward(this.agent, this.targetPort, method, path, incoming.headers, Buffer.concat(chunks))
+          .then(({ status, headers, payload }) => {
+            this.log.record({ service, operation: operationOf(method, path, incoming.headers), app: appOf(incoming.headers), start, end: performance.now(), status });
+            outgoing.writeHead(status, headers);
+            outgoing.end(payload);
+          })
+          .catch(() => {
+            if (!outgoing.headersSent) outgoing.writeHead(502);
+            outgoing.end();
+          });
+      });
+    });
+  }
+
+  static async start(service: AwsCall['service'], targetPort: number, log: AwsCallLog): Promise<CallRecorder> {
+    const recorder = new CallRecorder(service, targetPort, log);
+    await new Promise<void>((resolve, reject) => {
+      recorder.server.once('error', reject);
+      recorder.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    recorder.endpoint = `http://127.0.0.1:${(recorder.server.address() as AddressInfo).port}`;
+    return recorder;
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import { isTimeZone } from './domain/dates.ts';
+import { DEFAULT_POLICY } from './domain/policy.ts';
+import * as z from './domain/zod.ts';
+
+// The functions' settings, apart from composition.ts, so that the adapters can name them without
+// importing the module that imports them.
+
+const text = (fallback: string) => z._default(z.string(), fallback);
+const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+
+/** Every setting the functions read, from the environment, checked once at start. */
+const configSchema = z.object({
+  TABLE_NAME: z.string().check(z.minLength(3)),
+  STATE_MACHINE_ARN: text(''),
+  SENDER_EMAIL: text('transfers@example.com'),
+  DEVOPS_EMAIL: text('devops@example.com'),
+  PUBLIC_BASE_URL: text('http://127.0.0.1:3000'),
+  TRANSFER_TIMEZONE: z._default(z.string().check(z.refine(isTimeZone, 'must be an IANA time zone')), DEFAULT_POLICY.timeZone),
+  TRANSFER_APPROVAL_WINDOW_SECONDS: positiveInt(DEFAULT_POLICY.approvalWindowSeconds),
+  TRANSFER_REMINDER_INTERVAL_SECONDS: positiveInt(DEFAULT_POLICY.reminderIntervalSeconds),
+  TRANSFER_LOCK_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(0)), DEFAULT_POLICY.lockDays),
+  JWT_PARTNER_CLAIM: text('partner_id'),
+  JWT_ROLES_CLAIM: text('roles'),
+  ALERT_TOPIC_ARN: text(''),
+  /** The approval-link key itself (local runs), or the Secrets Manager secret holding it (AWS). */
+  APPROVAL_LINK_KEY: z.optional(z.string().check(z.minLength(32))),
+  APPROVAL_LINK_KEY_SECRET_ARN: z.optional(z.string()),
+});
+export type Config = z.infer<typeof configSchema>;
+
+export function readConfig(env: NodeJS.ProcessEnv): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    throw new Error(`Invalid configuration: ${result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  }
+  return result.data;
+}
