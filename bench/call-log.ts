@@ -6,6 +6,7 @@
  */
 import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface AwsCall {
   service: 'dynamodb' | 'ses' | 'sfn';
@@ -89,6 +90,8 @@ export class CallRecorder {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
   private readonly server: Server;
   endpoint = '';
+  /** Holds each request this long before passing it on: a stand-in for a network round trip. */
+  holdMs = 0;
 
   private constructor(
     private readonly service: AwsCall['service'],
@@ -102,7 +105,8 @@ export class CallRecorder {
       incoming.on('end', () => {
         const method = incoming.method ?? 'POST';
         const path = incoming.url ?? '/';
-        forward(this.agent, this.targetPort, method, path, incoming.headers, Buffer.concat(chunks))
+        delay(this.holdMs)
+          .then(() => forward(this.agent, this.targetPort, method, path, incoming.headers, Buffer.concat(chunks)))
           .then(({ status, headers, payload }) => {
             this.log.record({ service, operation: operationOf(method, path, incoming.headers), app: appOf(incoming.headers), start, end: performance.now(), status });
             outgoing.writeHead(status, headers);

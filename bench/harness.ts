@@ -390,6 +390,8 @@ export class CapacityMeter {
   exact = true;
   /** Every call through the meter (data plane or not), with the function that made it. */
   readonly calls = new AwsCallLog();
+  /** Holds each request this long before passing it on: a stand-in for a network round trip (see round-trips.ts). */
+  holdMs = 0;
   private readonly records: CapacityRecord[] = [];
   private readonly schemas = new Map<string, Promise<TableSchema>>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
@@ -405,7 +407,8 @@ export class CapacityMeter {
       incoming.on('end', () => {
         const method = incoming.method ?? 'POST';
         const path = incoming.url ?? '/';
-        this.relay(at, incoming.headers, method, path, Buffer.concat(chunks))
+        delay(this.holdMs)
+          .then(() => this.relay(at, incoming.headers, method, path, Buffer.concat(chunks)))
           .then(({ status, headers, payload }) => {
             const operation = operationOf(method, path, incoming.headers);
             this.calls.record({ service: 'dynamodb', operation, app: appOf(incoming.headers), start, end: performance.now(), status });
@@ -746,6 +749,8 @@ export interface BenchStackOptions {
   meterCapacity?: boolean;
   /** With the meter: also log the functions' calls to SES and Step Functions, through proxies of the same kind. */
   recordCalls?: boolean;
+  /** With the meter: hold every call of the functions this long in its proxy, as a network round trip would. */
+  callHoldMs?: number;
   /** Caps the sleep until the transfer date (LOCAL_MAX_WAIT_SECONDS); 0 by default. */
   maxWaitSeconds?: number;
   env?: Record<string, string>;
@@ -828,6 +833,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   const recorders = recorded && capacity
     ? [await CallRecorder.start('ses', recorded.ses, capacity.calls), await CallRecorder.start('sfn', recorded.sfn, capacity.calls)]
     : [];
+  for (const proxy of [capacity, ...recorders]) if (proxy) proxy.holdMs = options.callHoldMs ?? 0;
   const env: Record<string, string> = {
     ...BENCH_ENV,
     ...(capacity ? { AWS_ENDPOINT_URL_DYNAMODB: capacity.endpoint } : {}),

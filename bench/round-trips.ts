@@ -38,7 +38,13 @@ export interface RoundTripFigures {
   steps: RoundTrip[];
 }
 
-/** The issue's targets: calls in sequence on the critical path. */
+/**
+ * Each call is held this long in its proxy: local calls take a few ms, less than the SDK takes to send
+ * the next one, so without it calls made in parallel would not overlap and would look sequential.
+ */
+const HOLD_MS = 40;
+
+/** The targets: calls in sequence on the critical path. */
 const TARGETS: Record<string, number> = {
   'GET /transfers/{id}': 2,
   'POST /transfers/{id}/release': 4,
@@ -69,7 +75,7 @@ async function measure<T>(stack: BenchStack, results: RoundTrip[], what: string,
   const from = performance.now();
   const answer = await request();
   // The proxies log a call once its answer has left them: a moment later than the caller sees it.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS + 50));
   results.push(entry(what, fn, log.by(fn, from, performance.now())));
   return answer;
 }
@@ -170,6 +176,7 @@ export async function measureRoundTrips(): Promise<BenchSection<RoundTripFigures
     directory: benchDirectory(ids.map((id) => ({ id, domains: 3, users: 3 }))),
     meterCapacity: true,
     recordCalls: true,
+    callHoldMs: HOLD_MS,
   });
   let figures: RoundTripFigures = { routes: [], steps: [] };
   try {
@@ -189,7 +196,9 @@ export async function measureRoundTrips(): Promise<BenchSection<RoundTripFigures
     method: [
       'Every AWS call of the functions goes through a proxy on loopback: the capacity meter for DynamoDB, and recorders of the same',
       'kind in front of the SES emulator and the local Step Functions API. The local twin puts each function\'s name in its SDK',
-      'User-Agent (`app/<name>`), so a call is attributed to the function that made it. Routes are called one at a time on warm',
+      'User-Agent (`app/<name>`), so a call is attributed to the function that made it. Each proxy holds every call 40 ms, a',
+      'stand-in for a network round trip, so that calls made in parallel overlap (local calls take less time than the SDK takes',
+      'to send the next one). Routes are called one at a time on warm',
       'functions; a workflow step\'s calls are those its function made between the task\'s scheduling and its end in the execution',
       'history. "In sequence" is the longest chain of calls each starting after the previous one ended: calls made in parallel',
       'count once. On AWS each of those is a network round trip (a few ms inside a region).',
