@@ -122,19 +122,29 @@ export class CallRecorder {
 
   static async start(service: AwsCall['service'], targetPort: number, log: AwsCallLog): Promise<CallRecorder> {
     const recorder = new CallRecorder(service, targetPort, log);
-    await new Promise<void>((resolve, reject) => {
-      recorder.server.once('error', reject);
-      recorder.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    recorder.endpoint = `http://127.0.0.1:${(recorder.server.address() as AddressInfo).port}`;
+    recorder.endpoint = await listenOnLoopback(recorder.server);
     return recorder;
   }
 
-  async close(): Promise<void> {
-    this.agent.destroy();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return closeProxy(this.server, this.agent);
   }
+}
+
+/** Starts a proxy's server on a free loopback port and answers its endpoint. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Stops a proxy: its connections to the service and its own. */
+export async function closeProxy(server: Server, agent: Agent): Promise<void> {
+  agent.destroy();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }

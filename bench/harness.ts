@@ -8,7 +8,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +18,7 @@ import { freePort } from '../local/emulators.ts';
 import { signLocalToken } from '../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../local/local-client.ts';
 import { executionArnFor, parseStateMachineArn } from '../local/step-functions/arns.ts';
-import { AwsCallLog, CallRecorder, appOf, forward, operationOf } from './call-log.ts';
+import { AwsCallLog, CallRecorder, appOf, closeProxy, forward, listenOnLoopback, operationOf } from './call-log.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -425,11 +424,7 @@ export class CapacityMeter {
 
   static async start(targetPort: number): Promise<CapacityMeter> {
     const meter = new CapacityMeter(targetPort);
-    await new Promise<void>((resolve, reject) => {
-      meter.server.once('error', reject);
-      meter.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    meter.endpoint = `http://127.0.0.1:${(meter.server.address() as AddressInfo).port}`;
+    meter.endpoint = await listenOnLoopback(meter.server);
     return meter;
   }
 
@@ -565,12 +560,8 @@ export class CapacityMeter {
     return totals;
   }
 
-  async close(): Promise<void> {
-    this.agent.destroy();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return closeProxy(this.server, this.agent);
   }
 
   private send(method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) {

@@ -14,6 +14,7 @@ import type {
   ApprovalStep,
   CustomerMove,
   Decision,
+  InvoiceDays,
   NewTransfer,
   OpenStep,
   StatusChange,
@@ -83,7 +84,7 @@ export class DynamoTransferStore implements TransferStorePort {
     private readonly tableName: string,
   ) {}
 
-  async create({ transfer, events }: NewTransfer): Promise<void> {
+  async create({ transfer, events, invoiceDays }: NewTransfer): Promise<void> {
     // Each customer's domain snapshot is an item of its own, written first. Readers reach it only through
     // the transfer item, which names it, so it stays invisible until the transaction below commits.
     await this.writeCustomers(transfer);
@@ -97,6 +98,7 @@ export class DynamoTransferStore implements TransferStorePort {
             kind: 'transfer',
             // The customers' summaries (id, name, domainCount) only: listings never read a domain.
             ...summaryOf(transfer),
+            ...(invoiceDays ? { invoiceDays } : {}),
             gsi1pk: 'ALL',
             gsi1sk: listSortKey(transfer),
             gsi2pk: `ALL#${transfer.status}`,
@@ -193,7 +195,8 @@ export class DynamoTransferStore implements TransferStorePort {
       const step = String(item.sk).slice('STEP#'.length);
       if (step === 'release' || step === 'acceptance') steps[step] = stepOf(id, step, item);
     }
-    return { transfer: { ...summaryFromItem(transferItem, items.find((item) => item.kind === 'customers')), history }, steps };
+    const invoiceDays = transferItem.invoiceDays as InvoiceDays | undefined;
+    return { transfer: { ...summaryFromItem(transferItem, items.find((item) => item.kind === 'customers')), history }, steps, ...(invoiceDays ? { invoiceDays } : {}) };
   }
 
   async getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]> {
@@ -654,7 +657,8 @@ function customerItem(transferId: string, customer: TransferCustomer): Item {
 
 /** A transfer's summary from its item (and, for one filed before the items carried them, its legacy customers item). */
 function summaryFromItem(transferItem: Item, legacyItem?: Item): TransferSummary {
-  const stored = strip<TransferSummary>(transferItem);
+  // The invoice days are the server's own (see TransferState), never part of the transfer's JSON.
+  const { invoiceDays: _invoiceDays, ...stored } = strip<TransferSummary & { invoiceDays?: InvoiceDays }>(transferItem);
   if (Array.isArray(transferItem.customers)) return stored;
   const customers = (legacyItem?.customers as { id: string; name: string; domains?: string[] }[] | undefined) ?? [];
   return { ...stored, customers: customers.map((c) => ({ id: c.id, name: c.name, domainCount: c.domains?.length ?? 0 })) };

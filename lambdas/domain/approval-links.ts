@@ -136,6 +136,7 @@ export class ApprovalLinks {
       const result = await this.transfers.decide({
         transfer: state.transfer,
         recorded: state.steps[link.step] ?? null,
+        ...(state.invoiceDays ? { invoiceDays: state.invoiceDays } : {}),
         // The page shows each customer's domain count: no domains to read.
         withDomains: false,
         step: link.step,

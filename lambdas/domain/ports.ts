@@ -56,8 +56,16 @@ export type WorkflowSignal =
   | { kind: 'success'; output: Record<string, unknown> }
   | { kind: 'failure'; error: string; cause: string };
 
+/** The partners' invoice days (1–31) as they were when the request was filed: the billing advice's inputs. */
+export interface InvoiceDays {
+  from: number;
+  to: number;
+}
+
 export interface NewTransfer {
   transfer: Transfer;
+  /** Kept with the transfer, so that a release's advice needs no read of the directory (the service always gives them). */
+  invoiceDays?: InvoiceDays;
   /** The request and any consent given up front, recorded like every other consent. */
   events: HistoryEvent[];
 }
@@ -137,6 +145,8 @@ export interface TransferPage {
 /** A transfer as one read of its own items finds it: without its customers' domains, with its history and its steps. */
 export interface TransferState {
   transfer: TransferSummaryWithHistory;
+  /** Server-side only; absent for a transfer filed before they were kept. */
+  invoiceDays?: InvoiceDays;
   /** Server-side only: steps hold task tokens. */
   steps: Partial<Record<Step, ApprovalStep>>;
 }

@@ -11,6 +11,7 @@ import {
   type ApprovalStep,
   type Clock,
   type DirectoryPort,
+  type InvoiceDays,
   type MailerPort,
   type MetricsPort,
   type TransferPage,
@@ -72,6 +73,8 @@ export interface DecisionRequest {
   transfer: TransferSummaryWithHistory;
   /** The step as read with the transfer (null: not opened yet); read now when left out. */
   recorded?: ApprovalStep | null;
+  /** The partners' invoice days kept with the transfer; the directory is read when they are missing. */
+  invoiceDays?: InvoiceDays;
   /** Whether the answer carries the customers' domains (the API's transfer JSON) or their summaries (a page). */
   withDomains: boolean;
   step: Step;
@@ -219,7 +222,7 @@ export class TransferService {
       events.push({ at, type: 'ACCEPTED', actor, detail: { ...consent } });
     }
 
-    await this.deps.store.create({ transfer, events });
+    await this.deps.store.create({ transfer, events, invoiceDays: { from: from.invoiceDay, to: to.invoiceDay } });
     try {
       // Each wait lasts until the first reminder, or the whole window when that is shorter.
       const firstWait = { value: { seconds: Math.min(policy.reminderIntervalSeconds, policy.approvalWindowSeconds) } };
@@ -294,7 +297,7 @@ export class TransferService {
 
   /** A decision through the portal API: the step's own party, or an operator citing a ticket. */
   async decideByCaller(caller: Caller, id: string, step: Step, rawBody: unknown, meta: RequestMeta): Promise<DecisionResult> {
-    const { transfer, steps } = await this.visibleState(caller, id);
+    const { transfer, steps, invoiceDays } = await this.visibleState(caller, id);
     const body: DecisionBody =
       step === 'release'
         ? parseInput(releaseDecisionBody, rawBody, 'decision')
@@ -311,7 +314,7 @@ export class TransferService {
       });
     }
     const actor: Actor = caller.kind === 'operator' ? actorOf(caller) : { kind: 'partner', partnerId: party.id, name: caller.subject };
-    return this.decide({ transfer, recorded: steps[step] ?? null, withDomains: true, step, body, actor, via: 'api', linkHash: null, meta });
+    return this.decide({ transfer, recorded: steps[step] ?? null, ...(invoiceDays ? { invoiceDays } : {}), withDomains: true, step, body, actor, via: 'api', linkHash: null, meta });
   }
 
   /**
@@ -354,9 +357,7 @@ export class TransferService {
       ? this.customersOf(transfer)
       : Promise.resolve(transfer.customers);
     customersRead.catch(() => undefined);
-    const partners = chosen
-      ? await Promise.all([this.deps.directory.getPartner(transfer.fromPartner.id), this.deps.directory.getPartner(transfer.toPartner.id)])
-      : undefined;
+    const partners = chosen ? await this.billingParties(transfer, request.invoiceDays) : undefined;
     let consent: ConsentRecord;
     let to: TransferStatus;
     let signal: WorkflowSignal;
@@ -419,7 +420,9 @@ export class TransferService {
     if (asked) this.metrics.approvalLatency(step, (Date.parse(at) - Date.parse(asked.at)) / 1000);
     try {
       // Without a token the workflow has not reached the wait yet: the wait finds the decision and delivers it.
-      if (taskToken) await this.signal(transfer.id, step, taskToken, signal);
+      // No bookkeeping write follows (a round trip the partner would wait for): the token is spent once
+      // Step Functions takes the decision, so a repeat that sends it again is refused there ('gone').
+      if (taskToken) await this.deps.workflow.signal(taskToken, signal);
     } catch (error) {
       // Never "nothing was recorded" once it is: a repeat of the same decision delivers it.
       if (error instanceof TransientError) throw new DecisionNotYetDelivered();
@@ -554,7 +557,18 @@ export class TransferService {
     };
   }
 
-  private advice(from: Partner, to: Partner, today: CalendarDate, chosen: CalendarDate | null) {
+  /** The two partners as the billing advice needs them: from the invoice days kept with the transfer, else the directory. */
+  private async billingParties(transfer: TransferSummary, invoiceDays: InvoiceDays | undefined): Promise<[Pick<Partner, 'name' | 'invoiceDay'> | undefined, Pick<Partner, 'name' | 'invoiceDay'> | undefined]> {
+    if (invoiceDays) {
+      return [
+        { name: transfer.fromPartner.name, invoiceDay: invoiceDays.from },
+        { name: transfer.toPartner.name, invoiceDay: invoiceDays.to },
+      ];
+    }
+    return Promise.all([this.deps.directory.getPartner(transfer.fromPartner.id), this.deps.directory.getPartner(transfer.toPartner.id)]);
+  }
+
+  private advice(from: Pick<Partner, 'name' | 'invoiceDay'>, to: Pick<Partner, 'name' | 'invoiceDay'>, today: CalendarDate, chosen: CalendarDate | null) {
     return billingAdvice({
       today,
       fromInvoiceDay: from.invoiceDay,

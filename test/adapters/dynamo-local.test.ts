@@ -278,6 +278,17 @@ describe('DynamoDirectory on DynamoDB Local', () => {
 });
 
 describe('DynamoTransferStore on DynamoDB Local', () => {
+  it('keeps the partners\' invoice days with the transfer for the server, never in the transfer it answers', async () => {
+    const transfer = newTransfer('TR-INVOICE-1', ['C-INV1']);
+    await store.create({ transfer, events: [event('REQUESTED')], invoiceDays: { from: 31, to: 15 } });
+
+    const state = await store.getState('TR-INVOICE-1');
+    expect(state?.invoiceDays).toEqual({ from: 31, to: 15 });
+    expect(state?.transfer).not.toHaveProperty('invoiceDays');
+    const listed = await store.list({ partnerId: transfer.fromPartner.id, limit: 100 });
+    expect(listed.items.find((t) => t.id === 'TR-INVOICE-1')).not.toHaveProperty('invoiceDays');
+  });
+
   it('create writes the transfer, a snapshot per customer, a party view per partner, the events and a claim per customer', async () => {
     const transfer = newTransfer('TR-CREATE-1', ['C-1', 'C-2']);
     await store.create({ transfer, events: [event('REQUESTED')] });

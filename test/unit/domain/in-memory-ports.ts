@@ -15,6 +15,7 @@ import type {
   EmailMessage,
   LinkKeyPort,
   MailerPort,
+  InvoiceDays,
   NewTransfer,
   OpenStep,
   StatusChange,
@@ -118,6 +119,8 @@ function stepKey(transferId: string, step: Step): string {
 
 export class InMemoryTransferStore implements TransferStorePort {
   readonly transfers = new Map<string, Transfer>();
+  /** The partners' invoice days kept with each transfer (server-side, as in the table). */
+  readonly invoiceDays = new Map<string, InvoiceDays>();
   readonly events = new Map<string, HistoryEvent[]>();
   /** customer id → transfer id holding its claim */
   readonly claims = new Map<string, string>();
@@ -132,8 +135,9 @@ export class InMemoryTransferStore implements TransferStorePort {
 
   constructor(private readonly directory: InMemoryDirectory) {}
 
-  async create({ transfer, events }: NewTransfer): Promise<void> {
+  async create({ transfer, events, invoiceDays }: NewTransfer): Promise<void> {
     if (this.transfers.has(transfer.id)) throw new Error(`duplicate transfer id ${transfer.id}`);
+    if (invoiceDays) this.invoiceDays.set(transfer.id, { ...invoiceDays });
     const busy = transfer.customers.filter((c) => this.claims.has(c.id)).map((c) => c.id);
     if (busy.length > 0) throw new ConflictError('CUSTOMER_BUSY', `busy: ${busy.join(', ')}`, { customerIds: busy });
     this.transfers.set(transfer.id, structuredClone(transfer));
@@ -164,7 +168,8 @@ export class InMemoryTransferStore implements TransferStorePort {
       const found = this.steps.get(stepKey(id, step));
       if (found) steps[step] = structuredClone(found);
     }
-    return { transfer: { ...structuredClone(summaryOf(transfer)), history: structuredClone(this.events.get(id) ?? []) }, steps };
+    const invoiceDays = this.invoiceDays.get(id);
+    return { transfer: { ...structuredClone(summaryOf(transfer)), history: structuredClone(this.events.get(id) ?? []) }, steps, ...(invoiceDays ? { invoiceDays: { ...invoiceDays } } : {}) };
   }
 
   async getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]> {
@@ -370,9 +375,19 @@ export class RecordingWorkflow implements WorkflowPort {
       this.signalError = null;
       throw error;
     }
+    // As in Step Functions, a task token is spent once it is answered: a later answer with it is refused.
+    if (this.goneTokens.has(taskToken) || this.answered.has(taskToken)) {
+      this.refused.push({ taskToken, signal: structuredClone(signal) });
+      return 'gone';
+    }
+    this.answered.add(taskToken);
     this.signals.push({ taskToken, signal: structuredClone(signal) });
-    return this.goneTokens.has(taskToken) ? 'gone' : 'delivered';
+    return 'delivered';
   }
+
+  private readonly answered = new Set<string>();
+  /** Answers sent with a token that was gone or already answered: refused, as Step Functions refuses them. */
+  readonly refused: { taskToken: string; signal: WorkflowSignal }[] = [];
 
   readonly stops: { transferId: string; cause: string }[] = [];
 

@@ -406,7 +406,8 @@ describe('TransferService decisions', () => {
     expect(w.workflow.signals).toEqual([
       { taskToken: 'task-release', signal: { kind: 'success', output: { acceptanceNeeded: false, transferDate: '2026-04-01', immediate: false } } },
     ]);
-    expect((await w.store.getStep(transfer.id, 'release'))?.signalledAt).toBe(NOW.toISOString());
+    // No bookkeeping write after the signal: a decision costs the partner no round trip more.
+    expect((await w.store.getStep(transfer.id, 'release'))?.signalledAt).toBeNull();
   });
 
   it('a decision recorded but not yet handed to the workflow says so, and the same decision again finishes it', async () => {
@@ -552,7 +553,9 @@ describe('TransferService decisions', () => {
     expect(again.consent).toEqual(first.consent);
     expect(again.at).toBe(first.at);
     expect(w.store.decisions).toHaveLength(1);
+    // Delivered once; the repeat's answer with the spent token is refused by the workflow.
     expect(w.workflow.signals).toHaveLength(1);
+    expect(w.workflow.refused).toHaveLength(1);
   });
 
   it('a different second decision is a 409 ALREADY_DECIDED naming the first', async () => {

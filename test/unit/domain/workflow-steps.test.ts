@@ -163,12 +163,13 @@ describe('WorkflowSteps.requestApproval', () => {
     // The first attempt's task is gone (its Lambda timed out after storing the token; Step Functions retries with a new token).
     w.workflow.goneTokens.add('task-attempt-1');
     await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith' }, META);
-    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-attempt-1']);
+    expect(w.workflow.refused.map((s) => s.taskToken)).toEqual(['task-attempt-1']);
+    expect(w.workflow.signals).toEqual([]);
 
     await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-attempt-2', approvalWindowSeconds: WINDOW });
 
-    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-attempt-1', 'task-attempt-2']);
-    expect(w.workflow.signals[1]?.signal).toEqual({
+    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-attempt-2']);
+    expect(w.workflow.signals[0]?.signal).toEqual({
       kind: 'success',
       output: { acceptanceNeeded: true, transferDate: '2026-04-01', immediate: false },
     });
