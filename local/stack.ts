@@ -294,6 +294,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(`Seeded ${seeded.partners} partners and ${seeded.customers} customers`);
     }
 
+    if (mode === 'bundles') log('Bundling the functions as CDK ships them (only what changed since the last run)…');
     const bundles = mode === 'bundles' ? await buildBundles(deployed.functions) : undefined;
     const lambdas = new Map<string, LocalLambda>();
     stoppers.push(async () => {
