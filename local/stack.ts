@@ -212,7 +212,8 @@ function stepFunctionsError(error: unknown): unknown {
 
 /**
  * Starts the whole system on this machine: DynamoDB Local, the SES emulator, the local Step Functions
- * API running the deployed definition, and the HTTP API, with the unchanged Lambda handlers in process.
+ * API running the deployed definition, and the HTTP API, with each function run from its deployed
+ * bundle in Lambda-like execution environments (or, with `functions: 'sources'`, in process).
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
@@ -280,10 +281,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const stateMachineArn = environments.values().next().value?.STATE_MACHINE_ARN ?? '';
     const stateMachineName = stateMachineArn.split(':').at(-1) ?? '';
     if (!stateMachineArn.includes(':stateMachine:')) throw new Error('The synthesized functions name no state machine (STATE_MACHINE_ARN).');
-    // The handlers of `sources` runs read their settings from this process's environment, as on Lambda.
+    // The handlers of `sources` runs read their settings from this process's environment, as on Lambda
+    // (every function of the stack is given the same variables).
+    const shared = deployed.functions[0];
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
-      ...environments.values().next().value,
+      ...(shared ? resolveEnvironment(shared, deployed, local) : {}),
+      ...endpoints,
       ...options.env,
     });
     delete process.env.AWS_PROFILE;
