@@ -66,7 +66,7 @@ async function isCurrent(manifest: Manifest | undefined, expectedOptions: string
 }
 
 /** Builds one function's bundle into a fresh directory, then points its manifest there (atomically). */
-async function buildOne(name: string, entry: string, functionDir: string, hashOf: (path: string) => Promise<string | undefined>): Promise<string> {
+async function buildOne(entry: string, functionDir: string, hashOf: (path: string) => Promise<string | undefined>): Promise<string> {
   const dir = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const outfile = join(functionDir, dir, 'index.mjs');
   const result = await build({ ...esbuildOptions(REPO_ROOT, entry, outfile), metafile: true });
@@ -80,12 +80,12 @@ async function buildOne(name: string, entry: string, functionDir: string, hashOf
   const temporary = join(functionDir, `manifest.${process.pid}.${randomBytes(4).toString('hex')}.json`);
   await writeFile(temporary, JSON.stringify(manifest));
   await rename(temporary, join(functionDir, 'manifest.json'));
-  await pruneOldBuilds(functionDir, dir, name);
+  await pruneOldBuilds(functionDir, dir);
   return outfile;
 }
 
 /** Drops builds older than an hour other than the current one: another process may still be starting from a recent one. */
-async function pruneOldBuilds(functionDir: string, current: string, _name: string): Promise<void> {
+async function pruneOldBuilds(functionDir: string, current: string): Promise<void> {
   const hourAgo = Date.now() - 3_600_000;
   for (const entry of await readdir(functionDir, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name === current) continue;
@@ -108,7 +108,7 @@ export async function buildBundles(functions: ReadonlyArray<{ name: string; entr
       await mkdir(functionDir, { recursive: true });
       const manifest = await readManifest(join(functionDir, 'manifest.json'));
       const current = manifest !== undefined && (await isCurrent(manifest, optionsHash(entry), hashOf));
-      const file = current ? join(functionDir, manifest.dir, 'index.mjs') : await buildOne(name, entry, functionDir, hashOf);
+      const file = current ? join(functionDir, manifest.dir, 'index.mjs') : await buildOne(entry, functionDir, hashOf);
       const bytes = (await stat(file)).size;
       return { name, file, built: !current, bytes };
     }),

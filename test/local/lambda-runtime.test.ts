@@ -1,11 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_ERRORS } from '../../lambdas/handlers/catalog.ts';
 import { esbuildOptions } from '../../lib/bundling.ts';
-import { REPO_ROOT } from '../../local/lambda-runtime/bundles.ts';
+import { BUILD_DIR, REPO_ROOT, buildBundles } from '../../local/lambda-runtime/bundles.ts';
 import { deployedStack, resolveEnvironment } from '../../local/lambda-runtime/deployed-functions.ts';
 import { LambdaInvocationError, LocalLambda, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from '../../local/lambda-runtime/functions.ts';
 
@@ -165,5 +166,28 @@ describe('the functions as the synthesized stack deploys them', () => {
     expect(Object.keys(environment).sort()).toEqual(
       Object.keys(rehome.environment).map((name) => (name === 'APPROVAL_LINK_KEY_SECRET_ARN' ? 'APPROVAL_LINK_KEY' : name)).sort(),
     );
+  });
+});
+
+describe('the bundles kept between runs', () => {
+  it('are built again only when a file that went into them changed', async () => {
+    const name = `cache-probe-${randomUUID().slice(0, 8)}`;
+    const entry = `.local/test-entries/${name}.ts`;
+    await mkdir(join(REPO_ROOT, '.local', 'test-entries'), { recursive: true });
+    try {
+      await writeFile(join(REPO_ROOT, entry), 'export const handler = async () => 1;\n');
+      const first = (await buildBundles([{ name, entry }])).get(name);
+      const again = (await buildBundles([{ name, entry }])).get(name);
+      expect(first?.built).toBe(true);
+      expect(again).toMatchObject({ built: false, file: first?.file });
+
+      await writeFile(join(REPO_ROOT, entry), 'export const handler = async () => 2;\n');
+      const changed = (await buildBundles([{ name, entry }])).get(name);
+      expect(changed?.built).toBe(true);
+      expect(changed?.file).not.toBe(first?.file);
+    } finally {
+      await rm(join(REPO_ROOT, entry), { force: true });
+      await rm(join(BUILD_DIR, name), { recursive: true, force: true });
+    }
   });
 });
