@@ -36,6 +36,13 @@ export function requiredString(body: RequestBody, field: string, maxLength?: num
   return value;
 }
 
+/** A JSON payload (an execution's input, a task's output): Step Functions counts its quota in UTF-8 bytes, not characters. */
+export function requiredPayload(body: RequestBody, field: string, maxBytes: number): string {
+  const value = requiredString(body, field);
+  if (Buffer.byteLength(value, 'utf8') > maxBytes) throw validation(field, `Member must have length less than or equal to ${maxBytes}`);
+  return value;
+}
+
 export function optionalInteger(body: RequestBody, field: string, min: number, max: number): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;

@@ -12,6 +12,7 @@ import {
   optionalBoolean,
   optionalInteger,
   optionalString,
+  requiredPayload,
   requiredString,
   type RequestBody,
 } from './protocol.ts';
@@ -28,7 +29,8 @@ type Operation = (body: RequestBody) => unknown;
 const MAX_CLIENT_TOKEN_LENGTH = 64;
 
 const STATUSES: ReadonlySet<string> = new Set<ExecutionStatus>(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
-const MAX_INPUT_LENGTH = 256 * 1024;
+/** The quota on an execution's input and a task's output, in UTF-8 bytes. */
+const MAX_INPUT_BYTES = 256 * 1024;
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
@@ -99,7 +101,7 @@ export class StepFunctionsService {
     this.requireStateMachine(requiredString(body, 'stateMachineArn', 2048));
     const name = optionalString(body, 'name', 80) ?? randomUUID();
     if (!isValidExecutionName(name)) throw new ApiError('InvalidName', `Invalid Name: '${name}'`);
-    const input = optionalString(body, 'input', MAX_INPUT_LENGTH) ?? '{}';
+    const input = body.input === undefined || body.input === null ? '{}' : requiredPayload(body, 'input', MAX_INPUT_BYTES);
     const inputValue = parseJson(input, () => new ApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input is not valid JSON'));
     const executionArn = executionArnFor(this.config.stateMachine, name);
     const existing = this.executions.get(executionArn);
@@ -218,7 +220,7 @@ export class StepFunctionsService {
 
   private sendTaskSuccess(body: RequestBody): unknown {
     const token = requiredString(body, 'taskToken');
-    const output = parseJson(requiredString(body, 'output', MAX_INPUT_LENGTH), () => new ApiError('InvalidOutput', 'Invalid Output: output is not valid JSON'));
+    const output = parseJson(requiredPayload(body, 'output', MAX_INPUT_BYTES), () => new ApiError('InvalidOutput', 'Invalid Output: output is not valid JSON'));
     this.env.tokens.succeed(token, output);
     return {};
   }

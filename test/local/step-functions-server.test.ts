@@ -535,6 +535,16 @@ describe('local Step Functions server', () => {
     expect((await settled(fits)).status).toBe('SUCCEEDED');
   });
 
+  it('refuses an execution input or a task output over 256 KiB of UTF-8, however few characters it has', async () => {
+    // 140,000 two-byte characters: 280,002 bytes as UTF-8, fewer than 262,144 characters.
+    const wide = JSON.stringify({ note: 'é'.repeat(140_000) });
+    expect(wide.length).toBeLessThan(262_144);
+    await expect(
+      client.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'input-too-large', input: wide })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(client.send(new SendTaskSuccessCommand({ taskToken: 'any-token', output: wide }))).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
   it('never logs task tokens or payloads', () => {
     expect(logLines).toContain('execution consent-granted started');
     expect(logLines).toContain('execution consent-granted SUCCEEDED');
