@@ -94,30 +94,13 @@ export class CallRecorder {
   holdMs = 0;
 
   private constructor(
-    private readonly service: AwsCall['service'],
+    service: AwsCall['service'],
     private readonly targetPort: number,
-    private readonly log: AwsCallLog,
+    log: AwsCallLog,
   ) {
-    this.server = createServer((incoming, outgoing) => {
-      const start = performance.now();
-      const chunks: Buffer[] = [];
-      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.on('end', () => {
-        const method = incoming.method ?? 'POST';
-        const path = incoming.url ?? '/';
-        delay(this.holdMs)
-          .then(() => forward(this.agent, this.targetPort, method, path, incoming.headers, Buffer.concat(chunks)))
-          .then(({ status, headers, payload }) => {
-            this.log.record({ service, operation: operationOf(method, path, incoming.headers), app: appOf(incoming.headers), start, end: performance.now(), status });
-            outgoing.writeHead(status, headers);
-            outgoing.end(payload);
-          })
-          .catch(() => {
-            if (!outgoing.headersSent) outgoing.writeHead(502);
-            outgoing.end();
-          });
-      });
-    });
+    this.server = callLoggingServer(service, log, () => this.holdMs, (request) =>
+      forward(this.agent, this.targetPort, request.method, request.path, request.headers, request.body),
+    );
   }
 
   static async start(service: AwsCall['service'], targetPort: number, log: AwsCallLog): Promise<CallRecorder> {
@@ -129,6 +112,43 @@ export class CallRecorder {
   close(): Promise<void> {
     return closeProxy(this.server, this.agent);
   }
+}
+
+/** One request as a proxy received it. */
+export interface ProxiedRequest {
+  /** Epoch ms when it arrived. */
+  at: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * A proxy's server: reads each request, holds it `holdMs()`, has `relay` pass it on, logs the call
+ * (service, operation, calling function, start and end) and answers with what came back.
+ */
+export function callLoggingServer(service: AwsCall['service'], log: AwsCallLog, holdMs: () => number, relay: (request: ProxiedRequest) => Promise<Forwarded>): Server {
+  return createServer((incoming, outgoing) => {
+    const at = Date.now();
+    const start = performance.now();
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => {
+      const request: ProxiedRequest = { at, method: incoming.method ?? 'POST', path: incoming.url ?? '/', headers: incoming.headers, body: Buffer.concat(chunks) };
+      delay(holdMs())
+        .then(() => relay(request))
+        .then(({ status, headers, payload }) => {
+          log.record({ service, operation: operationOf(request.method, request.path, request.headers), app: appOf(request.headers), start, end: performance.now(), status });
+          outgoing.writeHead(status, headers);
+          outgoing.end(payload);
+        })
+        .catch(() => {
+          if (!outgoing.headersSent) outgoing.writeHead(502);
+          outgoing.end();
+        });
+    });
+  });
 }
 
 /** Starts a proxy's server on a free loopback port and answers its endpoint. */

@@ -7,7 +7,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Agent, type IncomingHttpHeaders, type Server } from 'node:http';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { freePort } from '../local/emulators.ts';
 import { signLocalToken } from '../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../local/local-client.ts';
 import { executionArnFor, parseStateMachineArn } from '../local/step-functions/arns.ts';
-import { AwsCallLog, CallRecorder, appOf, closeProxy, forward, listenOnLoopback, operationOf } from './call-log.ts';
+import { AwsCallLog, CallRecorder, callLoggingServer, closeProxy, forward, listenOnLoopback } from './call-log.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -398,28 +398,9 @@ export class CapacityMeter {
   endpoint = '';
 
   private constructor(private readonly targetPort: number) {
-    this.server = createServer((incoming, outgoing) => {
-      const at = Date.now();
-      const start = performance.now();
-      const chunks: Buffer[] = [];
-      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.on('end', () => {
-        const method = incoming.method ?? 'POST';
-        const path = incoming.url ?? '/';
-        delay(this.holdMs)
-          .then(() => this.relay(at, incoming.headers, method, path, Buffer.concat(chunks)))
-          .then(({ status, headers, payload }) => {
-            const operation = operationOf(method, path, incoming.headers);
-            this.calls.record({ service: 'dynamodb', operation, app: appOf(incoming.headers), start, end: performance.now(), status });
-            outgoing.writeHead(status, headers);
-            outgoing.end(payload);
-          })
-          .catch(() => {
-            if (!outgoing.headersSent) outgoing.writeHead(502);
-            outgoing.end();
-          });
-      });
-    });
+    this.server = callLoggingServer('dynamodb', this.calls, () => this.holdMs, (request) =>
+      this.relay(request.at, request.headers, request.method, request.path, request.body),
+    );
   }
 
   static async start(targetPort: number): Promise<CapacityMeter> {

@@ -11,8 +11,8 @@ import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/ta
 import { HTTP_ROUTES, WORKFLOW_FUNCTIONS, handlerEntry, type HttpFunctionName, type WorkflowFunctionName } from '../lambdas/handlers/catalog.ts';
 import { parsePortalOrigins } from '../lib/cors.ts';
 import { buildBundles } from './lambda-runtime/bundles.ts';
-import { deployedStack, resolveEnvironment, type DeployedStack } from './lambda-runtime/deployed-functions.ts';
-import { LambdaInvocationError, LocalLambda, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
+import { deployContext, deployedStack, resolveEnvironment, type DeployedStack } from './lambda-runtime/deployed-functions.ts';
+import { LocalLambda, asStepFunctionsError, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
@@ -172,42 +172,10 @@ function findWakeAt(payload: unknown): string | undefined {
   return findWakeAt(record.Payload);
 }
 
-/** The settings `cdk deploy -c key=value` takes, from the environment variables a local run is configured with. */
-export function deployContext(env: Record<string, string | undefined>): Record<string, string> {
-  const jwt = localJwtSettings();
-  const context: Record<string, string> = { jwtIssuer: jwt.issuer, jwtAudience: jwt.audience };
-  const fromEnv: Record<string, string> = {
-    TRANSFER_TIMEZONE: 'transferTimezone',
-    TRANSFER_APPROVAL_WINDOW_SECONDS: 'approvalWindowSeconds',
-    TRANSFER_REMINDER_INTERVAL_SECONDS: 'reminderIntervalSeconds',
-    TRANSFER_LOCK_DAYS: 'lockDays',
-    SENDER_EMAIL: 'senderEmail',
-    DEVOPS_EMAIL: 'devopsEmail',
-    PUBLIC_BASE_URL: 'publicBaseUrl',
-    JWT_PARTNER_CLAIM: 'jwtPartnerClaim',
-    JWT_ROLES_CLAIM: 'jwtRolesClaim',
-  };
-  for (const [variable, key] of Object.entries(fromEnv)) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') context[key] = value;
-  }
-  return context;
-}
-
 function functionsMode(value: string | undefined): 'bundles' | 'sources' {
   if (value === undefined || value === '' || value === 'bundles') return 'bundles';
   if (value === 'sources') return 'sources';
   throw new Error(`LOCAL_FUNCTIONS must be "bundles" or "sources", got "${value}"`);
-}
-
-/** What a Lambda task reports to Step Functions for a failed invocation. */
-function stepFunctionsError(error: unknown): unknown {
-  if (!(error instanceof LambdaInvocationError)) return error;
-  // A timeout or a crash leaves no error type in the payload; a refused invocation is a Lambda API error.
-  const name = error.kind === 'runtime' ? 'Lambda.Unknown' : error.kind === 'service' ? `Lambda.${error.errorType}` : error.errorType;
-  const reported = new Error(error.kind === 'runtime' ? JSON.stringify({ errorType: error.errorType, errorMessage: error.errorMessage }) : error.errorMessage);
-  reported.name = name;
-  return reported;
 }
 
 /**
@@ -325,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
       const lambda = lambdas.get(name);
       if (lambda) {
-        functions[name] = (event) => lambda.invoke(event).catch((error: unknown) => Promise.reject(stepFunctionsError(error)));
+        functions[name] = (event) => lambda.invoke(event).catch((error: unknown) => Promise.reject(asStepFunctionsError(error)));
       } else {
         const handler = await loadHandler('workflow', name);
         functions[name] = (event) => handler(event, lambdaContext(name, Date.now() + timeoutOf(name)));

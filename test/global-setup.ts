@@ -1,7 +1,6 @@
 import { allFunctions } from '../lambdas/handlers/catalog.ts';
 import { buildBundles } from '../local/lambda-runtime/bundles.ts';
-import { deployedStack } from '../local/lambda-runtime/deployed-functions.ts';
-import { deployContext } from '../local/stack.ts';
+import { deployContext, deployedStack } from '../local/lambda-runtime/deployed-functions.ts';
 
 /**
  * Once per `npm test`, before any test file: the functions' bundles (as CDK builds them) and the

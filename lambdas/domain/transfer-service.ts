@@ -69,7 +69,7 @@ type DecisionBody = ReleaseDecisionBody | AcceptanceDecisionBody;
 
 /** A decision as it reaches the domain, from the portal API or from a link's form. */
 export interface DecisionRequest {
-  /** As read with the step (its customers' domains are read along with the partners when missing). */
+  /** As read with the step (its customers' domains, when the answer shows them and they are missing, are read beside the write). */
   transfer: TransferSummaryWithHistory;
   /** The step as read with the transfer (null: not opened yet); read now when left out. */
   recorded?: ApprovalStep | null;
@@ -319,8 +319,8 @@ export class TransferService {
 
   /**
    * Records a written decision and signals the workflow; a repeat of the recorded decision is answered again.
-   * Its reads: the transfer with its steps (given), then the customers' domains and, for a release, both
-   * partners at once; then the write, the signal and its bookkeeping.
+   * Its round trips: the transfer with its steps (given), the write, the signal; the customers' domains are
+   * read beside them, and the partners only for a release of a transfer filed without its invoice days.
    */
   async decide(request: DecisionRequest, attempt = 0): Promise<DecisionResult> {
     const { transfer, step, body } = request;
@@ -513,12 +513,8 @@ export class TransferService {
     const recorded = await this.deps.store.getStep(transferId, step);
     const token = taskToken ?? recorded?.taskToken;
     if (!recorded?.signal || !token || recorded.signalledAt) return;
-    await this.signal(transferId, step, token, recorded.signal);
-  }
-
-  private async signal(transferId: string, step: Step, token: string, signal: WorkflowSignal): Promise<void> {
     // A token that is gone (the wait timed out meanwhile) leaves the decision to the resumed wait.
-    if ((await this.deps.workflow.signal(token, signal)) === 'delivered') {
+    if ((await this.deps.workflow.signal(token, recorded.signal)) === 'delivered') {
       // Bookkeeping only: the workflow has the decision, and a later signal with the same token finds it gone.
       await this.deps.store.markSignalled(transferId, step, this.deps.clock.now().toISOString()).catch(unlessTransient(undefined));
     }

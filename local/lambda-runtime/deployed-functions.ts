@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allFunctions, type HttpFunctionName, type WorkflowFunctionName } from '../../lambdas/handlers/catalog.ts';
+import { localJwtSettings } from '../jwt-keys.ts';
 import { BUILD_DIR, REPO_ROOT } from './bundles.ts';
 
 /** A CloudFormation value as the template holds it: a literal, or an intrinsic function. */
@@ -43,6 +44,28 @@ async function sourceHash(context: Record<string, unknown>): Promise<string> {
   const files = [...(await Promise.all(SOURCES.map(filesUnder))).flat(), ...SOURCE_FILES.map((file) => join(REPO_ROOT, file))];
   for (const file of files) hash.update(file).update(await readFile(file));
   return hash.digest('hex').slice(0, 32);
+}
+
+/** The settings `cdk deploy -c key=value` takes, from the environment variables a local run is configured with. */
+export function deployContext(env: Record<string, string | undefined>): Record<string, string> {
+  const jwt = localJwtSettings();
+  const context: Record<string, string> = { jwtIssuer: jwt.issuer, jwtAudience: jwt.audience };
+  const fromEnv: Record<string, string> = {
+    TRANSFER_TIMEZONE: 'transferTimezone',
+    TRANSFER_APPROVAL_WINDOW_SECONDS: 'approvalWindowSeconds',
+    TRANSFER_REMINDER_INTERVAL_SECONDS: 'reminderIntervalSeconds',
+    TRANSFER_LOCK_DAYS: 'lockDays',
+    SENDER_EMAIL: 'senderEmail',
+    DEVOPS_EMAIL: 'devopsEmail',
+    PUBLIC_BASE_URL: 'publicBaseUrl',
+    JWT_PARTNER_CLAIM: 'jwtPartnerClaim',
+    JWT_ROLES_CLAIM: 'jwtRolesClaim',
+  };
+  for (const [variable, key] of Object.entries(fromEnv)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') context[key] = value;
+  }
+  return context;
 }
 
 /** cdk.json's context, as `cdk synth` and `cdk deploy` read it. */

@@ -48,6 +48,18 @@ export class LambdaInvocationError extends Error {
   }
 }
 
+/**
+ * A failed invocation as a Lambda task reports it to Step Functions: a function's error by its type;
+ * a timeout or a crash, whose payload has no type, as `Lambda.Unknown`; a refused invocation as a
+ * Lambda API error (`Lambda.RequestTooLargeException`). Any other error is left as it is.
+ */
+export function asStepFunctionsError(error: unknown): unknown {
+  if (!(error instanceof LambdaInvocationError) || error.kind === 'function') return error;
+  const reported = new Error(error.kind === 'runtime' ? JSON.stringify({ errorType: error.errorType, errorMessage: error.errorMessage }) : error.errorMessage);
+  reported.name = error.kind === 'runtime' ? 'Lambda.Unknown' : `Lambda.${error.errorType}`;
+  return reported;
+}
+
 export type FunctionLogSink = (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
 
 /** Where function log lines go by default: this process's own streams, as CloudWatch would collect them. */

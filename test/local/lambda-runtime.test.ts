@@ -8,7 +8,7 @@ import { WORKFLOW_ERRORS } from '../../lambdas/handlers/catalog.ts';
 import { esbuildOptions } from '../../lib/bundling.ts';
 import { BUILD_DIR, REPO_ROOT, buildBundles } from '../../local/lambda-runtime/bundles.ts';
 import { deployedStack, resolveEnvironment } from '../../local/lambda-runtime/deployed-functions.ts';
-import { LambdaInvocationError, LocalLambda, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from '../../local/lambda-runtime/functions.ts';
+import { LambdaInvocationError, LocalLambda, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, asStepFunctionsError } from '../../local/lambda-runtime/functions.ts';
 
 const ENTRY = 'test/fixtures/functions/probe.ts';
 
@@ -121,6 +121,17 @@ describe('a function run from its minified bundle by the local Lambda runtime', 
     expect(error.errorMessage).toMatch(/Task timed out after 1\.00 seconds$/);
     // A new environment: its module state starts again.
     expect(await lambda.invoke({ do: 'count' })).toEqual({ invocations: 1 });
+  });
+
+  it('hands Step Functions a function\'s error by its type, a timeout as Lambda.Unknown and a refused invocation as a Lambda API error', async () => {
+    const lambda = probe({ timeoutSeconds: 1 });
+    const thrown = await failure(lambda.invoke({ do: 'throw', error: WORKFLOW_ERRORS.transient }));
+    expect(asStepFunctionsError(thrown)).toMatchObject({ name: WORKFLOW_ERRORS.transient });
+    const timedOut = asStepFunctionsError(await failure(lambda.invoke({ do: 'sleep', ms: 5_000 }))) as Error;
+    expect(timedOut.name).toBe('Lambda.Unknown');
+    expect(JSON.parse(timedOut.message)).toMatchObject({ errorType: 'Sandbox.Timedout' });
+    const refused = await failure(lambda.invoke({ do: 'count', padding: 'x'.repeat(MAX_REQUEST_BYTES) }));
+    expect(asStepFunctionsError(refused)).toMatchObject({ name: 'Lambda.RequestTooLargeException' });
   });
 
   it('reports an exception thrown outside the handler as a runtime error and recovers', async () => {
