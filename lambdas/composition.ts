@@ -27,7 +27,7 @@ export type { IdempotencyPort } from './adapters/idempotency.ts';
 export interface Adapters {
   /** Step Functions: start, stop and answer executions. */
   workflow?: (config: Config) => WorkflowPort;
-  /** SES: every email. */
+  /** SES: every notice, rendered as an email with its times in TRANSFER_TIMEZONE. */
   mailer?: (config: Config) => MailerPort;
   /** SNS: operator alerts. */
   alerts?: (config: Config) => AlertPort;
@@ -77,8 +77,8 @@ export function compose(adapters: Adapters, env: NodeJS.ProcessEnv = process.env
   const metrics = new PowertoolsMetrics(functionMetrics);
   const ses: MailerPort = adapters.mailer?.(config) ?? { send: notWired('mailer') };
   const mailer: MailerPort = {
-    send: (message) =>
-      ses.send(message).catch((error: unknown) => {
+    send: (notice) =>
+      ses.send(notice).catch((error: unknown) => {
         metrics.emailFailure();
         throw error;
       }),

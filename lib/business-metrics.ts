@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { DeclineReasonCode } from '../lambdas/domain/decline-reasons.ts';
 import { STEP_STATUS, TRANSFER_STATUSES, type Step, type TransferStatus } from '../lambdas/domain/transfer.ts';
 
 /**
@@ -20,6 +21,7 @@ export const METRIC_NAMES = {
   approvalLatency: 'ApprovalLatency',
   rehomeErrors: 'RehomeErrors',
   emailFailures: 'EmailFailures',
+  declines: 'Declines',
 } as const;
 
 /** The two approval steps whose latency is measured, in workflow order. */
@@ -60,6 +62,11 @@ export function approvalLatencyMetric(step: Step, options: BusinessMetricOptions
 /** Customers that could not be moved in one re-homing attempt (dimension `service`). */
 export function rehomeErrorsMetric(options: BusinessMetricOptions = {}): cloudwatch.Metric {
   return businessMetric(METRIC_NAMES.rehomeErrors, {}, options);
+}
+
+/** Declines on one ground (dimensions `service`, `ReasonCode`). */
+export function declinesMetric(reasonCode: DeclineReasonCode, options: BusinessMetricOptions = {}): cloudwatch.Metric {
+  return businessMetric(METRIC_NAMES.declines, { ReasonCode: reasonCode }, options);
 }
 
 /** Emails that could not be sent (dimension `service`). */

@@ -16,7 +16,7 @@ import { LocalLambda, asStepFunctionsError, processStreams, type FunctionLogSink
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
-import { startLocalHttpApi, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
+import { startLocalHttpApi, type LocalHttpApiOptions, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
 import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
 import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
 import { operatorRoutes } from './operator/routes.ts';
@@ -48,6 +48,8 @@ export interface LocalStackOptions {
   /** Where the functions' log lines go (default: this process's stdout and stderr). */
   functionLog?: FunctionLogSink;
   log?: (line: string) => void;
+  /** Sees every answer of the HTTP API to a matched route (see {@link LocalHttpApiOptions.onAnswer}). */
+  onAnswer?: LocalHttpApiOptions['onAnswer'];
 }
 
 export interface LocalStack {
@@ -326,6 +328,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       routes,
       jwt: { issuer: jwt.issuer, audience: jwt.audience, jwks: key.publicJwks },
       ...(portalOrigins.length > 0 ? { cors: { allowOrigins: portalOrigins } } : {}),
+      ...(options.onAnswer ? { onAnswer: options.onAnswer } : {}),
       log,
     });
     stoppers.push(() => api.close());

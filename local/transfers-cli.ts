@@ -1,4 +1,4 @@
-// The operator view in a terminal: `npm run transfers -- list [--status S]` and `npm run transfers -- show ID`.
+// The operator view in a terminal: `npm run transfers -- list [--status S]`, `show ID`, and `verify ID` (the history's hash chain).
 import { parseArgs } from 'node:util';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { TRANSFER_STATUSES } from '../lambdas/domain/transfer.ts';
@@ -6,15 +6,21 @@ import { localStateDir, signLocalToken } from './jwt-keys.ts';
 import { ApiAnswerError, findStateMachineArn, HttpTransferSource, localSfnClient, OperatorOverview } from './operator/overview.ts';
 import { oneLine } from './operator/redact.ts';
 import { transferDetailText, transfersTable } from './operator/text.ts';
+import { tableStore, verifyTransfer } from './operator/verify.ts';
 
-const USAGE = 'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID';
+const USAGE =
+  'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID | verify TRANSFER_ID [--fingerprint HEX] [--aws]';
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 class UsageError extends Error {}
 /** A problem the operator can act on, printed as one line (exit 1). */
 class Problem extends Error {}
 
-type Command = { kind: 'list'; status?: string; limit?: string } | { kind: 'show'; id: string } | { kind: 'help' };
+type Command =
+  | { kind: 'list'; status?: string; limit?: string }
+  | { kind: 'show'; id: string }
+  | { kind: 'verify'; id: string; fingerprint?: string; aws: boolean }
+  | { kind: 'help' };
 
 function parseCommandLine(argv: string[]): Command {
   let parsed;
@@ -23,7 +29,13 @@ function parseCommandLine(argv: string[]): Command {
       args: argv,
       strict: true,
       allowPositionals: true,
-      options: { status: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        status: { type: 'string' },
+        limit: { type: 'string' },
+        fingerprint: { type: 'string' },
+        aws: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     throw new UsageError(error instanceof Error ? (error.message.split('\n')[0] ?? 'invalid arguments') : 'invalid arguments');
@@ -43,12 +55,18 @@ function parseCommandLine(argv: string[]): Command {
     }
     return { kind: 'list', ...(status ? { status } : {}), ...(limit ? { limit } : {}) };
   }
-  if (command === 'show') {
-    if (values.status !== undefined || values.limit !== undefined) throw new UsageError('show takes no --status or --limit');
-    if (rest.length !== 1) throw new UsageError('show needs exactly one transfer id');
+  if (command !== 'list' && (values.fingerprint !== undefined || values.aws !== undefined) && command !== 'verify') {
+    throw new UsageError('--fingerprint and --aws go with verify only');
+  }
+  if (command === 'show' || command === 'verify') {
+    if (values.status !== undefined || values.limit !== undefined) throw new UsageError(`${command} takes no --status or --limit`);
+    if (rest.length !== 1) throw new UsageError(`${command} needs exactly one transfer id`);
     const id = (rest[0] ?? '').trim();
     if (!ID_PATTERN.test(id)) throw new UsageError(`"${oneLine(id, 60)}" is not a transfer id (such as TR-20260101-ABCDEFGHJK)`);
-    return { kind: 'show', id };
+    if (command === 'show') return { kind: 'show', id };
+    const fingerprint = values.fingerprint?.trim();
+    if (fingerprint !== undefined && !/^[0-9a-fA-F]{64}$/.test(fingerprint)) throw new UsageError('--fingerprint must be the 64 hex digits a consent record shows');
+    return { kind: 'verify', id, ...(fingerprint ? { fingerprint } : {}), aws: values.aws === true };
   }
   throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${oneLine(command, 40)}"`);
 }
@@ -71,7 +89,22 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-async function run(command: Exclude<Command, { kind: 'help' }>): Promise<string> {
+/** Checks a transfer's history chain (and a record's fingerprint) from the table itself; exit 1 when it does not hold. */
+async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<{ ok: boolean; text: string }> {
+  const { store, where, close } = tableStore({ aws: command.aws });
+  try {
+    const result = await verifyTransfer(store, command.id, command.fingerprint);
+    return { ok: result.ok, text: result.lines.join('\n') };
+  } catch (error) {
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\.$/, '');
+    const hint = /ECONNREFUSED|connect/i.test(message) || (error instanceof Error && error.name === 'TransientError') ? ' Is the local stack running (npm start)?' : '';
+    throw new Problem(`cannot read ${where}: ${message}.${hint}`);
+  } finally {
+    close();
+  }
+}
+
+async function run(command: Exclude<Command, { kind: 'help' | 'verify' }>): Promise<string> {
   const apiUrl = `http://127.0.0.1:${envPort('API_PORT', 3000)}`;
   const sfnUrl = `http://127.0.0.1:${envPort('SFN_PORT', 8083)}`;
   if (!(await answers(`${apiUrl}/health`))) {
@@ -123,6 +156,11 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
+    if (command.kind === 'verify') {
+      const result = await verify(command);
+      (result.ok ? process.stdout : process.stderr).write(`${result.text}\n`);
+      return result.ok ? 0 : 1;
+    }
     process.stdout.write(`${await run(command)}\n`);
     return 0;
   } catch (error) {

@@ -8,7 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { ConflictError, ValidationError } from '../domain/errors.ts';
+import { ConflictError, TransientError, ValidationError } from '../domain/errors.ts';
 import type {
   ApprovalLink,
   ApprovalStep,
@@ -36,6 +36,7 @@ import {
   type TransferSummary,
   type TransferWithHistory,
 } from '../domain/transfer.ts';
+import { chainEvents, inChainOrder, type ChainHead } from '../domain/history-chain.ts';
 import { batchGetAll, batchWriteAll } from './batch.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
 import { keys, TRANSFER_OWN_ITEMS_AFTER } from './table-keys.ts';
@@ -54,7 +55,53 @@ export function linkExpiry(expiresAt: string): number {
 }
 
 const [BY_PARTY, BY_PARTY_STATUS] = TABLE_INDEXES;
-const KEY_ATTRIBUTES = ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'];
+/** Keys, and the head of the history chain, which the transfer item keeps for the server (never in its JSON). */
+const KEY_ATTRIBUTES = ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'chainSeq', 'chainHash'];
+
+/** How often a write is tried again when another writer appended to the same history meanwhile. */
+const CHAIN_ATTEMPTS = 6;
+
+/** Another writer moved the chain's head since it was read: the write is built again on the new head. */
+class ChainMoved extends Error {
+  constructor() {
+    super('The history chain moved on since it was read.');
+    this.name = 'ChainMoved';
+  }
+}
+
+/** The head of a transfer item's chain; null for a transfer written before history was chained. */
+function headOf(item: Item): ChainHead | null {
+  return typeof item.chainSeq === 'number' && typeof item.chainHash === 'string' ? { seq: item.chainSeq, hash: item.chainHash } : null;
+}
+
+/**
+ * The pieces that append chained events in a transaction: their items, and the change of the head on
+ * the transfer item, conditional on the head being the one the events were chained after, so that two
+ * events can never claim the same predecessor.
+ */
+interface ChainWrite {
+  events: HistoryEvent[];
+  head: ChainHead | null;
+  set: string;
+  condition: string;
+  values: Record<string, unknown>;
+}
+
+function chainWrite(transferId: string, head: ChainHead | null, events: readonly HistoryEvent[]): ChainWrite {
+  const chained = chainEvents(transferId, head, events);
+  return {
+    events: chained.events,
+    head: chained.head,
+    set: 'chainSeq = :chainSeq, chainHash = :chainHash',
+    // The head as read, hash and all: a stale cached head of the same length (a transfer filed again under its id) fails too.
+    condition: head === null ? 'attribute_not_exists(chainSeq)' : 'chainSeq = :chainPrev AND chainHash = :chainPrevHash',
+    values: {
+      ':chainSeq': chained.head?.seq ?? 0,
+      ':chainHash': chained.head?.hash ?? '',
+      ...(head === null ? {} : { ':chainPrev': head.seq, ':chainPrevHash': head.hash }),
+    },
+  };
+}
 
 function strip<T>(item: Record<string, unknown>): T {
   return Object.fromEntries(Object.entries(item).filter(([k]) => !KEY_ATTRIBUTES.includes(k))) as T;
@@ -79,15 +126,82 @@ function eventItem(transferId: string, event: HistoryEvent): Record<string, unkn
 }
 
 export class DynamoTransferStore implements TransferStorePort {
+  /** The chain heads last read or written, by transfer: a first guess that saves a read; a stale one costs a retry. */
+  private readonly heads = new Map<string, ChainHead | null>();
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
+  private remember(transferId: string, head: ChainHead | null): void {
+    this.heads.delete(transferId);
+    this.heads.set(transferId, head);
+    if (this.heads.size > 256) this.heads.delete(this.heads.keys().next().value as string);
+  }
+
+  private async head(transferId: string): Promise<ChainHead | null> {
+    if (this.heads.has(transferId)) return this.heads.get(transferId) ?? null;
+    const result = await asTransient(() =>
+      this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: keys.transfer(transferId), ConsistentRead: true, ProjectionExpression: 'pk, chainSeq, chainHash' }),
+      ),
+    );
+    if (!result.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${transferId} does not exist.`);
+    const head = headOf(result.Item);
+    this.remember(transferId, head);
+    return head;
+  }
+
+  /**
+   * Runs `write` with `events` chained after the transfer's head; built again on the new head when another
+   * writer moved it. `written` says whether a result means the events were stored (a refused move stores none).
+   */
+  private async appendChained<T>(
+    transferId: string,
+    events: readonly HistoryEvent[],
+    write: (chain: ChainWrite) => Promise<T>,
+    written: (result: T) => boolean = () => true,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      // Without an event there is no head to move, nor to read.
+      const chain = chainWrite(transferId, events.length > 0 ? await this.head(transferId) : null, events);
+      try {
+        const result = await write(chain);
+        // A head that was not written is never cached: a later write chained after it would break the chain.
+        if (events.length > 0) {
+          if (written(result)) this.remember(transferId, chain.head);
+          else this.heads.delete(transferId);
+        }
+        return result;
+      } catch (error) {
+        this.heads.delete(transferId);
+        if (!(error instanceof ChainMoved)) throw error;
+        if (attempt >= CHAIN_ATTEMPTS) throw new TransientError();
+        // Writers that lost the same race spread out before they read the head again.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  /** The transfer item's change of head, for a transaction that does not otherwise update the transfer item. */
+  private headUpdate(transferId: string, chain: ChainWrite): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.transfer(transferId),
+        UpdateExpression: `SET ${chain.set}`,
+        ConditionExpression: `attribute_exists(pk) AND ${chain.condition}`,
+        ExpressionAttributeValues: chain.values,
+      },
+    };
+  }
+
   async create({ transfer, events, invoiceDays }: NewTransfer): Promise<void> {
     // Each customer's domain snapshot is an item of its own, written first. Readers reach it only through
     // the transfer item, which names it, so it stays invisible until the transaction below commits.
     await this.writeCustomers(transfer);
+    const chain = chainEvents(transfer.id, null, events);
     // At most 1 + 2 + 3 events + 50 claims = 56 actions (of DynamoDB's 100), each a small item.
     const items: TransactItem[] = [
       {
@@ -99,6 +213,7 @@ export class DynamoTransferStore implements TransferStorePort {
             // The customers' summaries (id, name, domainCount) only: listings never read a domain.
             ...summaryOf(transfer),
             ...(invoiceDays ? { invoiceDays } : {}),
+            ...(chain.head ? { chainSeq: chain.head.seq, chainHash: chain.head.hash } : {}),
             gsi1pk: 'ALL',
             gsi1sk: listSortKey(transfer),
             gsi2pk: `ALL#${transfer.status}`,
@@ -122,7 +237,7 @@ export class DynamoTransferStore implements TransferStorePort {
           },
         },
       })),
-      ...events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(transfer.id, event) } })),
+      ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(transfer.id, event) } })),
       ...transfer.customers.map((customer) => ({
         Put: {
           TableName: this.tableName,
@@ -189,14 +304,20 @@ export class DynamoTransferStore implements TransferStorePort {
     const items = await queryPartition(this.db, this.tableName, keys.transfer(id).pk, { after: TRANSFER_OWN_ITEMS_AFTER });
     const transferItem = items.find((item) => item.kind === 'transfer');
     if (!transferItem) return undefined;
-    const history = items.filter((item) => item.kind === 'event').map((item) => strip<HistoryEvent>(item));
+    const history = inChainOrder(items.filter((item) => item.kind === 'event').map((item) => strip<HistoryEvent>(item)));
+    this.remember(id, headOf(transferItem));
     const steps: TransferState['steps'] = {};
     for (const item of items.filter((i) => i.kind === 'step')) {
       const step = String(item.sk).slice('STEP#'.length);
       if (step === 'release' || step === 'acceptance') steps[step] = stepOf(id, step, item);
     }
     const invoiceDays = transferItem.invoiceDays as InvoiceDays | undefined;
-    return { transfer: { ...summaryFromItem(transferItem, items.find((item) => item.kind === 'customers')), history }, steps, ...(invoiceDays ? { invoiceDays } : {}) };
+    return {
+      transfer: { ...summaryFromItem(transferItem, items.find((item) => item.kind === 'customers')), history },
+      steps,
+      ...(invoiceDays ? { invoiceDays } : {}),
+      chainHead: headOf(transferItem),
+    };
   }
 
   async getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]> {
@@ -256,6 +377,10 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   async openStep(input: OpenStep): Promise<boolean> {
+    return this.appendChained(input.transferId, input.event ? [input.event] : [], (chain) => this.openStepOnce(input, chain), (opened) => opened);
+  }
+
+  private async openStepOnce(input: OpenStep, chain: ChainWrite): Promise<boolean> {
     const items: TransactItem[] = [
       {
         Update: {
@@ -297,7 +422,7 @@ export class DynamoTransferStore implements TransferStorePort {
         },
       });
     }
-    if (input.event) items.push({ Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } });
+    for (const event of chain.events) items.push({ Put: { TableName: this.tableName, Item: eventItem(input.transferId, event) } });
     if (input.supersedes) {
       items.push({
         Update: {
@@ -310,11 +435,14 @@ export class DynamoTransferStore implements TransferStorePort {
         },
       });
     }
+    const headIndex = chain.events.length > 0 ? items.push(this.headUpdate(input.transferId, chain)) - 1 : -1;
     try {
       await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
       return true;
     } catch (error) {
-      if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      const reasons = cancellationReasons(error);
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      if (headIndex >= 0 && reasons?.[headIndex]?.Code === 'ConditionalCheckFailed') throw new ChainMoved();
       throw error;
     }
   }
@@ -329,8 +457,12 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   async decide(decision: Decision): Promise<void> {
+    await this.appendChained(decision.transfer.id, [decision.event], (chain) => this.decideOnce(decision, chain));
+  }
+
+  private async decideOnce(decision: Decision, chain: ChainWrite): Promise<void> {
     const { transfer } = decision;
-    const statusUpdates = this.statusUpdates(transfer, [decision.from], decision.to, decision.at, decision.changes);
+    const statusUpdates = this.statusUpdates(transfer, [decision.from], decision.to, decision.at, decision.changes, chain);
     const stepIndex = statusUpdates.length;
     const items: TransactItem[] = [
       ...statusUpdates,
@@ -351,7 +483,7 @@ export class DynamoTransferStore implements TransferStorePort {
           },
         },
       },
-      { Put: { TableName: this.tableName, Item: eventItem(transfer.id, decision.event) } },
+      ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(transfer.id, event) } })),
       ...(decision.releaseClaims ? this.claimReleases(transfer) : []),
     ];
     if (decision.linkHash) {
@@ -371,8 +503,12 @@ export class DynamoTransferStore implements TransferStorePort {
     } catch (error) {
       const failed = cancellationReasons(error)?.flatMap((reason, index) => (reason.Code === 'ConditionalCheckFailed' ? [index] : []));
       if (failed && failed.length > 0) {
-        // Only the step's condition failed and it holds no decision: its task token changed (a wait resumed).
-        if (failed.length === 1 && failed[0] === stepIndex && !(await this.getStep(transfer.id, decision.step))?.decision) {
+        // The transfer item's condition failed with its status still the one decided from: an event was appended meanwhile.
+        const statusHolds = !failed.includes(0) || (await this.getTransferItem(transfer.id)).status === decision.from;
+        const others = failed.filter((index) => index !== 0);
+        if (statusHolds && others.length === 0) throw new ChainMoved();
+        // The step's condition failed too and it holds no decision: its task token changed (a wait resumed, appending its event).
+        if (statusHolds && others.length === 1 && others[0] === stepIndex && !(await this.getStep(transfer.id, decision.step))?.decision) {
           throw new ConflictError('STEP_CHANGED', 'The step was opened again since it was read; nothing was recorded.');
         }
         throw new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.');
@@ -408,10 +544,15 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   async changeStatus(change: StatusChange): Promise<void> {
+    // The transfer item is read first (its parties and customers); the read also gives the chain's head.
     const transfer = await this.getTransferItem(change.transferId);
+    await this.appendChained(change.transferId, [change.event], (chain) => this.changeStatusOnce(change, transfer, chain));
+  }
+
+  private async changeStatusOnce(change: StatusChange, transfer: TransferSummary, chain: ChainWrite): Promise<void> {
     const items: TransactItem[] = [
-      ...this.statusUpdates(transfer, change.from, change.to, change.at, change.changes ?? {}),
-      { Put: { TableName: this.tableName, Item: eventItem(change.transferId, change.event) } },
+      ...this.statusUpdates(transfer, change.from, change.to, change.at, change.changes ?? {}, chain),
+      ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(change.transferId, event) } })),
       ...(change.releaseClaims ? this.claimReleases(transfer) : []),
     ];
     try {
@@ -419,6 +560,7 @@ export class DynamoTransferStore implements TransferStorePort {
     } catch (error) {
       if (cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed') {
         const now = await this.getTransferItem(change.transferId);
+        if (change.from.includes(now.status)) throw new ChainMoved();
         throw new ConflictError('INVALID_STATE', `The transfer is ${now.status}; it cannot become ${change.to}.`, {
           status: now.status,
         });
@@ -428,10 +570,25 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   async appendEvent(transferId: string, event: HistoryEvent): Promise<void> {
-    await asTransient(() => this.db.send(new PutCommand({ TableName: this.tableName, Item: eventItem(transferId, event) })));
+    await this.appendChained(transferId, [event], async (chain) => {
+      const items: TransactItem[] = [
+        ...chain.events.map((chained) => ({ Put: { TableName: this.tableName, Item: eventItem(transferId, chained) } })),
+        this.headUpdate(transferId, chain),
+      ];
+      try {
+        await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
+      } catch (error) {
+        if (cancellationReasons(error)?.[items.length - 1]?.Code === 'ConditionalCheckFailed') throw new ChainMoved();
+        throw error;
+      }
+    });
   }
 
   async moveCustomer(move: CustomerMove): Promise<'moved' | 'already-moved' | 'not-movable'> {
+    return this.appendChained(move.transferId, [move.event], (chain) => this.moveCustomerOnce(move, chain), (outcome) => outcome === 'moved');
+  }
+
+  private async moveCustomerOnce(move: CustomerMove, chain: ChainWrite): Promise<'moved' | 'already-moved' | 'not-movable'> {
     const items: TransactItem[] = [
       {
         Update: {
@@ -457,7 +614,7 @@ export class DynamoTransferStore implements TransferStorePort {
           ExpressionAttributeValues: { ':transfer': move.transferId },
         },
       },
-      { Put: { TableName: this.tableName, Item: eventItem(move.transferId, move.event) } },
+      ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(move.transferId, event) } })),
       {
         Put: {
           TableName: this.tableName,
@@ -473,11 +630,18 @@ export class DynamoTransferStore implements TransferStorePort {
         },
       },
     ];
+    const headIndex = items.push(this.headUpdate(move.transferId, chain)) - 1;
     try {
       await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
       return 'moved';
     } catch (error) {
-      if (!cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
+      const reasons = cancellationReasons(error);
+      const failed = (index: number) => reasons?.[index]?.Code === 'ConditionalCheckFailed';
+      // The ownership and the claim decide whether the customer moves; a moved head only means "build it again".
+      if (!failed(0) && !failed(1)) {
+        if (failed(headIndex)) throw new ChainMoved();
+        throw error;
+      }
       const owner = await asTransient(() =>
         this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.ownership(move.customerId), ConsistentRead: true })),
       );
@@ -487,6 +651,10 @@ export class DynamoTransferStore implements TransferStorePort {
   }
 
   async extendStep(input: { transferId: string; step: Step; linkHash: string; from: string; to: string; event: HistoryEvent }): Promise<void> {
+    await this.appendChained(input.transferId, [input.event], (chain) => this.extendStepOnce(input, chain));
+  }
+
+  private async extendStepOnce(input: { transferId: string; step: Step; linkHash: string; from: string; to: string }, chain: ChainWrite): Promise<void> {
     const items: TransactItem[] = [
       {
         Update: {
@@ -508,12 +676,18 @@ export class DynamoTransferStore implements TransferStorePort {
           ExpressionAttributeValues: { ':to': input.to, ':ttl': linkExpiry(input.to), ':open': 'open' },
         },
       },
-      { Put: { TableName: this.tableName, Item: eventItem(input.transferId, input.event) } },
+      ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(input.transferId, event) } })),
+      this.headUpdate(input.transferId, chain),
     ];
     try {
       await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));
     } catch (error) {
-      if (cancellationReasons(error)?.some((r) => r.Code === 'ConditionalCheckFailed')) {
+      const reasons = cancellationReasons(error);
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed' || reasons?.[1]?.Code === 'ConditionalCheckFailed') {
+        throw new ConflictError('STEP_CHANGED', 'The step was decided or changed meanwhile; nothing was extended.');
+      }
+      if (reasons?.[items.length - 1]?.Code === 'ConditionalCheckFailed') throw new ChainMoved();
+      if (reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) {
         throw new ConflictError('STEP_CHANGED', 'The step was decided or changed meanwhile; nothing was extended.');
       }
       throw error;
@@ -548,6 +722,7 @@ export class DynamoTransferStore implements TransferStorePort {
     to: TransferStatus,
     at: string,
     changes: Record<string, unknown>,
+    chain?: ChainWrite,
   ): TransactItem[] {
     const illegal = from.filter((status) => !canTransition(status, to, { redrive: true }));
     if (illegal.length > 0) throw new Error(`No transition from ${illegal.join(', ')} to ${to}`);
@@ -560,10 +735,10 @@ export class DynamoTransferStore implements TransferStorePort {
         Update: {
           TableName: this.tableName,
           Key: keys.transfer(transfer.id),
-          UpdateExpression: ['SET #status = :to', 'updatedAt = :at', 'gsi2pk = :gsi2pk', ...sets].join(', '),
-          ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
+          UpdateExpression: ['SET #status = :to', 'updatedAt = :at', 'gsi2pk = :gsi2pk', ...sets, ...(chain ? [chain.set] : [])].join(', '),
+          ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})${chain ? ` AND ${chain.condition}` : ''}`,
           ExpressionAttributeNames: { '#status': 'status', ...names },
-          ExpressionAttributeValues: { ':to': to, ':at': at, ':gsi2pk': `ALL#${to}`, ...values, ...fromValues },
+          ExpressionAttributeValues: { ':to': to, ':at': at, ':gsi2pk': `ALL#${to}`, ...values, ...fromValues, ...(chain?.values ?? {}) },
         },
       },
       ...partyIds(transfer).map((partnerId) => ({
@@ -596,6 +771,7 @@ export class DynamoTransferStore implements TransferStorePort {
       this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.transfer(id), ConsistentRead: true })),
     );
     if (!result.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${id} does not exist.`);
+    this.remember(id, headOf(result.Item));
     if (Array.isArray(result.Item.customers)) return summaryFromItem(result.Item);
     const legacy = await asTransient(() =>
       this.db.send(new GetCommand({ TableName: this.tableName, Key: keys.legacyTransferCustomers(id), ConsistentRead: true })),
@@ -640,6 +816,18 @@ export class DynamoTransferStore implements TransferStorePort {
   private deleteCustomers(transfer: TransferRef): Promise<void> {
     const deletes = transfer.customers.map((customer) => ({ DeleteRequest: { Key: keys.transferCustomer(transfer.id, customer.id) } }));
     return batchWriteAll(this.db, this.tableName, deletes);
+  }
+
+  /** The claims a create would find (its condition reads the same items): one consistent batch read, up to 100 customers a call. */
+  async activeClaims(customerIds: string[]): Promise<Map<string, string>> {
+    const customerOf = new Map(customerIds.map((id) => [keys.claim(id).pk, id]));
+    const items = await batchGetAll(this.db, this.tableName, customerIds.map((id) => keys.claim(id)), { consistent: true });
+    return new Map(
+      items.flatMap((item) => {
+        const customerId = customerOf.get(String(item.pk));
+        return customerId === undefined ? [] : [[customerId, String(item.transferId)] as const];
+      }),
+    );
   }
 }
 

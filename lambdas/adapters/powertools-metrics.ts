@@ -1,5 +1,6 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
+import type { DeclineReasonCode } from '../domain/decline-reasons.ts';
 import type { MetricsPort } from '../domain/ports.ts';
 import type { Step, TransferStatus } from '../domain/transfer.ts';
 
@@ -21,6 +22,10 @@ export class PowertoolsMetrics implements MetricsPort {
 
   emailFailure(): void {
     this.metrics.addMetric('EmailFailures', MetricUnit.Count, 1);
+  }
+
+  decline(reasonCode: DeclineReasonCode): void {
+    this.dimensioned('ReasonCode', reasonCode, 'Declines', MetricUnit.Count, 1);
   }
 
   /** A metric with its own dimension goes out on its own, so it does not tag the function's other metrics. */

@@ -1,21 +1,29 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config.ts';
-import type { EmailMessage, MailerPort } from '../domain/ports.ts';
+import type { Notice } from '../domain/notices.ts';
+import type { MailerPort } from '../domain/ports.ts';
+import { renderNotice, type EmailMessage } from '../presentation/emails.ts';
 import { asTransient } from './transient.ts';
 
 /** The mail adapter of a function that sends email (see `Adapters` in composition.ts). */
-export function sesMailer(config: Pick<Config, 'SENDER_EMAIL'>): MailerPort {
-  return new SesMailer(new SESv2Client({}), config.SENDER_EMAIL);
+export function sesMailer(config: Pick<Config, 'SENDER_EMAIL' | 'TRANSFER_TIMEZONE'>): MailerPort {
+  return new SesMailer(new SESv2Client({}), config.SENDER_EMAIL, config.TRANSFER_TIMEZONE);
 }
 
+/** Renders each notice as an email (its times in the deployment's zone) and sends it through SES. */
 export class SesMailer implements MailerPort {
   constructor(
     private readonly ses: SESv2Client,
     private readonly sender: string,
+    private readonly timeZone: string,
   ) {}
 
-  async send(message: EmailMessage): Promise<void> {
-    if (message.to.length === 0) return;
+  async send(notice: Notice): Promise<void> {
+    if (notice.recipients.length === 0) return;
+    await this.sendEmail(renderNotice(notice, this.timeZone));
+  }
+
+  private async sendEmail(message: EmailMessage): Promise<void> {
     await asTransient(() =>
       this.ses.send(
         new SendEmailCommand({

@@ -114,7 +114,9 @@ export class ApprovalLinks {
       }
       const issues: { field: string; message: string }[] = [];
       if (!parsed.acknowledge) issues.push({ field: 'acknowledge', message: 'tick the box to confirm this is your written, signed decision' });
-      if (parsed.decision === 'decline' && (!parsed.reason || parsed.reason.length < 3)) {
+      // A ground from the list may stand alone; "another reason" (or none chosen) needs the words.
+      const needsWords = !parsed.reasonCode || parsed.reasonCode === 'OTHER';
+      if (parsed.decision === 'decline' && needsWords && (!parsed.reason || parsed.reason.length < 3)) {
         issues.push({ field: 'reason', message: 'say why you decline, in a few words' });
       }
       if (parsed.decision === 'release' && !parsed.immediate && !parsed.transferDate) {
@@ -128,7 +130,12 @@ export class ApprovalLinks {
 
     const body =
       parsed.decision === 'decline'
-        ? { decision: 'decline' as const, reason: parsed.reason ?? '', signedBy: parsed.signedBy }
+        ? {
+            decision: 'decline' as const,
+            reasonCode: parsed.reasonCode || 'OTHER',
+            ...(parsed.reason ? { reason: parsed.reason } : {}),
+            signedBy: parsed.signedBy,
+          }
         : parsed.decision === 'release'
           ? { decision: 'release' as const, transferDate: parsed.immediate ? ('immediate' as const) : (parsed.transferDate ?? ''), signedBy: parsed.signedBy }
           : { decision: 'accept' as const, signedBy: parsed.signedBy };

@@ -1,5 +1,8 @@
+import type { DeclineReasonCode } from './decline-reasons.ts';
+import type { ChainHead } from './history-chain.ts';
 import type { CalendarDate } from './dates.ts';
 import type { CustomerOwnership, CustomerPage, FirstDomains, Partner } from './directory.ts';
+import type { Notice } from './notices.ts';
 import type {
   ConsentRecord,
   HistoryEvent,
@@ -149,6 +152,8 @@ export interface TransferState {
   invoiceDays?: InvoiceDays;
   /** Server-side only: steps hold task tokens. */
   steps: Partial<Record<Step, ApprovalStep>>;
+  /** The head of the history's hash chain as the transfer keeps it (null: filed before history was chained). */
+  chainHead?: ChainHead | null;
 }
 
 export interface TransferStorePort {
@@ -186,17 +191,13 @@ export interface TransferStorePort {
   reclaim(transferId: string, customerIds: string[], at: string): Promise<string[]>;
   /** Moves one customer: ownership, claim and audit event in one transaction. */
   moveCustomer(move: CustomerMove): Promise<'moved' | 'already-moved' | 'not-movable'>;
+  /** Customer id → the transfer holding its claim, for those of the given customers in an active transfer; read consistently. */
+  activeClaims(customerIds: string[]): Promise<Map<string, string>>;
 }
 
-export interface EmailMessage {
-  to: string[];
-  subject: string;
-  text: string;
-  html: string;
-}
-
+/** Tells people of a transfer: the adapter renders the notice (email on AWS) and sends it; none to send to is no error. */
 export interface MailerPort {
-  send(message: EmailMessage): Promise<void>;
+  send(notice: Notice): Promise<void>;
 }
 
 /** The key approval-link secrets are derived from. */
@@ -213,10 +214,13 @@ export interface MetricsPort {
   /** Customers that could not be moved in one re-homing attempt. */
   rehomeErrors(customers: number): void;
   emailFailure(): void;
+  /** A partner declined, on this ground. */
+  decline(reasonCode: DeclineReasonCode): void;
 }
 
 export const NO_METRICS: MetricsPort = {
   transferStatus: () => undefined,
+  decline: () => undefined,
   approvalLatency: () => undefined,
   rehomeErrors: () => undefined,
   emailFailure: () => undefined,

@@ -1,5 +1,6 @@
 import * as z from './zod.ts';
 import { isCalendarDate } from './dates.ts';
+import { DECLINE_REASON_CODES } from './decline-reasons.ts';
 import { ValidationError } from './errors.ts';
 
 /**
@@ -43,9 +44,12 @@ const signedBy = once(() => z.pipe(singleLine(120), z.string().check(z.minLength
 const reason = once(() =>
   z.string().check(z.trim(), z.minLength(3, 'must say why, in a few words'), z.maxLength(1000, 'must be at most 1000 characters')),
 );
+/** A decline's ground; its `reason` text is required with OTHER (and when no code is given, which means OTHER). */
+const reasonCode = once(() => z.enum(DECLINE_REASON_CODES, { error: `must be one of ${DECLINE_REASON_CODES.join(', ')}` }));
 const ticketId = once(() => z.pipe(singleLine(64), z.string().check(z.minLength(1, 'must not be empty'))));
 const note = once(() => z.string().check(z.trim(), z.maxLength(1000, 'must be at most 1000 characters')));
 
+/** POST /transfers, and POST /transfers/check with the same body. */
 export const createTransferBody = once(() =>
   z.strictObject({
     customerIds: z
@@ -66,12 +70,22 @@ export const createTransferBody = once(() =>
 );
 export type CreateTransferBody = z.infer<ReturnType<typeof createTransferBody>>;
 
+const declineDecision = once(() =>
+  z.strictObject({
+    decision: z.literal('decline'),
+    reasonCode: z.optional(reasonCode()),
+    reason: z.optional(reason()),
+    signedBy: signedBy(),
+    ticketId: z.optional(ticketId()),
+  }),
+);
+
 export const releaseDecisionBody = once(() =>
   z.discriminatedUnion(
     'decision',
     [
       z.strictObject({ decision: z.literal('release'), transferDate: dateOrImmediate(), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
-      z.strictObject({ decision: z.literal('decline'), reason: reason(), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
+      declineDecision(),
     ],
     { error: 'decision must be "release" or "decline"' },
   ),
@@ -83,7 +97,7 @@ export const acceptanceDecisionBody = once(() =>
     'decision',
     [
       z.strictObject({ decision: z.literal('accept'), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
-      z.strictObject({ decision: z.literal('decline'), reason: reason(), signedBy: signedBy(), ticketId: z.optional(ticketId()) }),
+      declineDecision(),
     ],
     { error: 'decision must be "accept" or "decline"' },
   ),
@@ -100,6 +114,7 @@ export const approvalForm = once(() =>
     immediate: z.optional(checked()),
     signedBy: signedBy(),
     acknowledge: z.optional(checked()),
+    reasonCode: z.optional(z.union([z.literal(''), reasonCode()])),
     reason: z.optional(note()),
   }),
 );

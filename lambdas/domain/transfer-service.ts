@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { billingAdvice } from './billing.ts';
+import { billingAdvice, type BillingAdvice } from './billing.ts';
 import { actorOf, type Caller } from './caller.ts';
 import { acceptanceStatement, declineStatement, releaseStatement } from './consent.ts';
-import { addDays, dateAt, type CalendarDate } from './dates.ts';
+import { consentRecord, type ConsentRecordDocument } from './consent-record.ts';
+import { dateAt, type CalendarDate } from './dates.ts';
+import { declineGround, type DeclineReasonCode } from './decline-reasons.ts';
 import type { CustomerPage, Partner } from './directory.ts';
-import { ConflictError, DecisionNotYetDelivered, ForbiddenError, NotAllowedError, NotFoundError, TransientError, ValidationError } from './errors.ts';
+import { adviceDate, currentPartnerId, evaluateEligibility, validRequest, verdict, type Eligibility, type RequestFacts } from './eligibility.ts';
+import { ConflictError, DecisionNotYetDelivered, ForbiddenError, NotFoundError, TransientError, ValidationError } from './errors.ts';
 import { chooseDate, type ChosenDate, type Policy } from './policy.ts';
 import {
   NO_METRICS,
@@ -20,7 +23,6 @@ import {
   type WorkflowPort,
   type WorkflowSignal,
 } from './ports.ts';
-import { cancellationNoticeEmail } from '../presentation/emails.ts';
 import {
   acceptanceDecisionBody,
   cancelBody,
@@ -116,64 +118,24 @@ export class TransferService {
   async create(caller: Caller, rawBody: unknown, meta: RequestMeta): Promise<TransferWithHistory> {
     const body = parseInput(createTransferBody, rawBody, 'request');
     const { directory, policy } = this.deps;
-    if (caller.kind === 'operator' && !body.ticketId) {
-      throw new ValidationError('An operator files a request on a support ticket\'s behalf: ticketId is required.', {
-        issues: [{ field: 'ticketId', message: 'is required for operators' }],
-      });
-    }
     const today = this.today();
-    const requested = body.requestedDate ? chooseDate(body.requestedDate, today, policy, 'requestedDate') : null;
-    const released = body.release ? chooseDate(body.release.transferDate, today, policy, 'release.transferDate') : null;
-    if (requested && released && !(requested.immediate === released.immediate && requested.transferDate === released.transferDate)) {
-      throw new ValidationError('requestedDate and release.transferDate differ; give one date (or only the release).');
-    }
+    const request = validRequest(caller, body, today, policy);
+    const { requested, released } = request;
 
     // Who holds the customers and the new partner, in one round; the current partner and the domain
-    // snapshots once the owners are known.
-    const [owned, to] = await Promise.all([directory.getOwnerships(body.customerIds), directory.getPartner(body.toPartnerId)]);
-    const unknown = body.customerIds.filter((id) => !owned.some((c) => c.id === id));
-    if (unknown.length > 0) {
-      throw new NotAllowedError('UNKNOWN_CUSTOMER', `Unknown customer${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}.`, {
-        customerIds: unknown,
-      });
-    }
-    const owners = [...new Set(owned.map((c) => c.partnerId))];
-    const fromId = owners[0];
-    if (owners.length !== 1 || fromId === undefined) {
-      throw new NotAllowedError('MIXED_PARTNERS', 'All customers of one request must belong to the same partner.', {
-        partners: owners,
-      });
-    }
-    if (fromId === body.toPartnerId) {
-      throw new NotAllowedError('SAME_PARTNER', `The customers already belong to ${body.toPartnerId}.`);
-    }
-    if (caller.kind === 'partner' && caller.partnerId !== fromId && caller.partnerId !== body.toPartnerId) {
-      throw new ForbiddenError('A partner may request a transfer only of its own customers, or to itself.');
-    }
-    if (body.release && caller.kind === 'partner' && caller.partnerId !== fromId) {
-      throw new ForbiddenError('Only the current partner can release its customers.');
-    }
-    if (!to) throw new NotAllowedError('UNKNOWN_PARTNER', `Unknown partner: ${body.toPartnerId}.`);
-    const [domains, from] = await Promise.all([
+    // snapshots once the owners are known. POST /transfers/check weighs the same facts (eligibility.ts).
+    const [owned, toPartner] = await Promise.all([directory.getOwnerships(body.customerIds), directory.getPartner(body.toPartnerId)]);
+    const facts: RequestFacts = { caller, request, owned, toPartner: toPartner ?? null, today };
+    const early = verdict(facts);
+    if (early.kind === 'refused') throw early.error;
+    const [domains, fromPartner] = await Promise.all([
       directory.firstDomains(owned.map((c) => c.id), SNAPSHOT_MAX_DOMAINS),
-      directory.getPartner(fromId),
+      directory.getPartner(early.fromId),
     ]);
-    if (!from) throw new NotAllowedError('UNKNOWN_PARTNER', `The current partner ${fromId} is not in the directory.`);
-    if (body.lockOverride && caller.kind !== 'operator') {
-      throw new ForbiddenError('Only a provider operator can override the post-transfer lock.');
-    }
-    const locked = owned
-      .filter((c) => c.lockedUntil !== null && c.lockedUntil >= today)
-      .map((c) => ({ id: c.id, lockedUntil: c.lockedUntil as string, lockEnds: addDays(c.lockedUntil as string, 1) }));
-    if (locked.length > 0 && !body.lockOverride) {
-      throw new ConflictError(
-        'LOCKED',
-        locked
-          .map((c) => `${c.id} was transferred recently and is locked until ${c.lockedUntil}; a new request is possible from ${c.lockEnds}`)
-          .join('; ') + '.',
-        { customers: locked },
-      );
-    }
+    // A customer claimed by another transfer is refused by the write itself (CUSTOMER_BUSY): the authority in a race.
+    const admitted = verdict({ ...facts, fromPartner: fromPartner ?? null });
+    if (admitted.kind === 'refused') throw admitted.error;
+    const { from, to, locked } = admitted;
 
     const at = this.deps.clock.now().toISOString();
     const actor = actorOf(caller);
@@ -188,7 +150,7 @@ export class TransferService {
       transferDate: released?.transferDate ?? null,
       immediate: released?.immediate ?? false,
       acceptedDate: filedByNewPartner && requested ? (requested.immediate ? 'immediate' : requested.transferDate) : null,
-      billing: this.advice(from, to, today, released?.transferDate ?? requested?.transferDate ?? null),
+      billing: this.advice(from, to, today, adviceDate(request)),
       ticketId: body.ticketId ?? null,
       note: body.note ?? null,
       requestedBy: actor,
@@ -213,12 +175,12 @@ export class TransferService {
       },
     ];
     if (body.release && released) {
-      const consent = this.consent(transfer, 'release', 'release', body.release.signedBy, released, null, 'request', transfer.ticketId, meta);
+      const consent = this.consent(transfer, 'release', 'release', body.release.signedBy, released, null, 'request', transfer.ticketId, meta, transfer.billing);
       events.push({ at, type: 'RELEASED', actor: { ...actor, name: body.release.signedBy }, detail: { ...consent } });
     }
     if (transfer.acceptedDate !== null && requested) {
       // A new partner's request with a date is its written acceptance of exactly that date.
-      const consent = this.consent(transfer, 'acceptance', 'accept', caller.subject, requested, null, 'request', transfer.ticketId, meta);
+      const consent = this.consent(transfer, 'acceptance', 'accept', caller.subject, requested, null, 'request', transfer.ticketId, meta, transfer.billing);
       events.push({ at, type: 'ACCEPTED', actor, detail: { ...consent } });
     }
 
@@ -245,10 +207,44 @@ export class TransferService {
     return { ...transfer, history: events };
   }
 
+  /**
+   * Whether `create` would accept this body now, and every reason why not, from the same facts; writes
+   * nothing. Its round trips: the owners, the new partner and the claims at once; then the current
+   * partner, unless it is the calling partner (read with the first), or the caller may not learn it.
+   */
+  async check(caller: Caller, rawBody: unknown): Promise<Eligibility> {
+    const body = parseInput(createTransferBody, rawBody, 'request');
+    const { directory, store, policy } = this.deps;
+    const today = this.today();
+    const request = validRequest(caller, body, today, policy);
+    // A partner other than the new one can be eligible only as the customers' current partner.
+    const likelyFrom = caller.kind === 'partner' && caller.partnerId !== body.toPartnerId ? caller.partnerId : undefined;
+    const [owned, toPartner, claims, callerPartner] = await Promise.all([
+      directory.getOwnerships(body.customerIds),
+      directory.getPartner(body.toPartnerId),
+      store.activeClaims(body.customerIds),
+      likelyFrom === undefined ? Promise.resolve(undefined) : directory.getPartner(likelyFrom),
+    ]);
+    const facts: RequestFacts = { caller, request, owned, toPartner: toPartner ?? null, claims, today };
+    const fromId = currentPartnerId(facts);
+    if (fromId === undefined) return evaluateEligibility(facts);
+    const fromPartner = fromId === likelyFrom ? callerPartner : await directory.getPartner(fromId);
+    return evaluateEligibility({ ...facts, fromPartner: fromPartner ?? null });
+  }
+
   /** A transfer the caller may see, with its customers' domain snapshots; anything else is "not found", so ids cannot be probed. */
   async getVisible(caller: Caller, id: string): Promise<TransferWithHistory> {
     const { transfer } = await this.visibleState(caller, id);
     return this.withCustomers(transfer);
+  }
+
+  /** The consent record of a transfer the caller may see: what each party signed, every event, the chain's verdict, the fingerprint. */
+  async record(caller: Caller, id: string): Promise<ConsentRecordDocument> {
+    const options = { now: this.deps.clock.now(), timeZone: this.deps.policy.timeZone };
+    const record = consentRecord(await this.visibleState(caller, id), options);
+    // One read may see an event being written without the head it moves (or the reverse): a broken
+    // chain is read once more before it is shown as broken.
+    return record.chain.state === 'broken' ? consentRecord(await this.visibleState(caller, id), options) : record;
   }
 
   /** The transfer's own items (no domains, with its steps: server-side only), for a caller who may see them. */
@@ -365,25 +361,29 @@ export class TransferService {
     let type: string;
     if (body.decision === 'decline') {
       const date = { transferDate: transfer.transferDate ?? today, immediate: transfer.immediate };
-      consent = this.consent(transfer, step, 'decline', body.signedBy, date, body.reason, request.via, ticketId, request.meta);
+      const ground = declineGroundOf(body);
+      consent = this.consent(transfer, step, 'decline', body.signedBy, date, ground, request.via, ticketId, request.meta, transfer.billing);
       to = 'DECLINED';
       type = 'DECLINED';
       signal = { kind: 'failure', error: 'TransferDeclined', cause: `The ${step} was declined.` };
+      changes = { decline: { step, reasonCode: ground.code, reason: ground.reason, signedBy: consent.signedBy, at } };
     } else if (chosen) {
       const acceptanceNeeded = !matchesAcceptance(transfer.acceptedDate, chosen);
-      consent = this.consent(transfer, step, 'release', body.signedBy, chosen, null, request.via, ticketId, request.meta);
+      const [from, toPartner] = partners ?? [];
+      // The advice for the date being signed is the one the signer is shown, and the one kept with the consent.
+      const billing = from && toPartner ? this.advice(from, toPartner, today, chosen.transferDate) : transfer.billing;
+      consent = this.consent(transfer, step, 'release', body.signedBy, chosen, null, request.via, ticketId, request.meta, billing);
       to = acceptanceNeeded ? 'AWAITING_ACCEPTANCE' : 'SCHEDULED';
       type = 'RELEASED';
       signal = { kind: 'success', output: { acceptanceNeeded, transferDate: chosen.transferDate, immediate: chosen.immediate } };
-      const [from, toPartner] = partners ?? [];
       changes = {
         transferDate: chosen.transferDate,
         immediate: chosen.immediate,
-        ...(from && toPartner ? { billing: this.advice(from, toPartner, today, chosen.transferDate) } : {}),
+        ...(from && toPartner ? { billing } : {}),
       };
     } else {
       const date = { transferDate: transfer.transferDate ?? today, immediate: transfer.immediate };
-      consent = this.consent(transfer, step, 'accept', body.signedBy, date, null, request.via, ticketId, request.meta);
+      consent = this.consent(transfer, step, 'accept', body.signedBy, date, null, request.via, ticketId, request.meta, transfer.billing);
       to = 'SCHEDULED';
       type = 'ACCEPTED';
       signal = { kind: 'success', output: { accepted: true } };
@@ -416,6 +416,7 @@ export class TransferService {
       throw error;
     }
     this.metrics.transferStatus(to);
+    if (consent.decision === 'decline') this.metrics.decline(consent.reasonCode ?? 'OTHER');
     const asked = [...transfer.history].reverse().find((e) => e.type === 'APPROVAL_REQUESTED' && e.detail.step === step);
     if (asked) this.metrics.approvalLatency(step, (Date.parse(at) - Date.parse(asked.at)) / 1000);
     try {
@@ -487,14 +488,13 @@ export class TransferService {
           ? transfer.fromPartner.name
           : transfer.toPartner.name;
     try {
-      await this.deps.mailer.send(
-        cancellationNoticeEmail({
-          transfer: { ...transfer, status: 'CANCELLED' },
-          cancelledBy,
-          reason: body.reason,
-          recipients: [...(from?.contacts ?? []), ...(to?.contacts ?? [])],
-        }),
-      );
+      await this.deps.mailer.send({
+        kind: 'cancellation',
+        transfer: { ...transfer, status: 'CANCELLED' },
+        cancelledBy,
+        reason: body.reason,
+        recipients: [...(from?.contacts ?? []), ...(to?.contacts ?? [])],
+      });
     } catch {
       // The cancel stands whatever happens to its notice; the missing notice is put on record if possible.
       await this.deps.store
@@ -526,15 +526,16 @@ export class TransferService {
     decision: ConsentRecord['decision'],
     signedBy: string,
     date: ChosenDate,
-    reason: string | null,
+    ground: DeclineGround | null,
     via: ConsentRecord['via'],
     ticketId: string | null,
     meta: RequestMeta,
+    billing: BillingAdvice | null,
   ): ConsentRecord {
     const input = { ...transfer, transferDate: date.transferDate, immediate: date.immediate, signedBy: signedBy.trim() };
     const statement =
       decision === 'decline'
-        ? declineStatement(step, { ...input, reason: reason ?? '' })
+        ? declineStatement(step, { ...input, reason: declineGround(ground?.code ?? 'OTHER', ground?.reason ?? null) })
         : step === 'release'
           ? releaseStatement(input)
           : acceptanceStatement(input);
@@ -545,7 +546,9 @@ export class TransferService {
       statement,
       transferDate: date.transferDate,
       immediate: date.immediate,
-      reason,
+      reasonCode: ground?.code ?? null,
+      reason: ground?.reason ?? null,
+      billing,
       via,
       ticketId,
       sourceIp: meta.sourceIp,
@@ -573,6 +576,23 @@ export class TransferService {
       chosenDate: chosen,
     });
   }
+}
+
+/** A decline's ground: its code, and its text (required for OTHER, which a decline without a code means). */
+interface DeclineGround {
+  code: DeclineReasonCode;
+  reason: string | null;
+}
+
+function declineGroundOf(body: { reasonCode?: DeclineReasonCode | undefined; reason?: string | undefined }): DeclineGround {
+  const code = body.reasonCode ?? 'OTHER';
+  const reason = body.reason?.trim() || null;
+  if (code === 'OTHER' && reason === null) {
+    throw new ValidationError('The decision is not valid. reason: is required when reasonCode is OTHER or not given; say why you decline, in a few words.', {
+      issues: [{ field: 'reason', message: 'is required when reasonCode is OTHER or not given' }],
+    });
+  }
+  return { code, reason };
 }
 
 /** For work done after a change is recorded: a transient failure yields `fallback`, anything else is thrown on. */

@@ -1,5 +1,6 @@
 import type { BillingAdvice } from './billing.ts';
 import type { CalendarDate } from './dates.ts';
+import type { DeclineReasonCode } from './decline-reasons.ts';
 import { ConflictError } from './errors.ts';
 
 export const TRANSFER_STATUSES = [
@@ -115,6 +116,22 @@ export interface HistoryEvent {
   type: string;
   actor: Actor;
   detail: Record<string, unknown>;
+  /**
+   * Its place in the transfer's hash chain (1 for the first event), and the SHA-256 (hex) of the
+   * event before it and of itself; absent on events written before transfers were chained.
+   */
+  seq?: number;
+  prevHash?: string;
+  hash?: string;
+}
+
+/** A declined transfer's refusal, as its JSON shows it. */
+export interface DeclineSummary {
+  step: Step;
+  reasonCode: DeclineReasonCode;
+  reason: string | null;
+  signedBy: string;
+  at: string;
 }
 
 /** A transfer as listings show it: its customers without their domains, and no history. */
@@ -136,6 +153,8 @@ export interface TransferSummary {
   billing: BillingAdvice;
   ticketId: string | null;
   note: string | null;
+  /** Once declined: which step, on what ground, by whom and when. */
+  decline?: DeclineSummary;
   requestedBy: Actor;
   createdAt: string;
   updatedAt: string;
@@ -167,7 +186,11 @@ export interface ConsentRecord {
   statement: string;
   transferDate: CalendarDate | null;
   immediate: boolean;
+  /** A decline's ground (null for a release or acceptance; absent on declines recorded before codes: OTHER); `reason` is its text. */
+  reasonCode?: DeclineReasonCode | null;
   reason: string | null;
+  /** The billing advice shown to the signer when it signed (absent on consents recorded before it was kept). */
+  billing?: BillingAdvice | null;
   via: 'request' | 'api' | 'link';
   ticketId: string | null;
   sourceIp: string | null;

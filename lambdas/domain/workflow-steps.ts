@@ -1,14 +1,7 @@
-import {
-  approvalRequestEmail,
-  confirmationEmail,
-  declineNoticeEmail,
-  expiryNoticeEmail,
-  failureAlertEmail,
-  scheduleNoticeEmail,
-} from '../presentation/emails.ts';
 import { hashSecret, linkSecret, newLinkNonce } from './approval-links.ts';
 import { addDays, startOfDay } from './dates.ts';
 import { ConflictError, RehomeFailed, TransferCancelled } from './errors.ts';
+import { alertMessage, alertSubject, recordedReasonCode, type FailureAlertNotice, type Notice } from './notices.ts';
 import type { Policy } from './policy.ts';
 import {
   NO_METRICS,
@@ -16,7 +9,6 @@ import {
   type Clock,
   type CustomerOutcome,
   type DirectoryPort,
-  type EmailMessage,
   type LinkKeyPort,
   type MailerPort,
   type MetricsPort,
@@ -105,15 +97,14 @@ export class WorkflowSteps {
       return;
     }
     if (current?.sent) return;
-    await this.deps.mailer.send(
-      approvalRequestEmail({
-        transfer: await this.deps.transfers.withCustomers(transfer),
-        step: input.step,
-        link: this.linkUrl(secret),
-        expiresAt,
-        recipients: partner?.contacts ?? [],
-      }),
-    );
+    await this.deps.mailer.send({
+      kind: 'approval-request',
+      transfer: await this.deps.transfers.withCustomers(transfer),
+      step: input.step,
+      link: this.linkUrl(secret),
+      expiresAt,
+      recipients: partner?.contacts ?? [],
+    });
     await store.markLinkSent(transfer.id, input.step, clock.now().toISOString());
   }
 
@@ -153,16 +144,15 @@ export class WorkflowSteps {
       this.deps.transfers.withCustomers(transfer),
     ]);
     const secret = linkSecret(key, transfer.id, step, link.linkNonce);
-    await this.deps.mailer.send(
-      approvalRequestEmail({
-        transfer: full,
-        step,
-        link: this.linkUrl(secret),
-        expiresAt: link.expiresAt,
-        recipients: partner?.contacts ?? [],
-        reminder: true,
-      }),
-    );
+    await this.deps.mailer.send({
+      kind: 'approval-request',
+      transfer: full,
+      step,
+      link: this.linkUrl(secret),
+      expiresAt: link.expiresAt,
+      recipients: partner?.contacts ?? [],
+      reminder: true,
+    });
     const event: HistoryEvent = {
       at: this.deps.clock.now().toISOString(),
       type: 'REMINDER_SENT',
@@ -183,8 +173,8 @@ export class WorkflowSteps {
     const wakeAt = startOfDay(transfer.transferDate, this.deps.policy.timeZone).toISOString();
     const partners = await this.partnerContacts(transfer);
     await this.sendAll([
-      scheduleNoticeEmail({ transfer, wakeAt, recipients: [this.deps.devopsEmail], audience: 'devops' }),
-      scheduleNoticeEmail({ transfer, wakeAt, recipients: [...partners.from, ...partners.to], audience: 'partner' }),
+      { kind: 'schedule', transfer, wakeAt, recipients: [this.deps.devopsEmail], audience: 'devops' },
+      { kind: 'schedule', transfer, wakeAt, recipients: [...partners.from, ...partners.to], audience: 'partner' },
     ]);
     await this.deps.store.appendEvent(transfer.id, {
       at: this.deps.clock.now().toISOString(),
@@ -307,8 +297,8 @@ export class WorkflowSteps {
     }
     const partners = await this.partnerContacts(transfer);
     await this.sendAll([
-      confirmationEmail({ transfer, recipients: partners.from, recipientRole: 'previous' }),
-      confirmationEmail({ transfer, recipients: partners.to, recipientRole: 'new' }),
+      { kind: 'confirmation', transfer, recipients: partners.from, recipientRole: 'previous' },
+      { kind: 'confirmation', transfer, recipients: partners.to, recipientRole: 'new' },
     ]);
     await this.deps.store.appendEvent(transfer.id, {
       at: this.deps.clock.now().toISOString(),
@@ -328,14 +318,18 @@ export class WorkflowSteps {
       case 'DECLINED': {
         const decline = [...transfer.history].reverse().find((e) => e.type === 'DECLINED');
         const step = (decline?.detail.step as Step | undefined) ?? 'release';
+        const reason = decline?.detail.reason;
         await this.sendAll([
-          declineNoticeEmail({
+          {
+            kind: 'decline',
             transfer,
             step,
             signedBy: String(decline?.detail.signedBy ?? ''),
-            reason: String(decline?.detail.reason ?? ''),
+            // The consent's ground; a decline recorded before codes has none: OTHER, with its words.
+            reasonCode: recordedReasonCode(decline?.detail.reasonCode),
+            reason: typeof reason === 'string' && reason.trim() !== '' ? reason : null,
             recipients: [...partners.from, ...partners.to],
-          }),
+          },
         ]);
         await store.appendEvent(transfer.id, { at, type: 'DECLINE_NOTICE_SENT', actor: SYSTEM, detail: { step } });
         return;
@@ -373,7 +367,7 @@ export class WorkflowSteps {
       }
     }
     const [partners, full] = await Promise.all([this.partnerContacts(transfer), this.deps.transfers.withCustomers(transfer)]);
-    await this.sendAll([expiryNoticeEmail({ transfer: full, step, recipients: [...partners.from, ...partners.to] })]);
+    await this.sendAll([{ kind: 'expiry', transfer: full, step, recipients: [...partners.from, ...partners.to] }]);
     return true;
   }
 
@@ -385,8 +379,11 @@ export class WorkflowSteps {
     problem: 'rehome' | 'confirmations' = 'rehome',
   ): Promise<void> {
     const full = await this.deps.transfers.withCustomers(transfer);
-    const email = failureAlertEmail({ transfer: full, outcomes, error, problem, recipients: [this.deps.devopsEmail] });
-    const [mailed, published] = await Promise.allSettled([this.deps.mailer.send(email), this.deps.alerts.publish(email.subject, email.text)]);
+    const notice: FailureAlertNotice = { kind: 'failure-alert', transfer: full, outcomes, error, problem, recipients: [this.deps.devopsEmail] };
+    const [mailed, published] = await Promise.allSettled([
+      this.deps.mailer.send(notice),
+      this.deps.alerts.publish(alertSubject(notice), alertMessage(notice)),
+    ]);
     const reached = mailed.status === 'fulfilled' || (published.status === 'fulfilled' && published.value);
     if (!reached) throw mailed.status === 'rejected' ? mailed.reason : published.status === 'rejected' ? published.reason : new Error('No alert channel');
   }
@@ -424,8 +421,8 @@ export class WorkflowSteps {
     return { from: from?.contacts ?? [], to: to?.contacts ?? [] };
   }
 
-  private async sendAll(messages: EmailMessage[]): Promise<void> {
-    for (const message of messages) await this.deps.mailer.send(message);
+  private async sendAll(notices: Notice[]): Promise<void> {
+    for (const notice of notices) await this.deps.mailer.send(notice);
   }
 }
 

@@ -18,9 +18,12 @@ export type WorkflowFunctionName = (typeof WORKFLOW_FUNCTIONS)[WorkflowFunctionK
 /** Functions behind the HTTP API; entry `lambdas/handlers/http/<name>.ts`, export `handler`. */
 export const HTTP_FUNCTIONS = [
   'health',
+  'openapi',
   'create-transfer',
+  'check-transfer',
   'list-transfers',
   'get-transfer',
+  'get-record',
   'decide',
   'cancel-transfer',
   'operate-transfer',
@@ -52,9 +55,15 @@ export interface HttpRoute {
 
 export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'GET', path: '/health', auth: 'none', handler: 'health' },
+  // The portal's contract, for anyone building against the API.
+  { method: 'GET', path: '/openapi.json', auth: 'none', handler: 'openapi' },
   { method: 'POST', path: '/transfers', auth: 'jwt', handler: 'create-transfer' },
+  // Whether a request would be accepted, before it is filed; writes nothing.
+  { method: 'POST', path: '/transfers/check', auth: 'jwt', handler: 'check-transfer' },
   { method: 'GET', path: '/transfers', auth: 'jwt', handler: 'list-transfers' },
   { method: 'GET', path: '/transfers/{id}', auth: 'jwt', handler: 'get-transfer' },
+  // The consent record: printable HTML, or PDF with Accept: application/pdf.
+  { method: 'GET', path: '/transfers/{id}/record', auth: 'jwt', handler: 'get-record' },
   { method: 'POST', path: '/transfers/{id}/release', auth: 'jwt', handler: 'decide' },
   { method: 'POST', path: '/transfers/{id}/acceptance', auth: 'jwt', handler: 'decide' },
   { method: 'POST', path: '/transfers/{id}/cancel', auth: 'jwt', handler: 'cancel-transfer' },

@@ -68,7 +68,10 @@ function blockHtml(block: Block): SafeHtml {
     case 'quote':
       return html`<div class="quote"><p class="quote-label">${block.label}</p><blockquote>${block.text}</blockquote></div>`;
     case 'action':
-      return html`<p class="action"><a class="button" href="${block.url}">${block.label}</a></p><p class="fineprint">If the button does not work, copy this address into your browser:<br><span class="url">${block.url}</span></p>`;
+      // A "bulletproof" button: the cell carries the colour (and, for Outlook's Word engine, which
+      // ignores padding on links, the padding); the one link fills it everywhere else.
+      return html`<table role="presentation" class="action" cellpadding="0" cellspacing="0" border="0"><tr><td class="button-cell" align="center"><a class="button" href="${block.url}">${block.label}</a></td></tr></table>
+<p class="fineprint">If the button does not work, copy this address into your browser:<br><span class="url">${block.url}</span></p>`;
   }
 }
 

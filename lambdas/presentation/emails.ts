@@ -1,4 +1,17 @@
-import type { CustomerOutcome, EmailMessage } from '../domain/ports.ts';
+import juice from 'juice/client';
+import { declineReasonLabel } from '../domain/decline-reasons.ts';
+import {
+  alertSubject,
+  type ApprovalRequestNotice,
+  type CancellationNotice,
+  type ConfirmationNotice,
+  type DeclineNotice,
+  type ExpiryNotice,
+  type FailureAlertNotice,
+  type Notice,
+  type ScheduleNotice,
+} from '../domain/notices.ts';
+import type { CustomerOutcome } from '../domain/ports.ts';
 import type { Step, Transfer } from '../domain/transfer.ts';
 import { action, BLOCK_CSS, blocksHtml, blocksText, heading, paragraph, type Block } from './blocks.ts';
 import { COLOURS, FONT_STACK, PRODUCT_NAME, PROVIDER_NAME } from './brand.ts';
@@ -18,6 +31,17 @@ import {
   summaryFacts,
 } from './wording.ts';
 
+/** An email as SES sends it: a subject, a plain-text part and an HTML part that say the same. */
+export interface EmailMessage {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** What an email builder takes: the notice's facts, without its kind. */
+type EmailInput<N extends Notice> = Omit<N, 'kind'>;
+
 interface EmailContent {
   transfer: Transfer;
   subject: string;
@@ -27,31 +51,50 @@ interface EmailContent {
   blocks: Block[];
 }
 
+/**
+ * The email style sheet. juice copies every rule into the elements' style attributes, since several
+ * webmail clients drop <style>; the sheet stays in the head for the clients that keep it, for its
+ * phone layout (a media query cannot be inlined, so it overrides the inline styles with !important).
+ * Colours are set with background-color, which juice also writes as the bgcolor of table cells.
+ */
 const EMAIL_CSS = `
-body { margin: 0; padding: 0; background: ${COLOURS.page}; color: ${COLOURS.ink}; font-family: ${FONT_STACK}; font-size: 16px; line-height: 1.5; -webkit-text-size-adjust: 100%; }
-.wrapper { width: 100%; background: ${COLOURS.page}; }
+body { margin: 0; padding: 0; background-color: ${COLOURS.page}; color: ${COLOURS.ink}; font-family: ${FONT_STACK}; font-size: 16px; line-height: 1.5; -webkit-text-size-adjust: 100%; }
+td, th, p, li, blockquote, caption, h1, h2 { font-family: ${FONT_STACK}; }
+td, th { font-size: 16px; line-height: 1.5; color: ${COLOURS.ink}; }
+.wrapper { width: 100%; background-color: ${COLOURS.page}; }
+.outer { padding: 24px 8px; }
 .container { width: 100%; max-width: 640px; }
-.masthead { background: ${COLOURS.brand}; color: #ffffff; padding: 16px 24px; border-radius: 10px 10px 0 0; }
-.brand { font-size: 20px; font-weight: 700; letter-spacing: 0.02em; }
-.product { font-size: 16px; opacity: 0.9; padding-left: 8px; }
-.card { background: ${COLOURS.card}; padding: 24px; border: 1px solid ${COLOURS.line}; border-top: 0; border-radius: 0 0 10px 10px; }
-h1 { font-size: 22px; line-height: 1.3; margin: 0 0 12px; }
+.masthead { background-color: ${COLOURS.brand}; color: #ffffff; padding: 16px 24px; border-radius: 10px 10px 0 0; }
+.brand { font-size: 20px; font-weight: 700; letter-spacing: 0.02em; color: #ffffff; }
+.product { font-size: 16px; padding-left: 4px; color: #ffffff; }
+.card { background-color: ${COLOURS.card}; padding: 24px; border: 1px solid ${COLOURS.line}; border-top: 0; border-radius: 0 0 10px 10px; }
+h1 { font-size: 22px; line-height: 1.3; margin: 0 0 12px; color: ${COLOURS.ink}; }
 .lead { font-size: 17px; }
 .footer { color: ${COLOURS.muted}; font-size: 13px; padding: 16px 24px 32px; }
 a { color: ${COLOURS.brand}; }
-a.button { color: #ffffff; }
 ${BLOCK_CSS}
+.action { margin: 24px 0 8px; border-collapse: separate; }
+.button-cell { background-color: ${COLOURS.brand}; border-radius: 6px; mso-padding-alt: 12px 22px; }
+a.button { color: #ffffff; background-color: ${COLOURS.brand}; font-size: 16px; line-height: 1.25; }
 @media (max-width: 480px) {
-  .card, .masthead, .footer { padding-left: 16px; padding-right: 16px; }
-  .facts th, .facts td { display: block; width: auto; padding: 4px 0; }
-  .facts tr + tr td { border-top: 0; }
-  .facts tr + tr th { padding-top: 12px; }
+  .outer { padding: 16px 4px !important; }
+  .card, .masthead, .footer { padding-left: 16px !important; padding-right: 16px !important; }
+  .facts th, .facts td { display: block !important; width: auto !important; padding: 4px 0 !important; }
+  .facts tr + tr td { border-top: 0 !important; }
+  .facts tr + tr th { padding-top: 12px !important; }
+  .action { width: 100% !important; }
+  a.button { display: block !important; text-align: center !important; }
 }
 `;
 
+/** Inline styles for the clients that drop <style>; the sheet itself stays for those that keep it. */
+function inlineStyles(document: string): string {
+  return juice(document, { removeStyleTags: false, preserveImportant: true, resolveCSSVariables: false });
+}
+
 /** The one layout of every HTML email: header band, a card with the content, a footer. */
 function emailLayout(content: { title: string; heading: string; lead: string; body: SafeHtml; footer: string }): string {
-  return html`<!DOCTYPE html>
+  const document = html`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -63,20 +106,23 @@ function emailLayout(content: { title: string; heading: string; lead: string; bo
 <body>
 <div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${content.lead}</div>
 <table role="presentation" class="wrapper" width="100%" cellpadding="0" cellspacing="0" border="0">
-<tr><td align="center" style="padding:24px 8px">
+<tr><td class="outer" align="center">
+<!--[if mso]><table role="presentation" width="640" align="center" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->
 <table role="presentation" class="container" cellpadding="0" cellspacing="0" border="0">
-<tr><td class="masthead"><span class="brand">${PROVIDER_NAME}</span><span class="product">${PRODUCT_NAME}</span></td></tr>
+<tr><td class="masthead"><span class="brand">${PROVIDER_NAME}</span> <span class="product">${PRODUCT_NAME}</span></td></tr>
 <tr><td class="card">
 <h1>${content.heading}</h1>
 <p class="lead">${content.lead}</p>
 ${content.body}</td></tr>
 <tr><td class="footer">${content.footer}</td></tr>
 </table>
+<!--[if mso]></td></tr></table><![endif]-->
 </td></tr>
 </table>
 </body>
 </html>
 `.toString();
+  return inlineStyles(document);
 }
 
 function composeEmail(recipients: readonly string[], content: EmailContent): EmailMessage {
@@ -92,30 +138,46 @@ function composeEmail(recipients: readonly string[], content: EmailContent): Ema
   };
 }
 
-function transferSummary(transfer: Transfer, viewer?: Step): Block[] {
-  return [heading('Transfer summary'), summaryFacts(transfer, viewer)];
+/** The email of a notice, its times in `timeZone` (the deployment's TRANSFER_TIMEZONE). */
+export function renderNotice(notice: Notice, timeZone: string): EmailMessage {
+  switch (notice.kind) {
+    case 'approval-request':
+      return approvalRequestEmail(notice, timeZone);
+    case 'schedule':
+      return scheduleNoticeEmail(notice, timeZone);
+    case 'confirmation':
+      return confirmationEmail(notice, timeZone);
+    case 'decline':
+      return declineNoticeEmail(notice, timeZone);
+    case 'cancellation':
+      return cancellationNoticeEmail(notice, timeZone);
+    case 'expiry':
+      return expiryNoticeEmail(notice, timeZone);
+    case 'failure-alert':
+      return failureAlertEmail(notice, timeZone);
+  }
+}
+
+/** That mail flow is untouched, set apart: it is what a partner most needs to be sure of. */
+function mailFlowNotice(): Block {
+  return { kind: 'notice', tone: 'info', text: MAIL_FLOW_UNCHANGED };
+}
+
+function transferSummary(transfer: Transfer, timeZone: string, viewer?: Step): Block[] {
+  return [heading('Transfer summary'), summaryFacts(transfer, timeZone, viewer)];
 }
 
 /** When the re-homing happens, for sentences ("… will move immediately" / "… on 2025-05-01 (from 00:00 …)"). */
-function scheduledWhen(transfer: Transfer, wakeAt: string): string {
+function scheduledWhen(transfer: Transfer, wakeAt: string, timeZone: string): string {
   if (transfer.immediate) return 'immediately';
-  if (transfer.transferDate) return `on ${dateWithStart(transfer.transferDate)}`;
-  return `at ${formatInstant(wakeAt)}`;
+  if (transfer.transferDate) return `on ${dateWithStart(transfer.transferDate, timeZone)}`;
+  return `at ${formatInstant(wakeAt, timeZone)}`;
 }
 
 /** For subjects: "immediately" / "for 2025-05-01". */
-function scheduledFor(transfer: Transfer, wakeAt: string): string {
+function scheduledFor(transfer: Transfer, wakeAt: string, timeZone: string): string {
   if (transfer.immediate) return 'immediately';
-  return `for ${transfer.transferDate ?? formatInstant(wakeAt)}`;
-}
-
-export interface ApprovalRequestEmailInput {
-  transfer: Transfer;
-  step: Step;
-  link: string;
-  expiresAt: string;
-  recipients: readonly string[];
-  reminder?: boolean;
+  return `for ${transfer.transferDate ?? formatInstant(wakeAt, timeZone)}`;
 }
 
 function approvalAsk(transfer: Transfer, step: Step): string {
@@ -135,11 +197,11 @@ function approvalAsk(transfer: Transfer, step: Step): string {
   );
 }
 
-export function approvalRequestEmail(input: ApprovalRequestEmailInput): EmailMessage {
+export function approvalRequestEmail(input: EmailInput<ApprovalRequestNotice>, timeZone: string): EmailMessage {
   const { transfer, step, link, expiresAt, reminder = false } = input;
   const party = askedParty(transfer, step);
   const what = step === 'release' ? 'release' : 'acceptance';
-  const deadline = formatInstant(expiresAt);
+  const deadline = formatInstant(expiresAt, timeZone);
   return composeEmail(input.recipients, {
     transfer,
     subject:
@@ -149,7 +211,7 @@ export function approvalRequestEmail(input: ApprovalRequestEmailInput): EmailMes
     lead: approvalAsk(transfer, step),
     blocks: [
       ...(reminder ? [paragraph(`We have not received a decision from ${party.name} yet.`)] : []),
-      ...transferSummary(transfer, step),
+      ...transferSummary(transfer, timeZone, step),
       heading('Billing advice'),
       ...billingBlocks(transfer),
       heading('Your decision'),
@@ -161,62 +223,48 @@ export function approvalRequestEmail(input: ApprovalRequestEmailInput): EmailMes
           'the time and your IP address.',
       ),
       paragraph(`The link is meant for ${party.name} only and works until ${deadline}. Please do not forward it.`),
-      paragraph(MAIL_FLOW_UNCHANGED),
+      mailFlowNotice(),
     ],
   });
 }
 
-export interface ScheduleNoticeEmailInput {
-  transfer: Transfer;
-  wakeAt: string;
-  recipients: readonly string[];
-  audience: 'devops' | 'partner';
-}
-
-export function scheduleNoticeEmail(input: ScheduleNoticeEmailInput): EmailMessage {
+export function scheduleNoticeEmail(input: EmailInput<ScheduleNotice>, timeZone: string): EmailMessage {
   const { transfer, wakeAt } = input;
   const { fromPartner, toPartner, customers } = transfer;
-  const when = scheduledWhen(transfer, wakeAt);
+  const when = scheduledWhen(transfer, wakeAt, timeZone);
   const moving = `${customerNames(customers)} from ${fromPartner.name} to ${toPartner.name}`;
   if (input.audience === 'devops') {
     return composeEmail(input.recipients, {
       transfer,
-      subject: `Re-homing scheduled ${scheduledFor(transfer, wakeAt)}: ${customerCount(customers)} from ${fromPartner.name} to ${toPartner.name} (${transfer.id})`,
+      subject: `Re-homing scheduled ${scheduledFor(transfer, wakeAt, timeZone)}: ${customerCount(customers)} from ${fromPartner.name} to ${toPartner.name} (${transfer.id})`,
       heading: 'Re-homing scheduled',
       lead:
         `Escalation to the DevOps team: both partners have agreed to move ${moving}. ` +
-        `Please expect the re-homing of ${customerCount(customers)} ${when}; the workflow starts at ${formatInstant(wakeAt)}.`,
+        `Please expect the re-homing of ${customerCount(customers)} ${when}; the workflow starts at ${formatInstant(wakeAt, timeZone)}.`,
       blocks: [
         paragraph(
           `Only ownership changes. ${MAIL_FLOW_UNCHANGED} If any customer cannot be moved, operators receive an alert listing each customer's outcome.`,
         ),
-        ...transferSummary(transfer),
+        ...transferSummary(transfer, timeZone),
       ],
     });
   }
   return composeEmail(input.recipients, {
     transfer,
-    subject: `Transfer scheduled ${scheduledFor(transfer, wakeAt)}: ${moving} (${transfer.id})`,
+    subject: `Transfer scheduled ${scheduledFor(transfer, wakeAt, timeZone)}: ${moving} (${transfer.id})`,
     heading: 'Transfer agreed and scheduled',
     lead: `Both partners have agreed: ${moving} will move ${when}.`,
     blocks: [
-      paragraph(
-        `Until then nothing changes. When the move is done, both partners receive a confirmation. ${MAIL_FLOW_UNCHANGED}`,
-      ),
-      ...transferSummary(transfer),
+      paragraph('Until then nothing changes. When the move is done, both partners receive a confirmation.'),
+      mailFlowNotice(),
+      ...transferSummary(transfer, timeZone),
       heading('Billing advice'),
       ...billingBlocks(transfer),
     ],
   });
 }
 
-export interface ConfirmationEmailInput {
-  transfer: Transfer;
-  recipients: readonly string[];
-  recipientRole: 'previous' | 'new';
-}
-
-export function confirmationEmail(input: ConfirmationEmailInput): EmailMessage {
+export function confirmationEmail(input: EmailInput<ConfirmationNotice>, timeZone: string): EmailMessage {
   const { transfer } = input;
   const { fromPartner, toPartner, customers } = transfer;
   const them = pronoun(customers);
@@ -231,19 +279,26 @@ export function confirmationEmail(input: ConfirmationEmailInput): EmailMessage {
     subject: `Transfer completed: ${customerNames(customers)} now with ${toPartner.name} (${transfer.id})`,
     heading: 'Transfer completed',
     lead,
-    blocks: [paragraph(MAIL_FLOW_UNCHANGED), ...transferSummary(transfer)],
+    blocks: [mailFlowNotice(), ...transferSummary(transfer, timeZone)],
   });
 }
 
-export interface DeclineNoticeEmailInput {
-  transfer: Transfer;
-  step: Step;
-  signedBy: string;
-  reason: string;
-  recipients: readonly string[];
+/** The ground of a decline: its label always, the decliner's words when given. */
+function declineReasonBlocks(input: EmailInput<DeclineNotice>): Block[] {
+  const words = input.reason?.trim() ?? '';
+  return [
+    {
+      kind: 'facts',
+      rows: [
+        { label: 'Declined by', value: `${input.signedBy}, for ${askedParty(input.transfer, input.step).name}` },
+        { label: 'Reason', value: declineReasonLabel(input.reasonCode) },
+      ],
+    },
+    ...(words ? [{ kind: 'quote', label: 'In their words', text: words } satisfies Block] : []),
+  ];
 }
 
-export function declineNoticeEmail(input: DeclineNoticeEmailInput): EmailMessage {
+export function declineNoticeEmail(input: EmailInput<DeclineNotice>, timeZone: string): EmailMessage {
   const { transfer, step } = input;
   const party = askedParty(transfer, step);
   return composeEmail(input.recipients, {
@@ -254,23 +309,14 @@ export function declineNoticeEmail(input: DeclineNoticeEmailInput): EmailMessage
       `${party.name}, as the ${roleOf(step)}, declined the transfer of ${customerNames(transfer.customers)} ` +
       `from ${transfer.fromPartner.name} to ${transfer.toPartner.name}. The transfer is closed; nothing changes for the customers.`,
     blocks: [
-      { kind: 'facts', rows: [{ label: 'Declined by', value: `${input.signedBy}, for ${party.name}` }] },
-      { kind: 'quote', label: 'Reason given', text: input.reason },
+      ...declineReasonBlocks(input),
       paragraph('If the transfer is still wanted, a new transfer request can be filed.'),
-      ...transferSummary(transfer),
+      ...transferSummary(transfer, timeZone),
     ],
   });
 }
 
-export interface CancellationNoticeEmailInput {
-  transfer: Transfer;
-  /** Who cancelled, as shown: a partner's name or "MailShield support (ticket …)". */
-  cancelledBy: string;
-  reason: string;
-  recipients: readonly string[];
-}
-
-export function cancellationNoticeEmail(input: CancellationNoticeEmailInput): EmailMessage {
+export function cancellationNoticeEmail(input: EmailInput<CancellationNotice>, timeZone: string): EmailMessage {
   const { transfer } = input;
   return composeEmail(input.recipients, {
     transfer,
@@ -282,18 +328,12 @@ export function cancellationNoticeEmail(input: CancellationNoticeEmailInput): Em
     blocks: [
       { kind: 'facts', rows: [{ label: 'Cancelled by', value: input.cancelledBy }] },
       { kind: 'quote', label: 'Reason given', text: input.reason },
-      ...transferSummary(transfer),
+      ...transferSummary(transfer, timeZone),
     ],
   });
 }
 
-export interface ExpiryNoticeEmailInput {
-  transfer: Transfer;
-  step: Step;
-  recipients: readonly string[];
-}
-
-export function expiryNoticeEmail(input: ExpiryNoticeEmailInput): EmailMessage {
+export function expiryNoticeEmail(input: EmailInput<ExpiryNotice>, timeZone: string): EmailMessage {
   const { transfer, step } = input;
   const party = askedParty(transfer, step);
   const verb = step === 'release' ? 'release' : 'accept';
@@ -304,17 +344,8 @@ export function expiryNoticeEmail(input: ExpiryNoticeEmailInput): EmailMessage {
     lead:
       `${party.name}, as the ${roleOf(step)}, did not ${verb} or decline the transfer within the approval window. ` +
       'The transfer has expired; nothing changed for the customers.',
-    blocks: [paragraph('If the transfer is still wanted, a new transfer request can be filed.'), ...transferSummary(transfer)],
+    blocks: [paragraph('If the transfer is still wanted, a new transfer request can be filed.'), ...transferSummary(transfer, timeZone)],
   });
-}
-
-export interface FailureAlertEmailInput {
-  transfer: Transfer;
-  outcomes: readonly CustomerOutcome[];
-  error: string;
-  /** What failed: the re-homing itself (default), or only the confirmations after a completed move. */
-  problem?: 'rehome' | 'confirmations';
-  recipients: readonly string[];
 }
 
 const OUTCOME_LABELS: Record<CustomerOutcome['outcome'], string> = {
@@ -338,16 +369,19 @@ function outcomeRows(transfer: Transfer, outcomes: readonly CustomerOutcome[]): 
   return [...listed, ...extra];
 }
 
-export function failureAlertEmail(input: FailureAlertEmailInput): EmailMessage {
-  const { transfer, outcomes } = input;
+/** `problem` defaults to the re-homing itself. */
+export function failureAlertEmail(
+  input: Omit<EmailInput<FailureAlertNotice>, 'problem'> & { problem?: FailureAlertNotice['problem'] },
+  timeZone: string,
+): EmailMessage {
+  const notice = { ...input, kind: 'failure-alert', problem: input.problem ?? 'rehome' } satisfies FailureAlertNotice;
+  const { transfer, outcomes } = notice;
   const moved = outcomes.filter((outcome) => outcome.outcome !== 'failed').length;
   const parties = `${transfer.fromPartner.name} to ${transfer.toPartner.name}`;
-  const confirmations = input.problem === 'confirmations';
+  const confirmations = notice.problem === 'confirmations';
   return composeEmail(input.recipients, {
     transfer,
-    subject: confirmations
-      ? `Action needed: confirmations not sent for transfer ${transfer.id} (${parties})`
-      : `Action needed: re-homing failed for transfer ${transfer.id} (${parties})`,
+    subject: alertSubject(notice),
     heading: confirmations ? 'Confirmations not sent' : 'Re-homing failed',
     lead: confirmations
       ? `The transfer from ${parties} is completed: ${moved} of ${customerCount(transfer.customers)} ` +
@@ -359,7 +393,7 @@ export function failureAlertEmail(input: FailureAlertEmailInput): EmailMessage {
     blocks: [
       { kind: 'quote', label: 'Error', text: input.error },
       { kind: 'table', caption: 'Outcome per customer', head: ['Customer', 'Outcome', 'Detail'], rows: outcomeRows(transfer, outcomes) },
-      ...transferSummary(transfer),
+      ...transferSummary(transfer, timeZone),
     ],
   });
 }

@@ -37,7 +37,7 @@ label { font-weight: 600; }
 .choice label, .check label { font-weight: 400; }
 .choice .hint { margin: 0; font-size: 14px; }
 input[type="radio"], input[type="checkbox"] { flex: none; width: 22px; height: 22px; margin: 1px 0 0; accent-color: ${COLOURS.brand}; }
-input[type="text"], input[type="date"], textarea { display: block; width: 100%; max-width: 28rem; font: inherit; color: inherit; background: #ffffff; padding: 10px 12px; border: 1px solid #7b8594; border-radius: 6px; }
+input[type="text"], input[type="date"], select, textarea { display: block; width: 100%; max-width: 28rem; font: inherit; color: inherit; background: #ffffff; padding: 10px 12px; border: 1px solid #7b8594; border-radius: 6px; }
 textarea { max-width: 100%; min-height: 7rem; resize: vertical; }
 input:disabled { background: ${COLOURS.page}; color: ${COLOURS.muted}; }
 [aria-invalid="true"] { border: 2px solid ${COLOURS.error}; }
@@ -71,7 +71,8 @@ ${BLOCK_CSS}
 /**
  * Progressive enhancement only; the server validates everything. Moves the focus to the error
  * summary of a rejected form (so that it is read out and its links are the next Tab stops), greys
- * out the date while "immediate" is ticked, and makes the reason required while "decline" is chosen.
+ * out the date while "immediate" is ticked, shows the decline's reason fields only while "decline" is
+ * chosen, and makes the words required then unless a listed reason (other than "another") is chosen.
  */
 const PAGE_SCRIPT = `(function () {
   var summary = document.querySelector('.error-summary');
@@ -81,10 +82,14 @@ const PAGE_SCRIPT = `(function () {
   var immediate = form.querySelector('#immediate');
   var date = form.querySelector('#transferDate');
   var reason = form.querySelector('#reason');
+  var code = form.querySelector('#reasonCode');
+  var declineOnly = form.querySelector('[data-decline-only]');
   var decline = form.querySelector('input[name="decision"][value="decline"]');
   function sync() {
     if (immediate && date) date.disabled = immediate.checked;
-    if (reason && decline) reason.required = decline.checked;
+    var declining = Boolean(decline && decline.checked);
+    if (declineOnly) declineOnly.hidden = !declining;
+    if (reason) reason.required = declining && (!code || code.value === '' || code.value === 'OTHER');
   }
   form.addEventListener('change', sync);
   sync();

@@ -1,4 +1,5 @@
 import { SIGNER_PLACEHOLDER } from '../domain/consent.ts';
+import { DECLINE_REASON_CODES, declineGround, declineReasonLabel } from '../domain/decline-reasons.ts';
 import type { ConsentRecord, PartyRef, Step, Transfer, TransferSummary } from '../domain/transfer.ts';
 import { blocksHtml, paragraph, type Block, type Fact } from './blocks.ts';
 import { PROVIDER_NAME } from './brand.ts';
@@ -36,6 +37,8 @@ export interface ApprovalPageView {
   latestDate: string;
   /** ISO instant the link expires. */
   expiresAt: string;
+  /** The deployment's TRANSFER_TIMEZONE: times and a date's start are shown in it. */
+  timeZone: string;
   /** From a rejected POST; shown at the top and next to fields. */
   errors?: { field: string; message: string }[];
   values?: {
@@ -43,6 +46,7 @@ export interface ApprovalPageView {
     transferDate?: string;
     immediate?: boolean;
     signedBy?: string;
+    reasonCode?: string;
     reason?: string;
     acknowledge?: boolean;
   };
@@ -93,7 +97,7 @@ function decisionOptions(transfer: Transfer, step: Step): DecisionOption[] {
 function fieldAnchor(view: ApprovalPageView, field: string): string | undefined {
   if (field === 'decision') return `decision-${decisionOptions(view.transfer, view.step)[0]?.value ?? 'decline'}`;
   if (field === 'transferDate' || field === 'immediate') return view.step === 'release' ? field : undefined;
-  return ['signedBy', 'reason', 'acknowledge'].includes(field) ? field : undefined;
+  return ['signedBy', 'reasonCode', 'reason', 'acknowledge'].includes(field) ? field : undefined;
 }
 
 const FIELD_LABELS: Readonly<Record<string, string>> = {
@@ -101,6 +105,7 @@ const FIELD_LABELS: Readonly<Record<string, string>> = {
   transferDate: 'Transfer date',
   immediate: 'Immediate transfer',
   signedBy: 'Full name',
+  reasonCode: 'Reason for declining',
   reason: 'Reason',
   acknowledge: 'Written consent',
 };
@@ -163,7 +168,7 @@ function transferDateFieldset(view: ApprovalPageView, errors: Errors): SafeHtml 
   const immediate = values ? values.immediate === true : transfer.immediate;
   return html`<fieldset>
 <legend>Transfer date</legend>
-<p class="hint" id="transferDate-hint">The customers move at the start of the chosen date (00:00, ${PROVIDER_NAME} time zone). Choose a date from ${view.today} to ${view.latestDate}. Recommended: ${transfer.billing.recommendedDate}, the next invoice date of ${transfer.fromPartner.name}. Another date is allowed, but without proration both partners may bill the customer for part of a period.</p>
+<p class="hint" id="transferDate-hint">The customers move at the start of the chosen date (00:00 ${view.timeZone}). Choose a date from ${view.today} to ${view.latestDate}. Recommended: ${transfer.billing.recommendedDate}, the next invoice date of ${transfer.fromPartner.name}. Another date is allowed, but without proration both partners may bill the customer for part of a period.</p>
 <div class="field">
 <label for="transferDate">Date</label>
 ${fieldError(errors, 'transferDate')}<input type="date" id="transferDate" name="transferDate" min="${view.today}" max="${view.latestDate}" value="${date}"${describedBy(errors, 'transferDate', ['transferDate-hint'])}>
@@ -173,21 +178,37 @@ ${fieldError(errors, 'immediate')}<div class="check"><input type="checkbox" id="
 `;
 }
 
-function agreedDate(transfer: Transfer): SafeHtml {
+function agreedDate(transfer: Transfer, timeZone: string): SafeHtml {
   const when = transfer.immediate
     ? 'Immediately, as soon as you accept'
     : transfer.transferDate
-      ? dateWithStart(transfer.transferDate)
+      ? dateWithStart(transfer.transferDate, timeZone)
       : 'Not chosen';
   return html`<dl class="readonly"><dt>Transfer date chosen by ${transfer.fromPartner.name}</dt><dd>${when}</dd></dl>
 `;
 }
 
-function reasonField(values: ApprovalPageView['values'], errors: Errors): SafeHtml {
-  return html`<div class="field">
-<label for="reason">Reason for declining <span class="label-note">(required if you decline)</span></label>
-<p class="hint" id="reason-hint">Both partners see the reason.</p>
+/**
+ * The ground of a decline, from the closed list, and the decliner's own words (needed for "another
+ * reason" or when none is chosen). Shown whatever is chosen without script; the page's script shows
+ * it only while "decline" is chosen.
+ */
+function declineReasonFields(values: ApprovalPageView['values'], errors: Errors): SafeHtml {
+  const chosen = values?.reasonCode ?? '';
+  const options = DECLINE_REASON_CODES.map(
+    (code) => html`<option value="${code}"${chosen === code && html` selected`}>${declineReasonLabel(code)}</option>`,
+  );
+  return html`<div class="decline-reason" data-decline-only>
+<div class="field">
+<label for="reasonCode">Reason for declining <span class="label-note">(if you decline)</span></label>
+<p class="hint" id="reasonCode-hint">Both partners see the reason you choose and any words you add.</p>
+${fieldError(errors, 'reasonCode')}<select id="reasonCode" name="reasonCode"${describedBy(errors, 'reasonCode', ['reasonCode-hint'])}><option value=""${chosen === '' && html` selected`}>Choose a reason</option>${options}</select>
+</div>
+<div class="field">
+<label for="reason">Reason for declining, in your words <span class="label-note">(required for “${declineReasonLabel('OTHER')}” or when no reason is chosen)</span></label>
+<p class="hint" id="reason-hint">Optional for any other reason, to say more.</p>
 ${fieldError(errors, 'reason')}<textarea id="reason" name="reason" rows="4" maxlength="1000"${describedBy(errors, 'reason', ['reason-hint'])}>${values?.reason ?? ''}</textarea>
+</div>
 </div>
 `;
 }
@@ -222,9 +243,9 @@ function decisionForm(view: ApprovalPageView, errors: Errors): SafeHtml {
   return html`<section class="card" aria-labelledby="decision-title">
 <h2 id="decision-title">Your decision</h2>
 <form method="post" data-approval>
-${decisionFieldset(view, errors)}${view.step === 'release' ? transferDateFieldset(view, errors) : agreedDate(view.transfer)}${reasonField(view.values, errors)}${signatureFields(view, errors)}<button type="submit" class="button">Submit signed decision</button>
+${decisionFieldset(view, errors)}${view.step === 'release' ? transferDateFieldset(view, errors) : agreedDate(view.transfer, view.timeZone)}${declineReasonFields(view.values, errors)}${signatureFields(view, errors)}<button type="submit" class="button">Submit signed decision</button>
 </form>
-<p class="fineprint">This link expires at ${formatInstant(view.expiresAt)}. Opening this page changed nothing: only submitting the form records a decision, with your name, the time and your IP address.</p>
+<p class="fineprint">This link expires at ${formatInstant(view.expiresAt, view.timeZone)}. Opening this page changed nothing: only submitting the form records a decision, with your name, the time and your IP address.</p>
 </section>
 `;
 }
@@ -255,7 +276,7 @@ export function approvalPage(view: ApprovalPageView): string {
   const title = approvalTitle(view);
   return pageLayout({
     title: errors.size > 0 ? `Error: ${title}` : title,
-    main: html`${errorSummary(view)}${approvalIntro(view)}${card('Transfer details', [summaryFacts(view.transfer, view.step)])}${card('Billing advice', billingBlocks(view.transfer))}${decisionForm(view, errors)}`,
+    main: html`${errorSummary(view)}${approvalIntro(view)}${card('Transfer details', [summaryFacts(view.transfer, view.timeZone, view.step)])}${card('Billing advice', billingBlocks(view.transfer))}${decisionForm(view, errors)}`,
     script: true,
   });
 }
@@ -271,25 +292,28 @@ export interface DecisionRecordedView {
   at: string;
   /** The same decision was submitted again; the first one stands. */
   repeated: boolean;
+  /** The deployment's TRANSFER_TIMEZONE: times and a date's start are shown in it. */
+  timeZone: string;
 }
 
-/** What was decided, by whom, for which date or why. */
-function consentFacts(transfer: TransferSummary, step: Step, consent: ConsentRecord): Fact[] {
+/** What was decided, by whom, for which date or why (a decline's ground as its signed statement puts it). */
+function consentFacts(transfer: TransferSummary, step: Step, consent: ConsentRecord, timeZone: string): Fact[] {
   const party = askedParty(transfer, step);
-  const date = consent.immediate ? 'Immediately' : consent.transferDate ? dateWithStart(consent.transferDate) : undefined;
+  const date = consent.immediate ? 'Immediately' : consent.transferDate ? dateWithStart(consent.transferDate, timeZone) : undefined;
+  const declined = consent.decision === 'decline';
   return [
     { label: 'Decision', value: `${decisionLabel(consent.decision)} (${roleOf(step)})` },
     { label: 'Signed by', value: `${consent.signedBy}, for ${party.name}` },
-    ...(consent.decision !== 'decline' && date ? [{ label: 'Transfer date', value: date }] : []),
-    ...(consent.reason ? [{ label: 'Reason', value: consent.reason }] : []),
+    ...(!declined && date ? [{ label: 'Transfer date', value: date }] : []),
+    ...(declined ? [{ label: 'Reason', value: declineGround(consent.reasonCode ?? 'OTHER', consent.reason) }] : []),
   ];
 }
 
 function recordedFacts(view: DecisionRecordedView): Fact[] {
   const { consent } = view;
   return [
-    ...consentFacts(view.transfer, view.step, consent),
-    { label: 'Recorded at', value: formatInstant(view.at) },
+    ...consentFacts(view.transfer, view.step, consent, view.timeZone),
+    { label: 'Recorded at', value: formatInstant(view.at, view.timeZone) },
     ...(consent.sourceIp ? [{ label: 'From IP address', value: consent.sourceIp }] : []),
   ];
 }
@@ -301,7 +325,7 @@ function nextSteps(view: DecisionRecordedView): string {
     return `The transfer is closed and both partners are told. Nothing changes for the customers; they stay with ${transfer.fromPartner.name}.`;
   }
   const when = consent.immediate || transfer.immediate ? 'immediately' : `on ${consent.transferDate ?? transfer.transferDate ?? 'the agreed date'}`;
-  const scheduled = `Both partners have agreed. The customers move to ${transfer.toPartner.name} ${when}, at the start of the day (${PROVIDER_NAME} time zone), and both partners receive a confirmation when it is done.`;
+  const scheduled = `Both partners have agreed. The customers move to ${transfer.toPartner.name} ${when}, at the start of the day (00:00 ${view.timeZone}), and both partners receive a confirmation when it is done.`;
   switch (transfer.status) {
     case 'AWAITING_RELEASE':
     case 'AWAITING_ACCEPTANCE':
@@ -335,7 +359,7 @@ export function decisionRecordedPage(view: DecisionRecordedView): string {
 <h1>${title}</h1>
 <p class="lead">${lead}</p>
 </section>
-${card('Recorded decision', recorded)}${card('What happens next', [paragraph(nextSteps(view)), paragraph(MAIL_FLOW_UNCHANGED), paragraph('You can close this page.')])}${card('Transfer details', [summaryFacts(view.transfer)])}`,
+${card('Recorded decision', recorded)}${card('What happens next', [paragraph(nextSteps(view)), paragraph(MAIL_FLOW_UNCHANGED), paragraph('You can close this page.')])}${card('Transfer details', [summaryFacts(view.transfer, view.timeZone)])}`,
   });
 }
 
@@ -415,8 +439,11 @@ function problemWording(problem: LinkProblem, transfer: TransferSummary | undefi
   }
 }
 
-/** `consent`: the decision a used link recorded, shown so that its holder knows what stands. */
-export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: TransferSummary; message?: string; consent?: ConsentRecord }): string {
+/** `consent`: the decision a used link recorded, shown so that its holder knows what stands; a transfer's dates start in `timeZone`. */
+export function linkProblemPage(
+  problem: LinkProblem,
+  detail?: { timeZone: string; transfer?: TransferSummary; message?: string; consent?: ConsentRecord },
+): string {
   const transfer = detail?.transfer;
   const consent = detail?.consent;
   const wording = problemWording(problem, transfer);
@@ -426,6 +453,6 @@ export function linkProblemPage(problem: LinkProblem, detail?: { transfer?: Tran
     main: html`<section class="card">
 <h1>${wording.title}</h1>
 ${blocksHtml(blocks)}</section>
-${transfer && consent && card('Recorded decision', [{ kind: 'facts', rows: consentFacts(transfer, consent.step, consent) }])}${transfer && card('Transfer details', [summaryFacts(transfer)])}`,
+${transfer && consent && detail && card('Recorded decision', [{ kind: 'facts', rows: consentFacts(transfer, consent.step, consent, detail.timeZone) }])}${transfer && detail && card('Transfer details', [summaryFacts(transfer, detail.timeZone)])}`,
   });
 }

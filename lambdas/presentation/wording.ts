@@ -1,7 +1,6 @@
 import type { BillingAdvice } from '../domain/billing.ts';
 import type { ConsentRecord, CustomerSummary, PartyRef, Step, TransferCustomer, TransferStatus, TransferSummary } from '../domain/transfer.ts';
 import type { Block, Fact, FactLine } from './blocks.ts';
-import { PROVIDER_NAME } from './brand.ts';
 
 /** Wording shared by emails and pages, so a transfer is described the same way everywhere. */
 
@@ -52,17 +51,51 @@ export function customerLine(customer: CustomerSummary | TransferCustomer): Fact
   return { main, detail: more > 0 ? `${shown.join(', ')} and ${more.toLocaleString('en-US')} more` : shown.join(', ') };
 }
 
-/** An instant as a reader can check it against any clock: date and minute, in UTC. */
-export function formatInstant(iso: string): string {
+const instantFormatters = new Map<string, Intl.DateTimeFormat>();
+
+function instantFormatter(timeZone: string): Intl.DateTimeFormat {
+  let formatter = instantFormatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'longOffset',
+    });
+    instantFormatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+function isUtc(timeZone: string): boolean {
+  return timeZone === 'UTC' || timeZone === 'Etc/UTC';
+}
+
+/** "GMT-05:00" (or "GMT" at zero) as "UTC−05:00", with a true minus sign. */
+function utcOffset(gmt: string): string {
+  const offset = gmt.replace(/^GMT/, '');
+  return `UTC${offset === '' ? '+00:00' : offset.replace('-', '\u2212')}`;
+}
+
+/**
+ * An instant as people of the deployment read it: date and minute (24-hour) in `timeZone`,
+ * named with the zone and its UTC offset at that instant, e.g. "2026-12-02 17:05 (America/New_York, UTC−05:00)".
+ */
+export function formatInstant(iso: string, timeZone: string): string {
   const instant = new Date(iso);
   if (Number.isNaN(instant.getTime())) return iso;
-  const text = instant.toISOString();
-  return `${text.slice(0, 10)} ${text.slice(11, 16)} UTC`;
+  const parts = Object.fromEntries(instantFormatter(timeZone).formatToParts(instant).map((part) => [part.type, part.value]));
+  const when = `${parts.year ?? ''}-${parts.month ?? ''}-${parts.day ?? ''} ${parts.hour ?? ''}:${parts.minute ?? ''}`;
+  return isUtc(timeZone) ? `${when} (UTC)` : `${when} (${timeZone}, ${utcOffset(parts.timeZoneName ?? 'GMT')})`;
 }
 
 /** A calendar date with the moment it starts, since a transfer happens at the start of its date. */
-export function dateWithStart(date: string): string {
-  return `${date} (from 00:00, ${PROVIDER_NAME} time zone)`;
+export function dateWithStart(date: string, timeZone: string): string {
+  return `${date} (from 00:00 ${isUtc(timeZone) ? 'UTC' : timeZone})`;
 }
 
 const STATUS_LABELS: Record<TransferStatus, string> = {
@@ -86,9 +119,9 @@ export function decisionLabel(decision: ConsentRecord['decision']): string {
 }
 
 /** When the transfer happens, as seen by the partner deciding `viewer` (the releasing partner may still choose). */
-export function whenLabel(transfer: TransferSummary, viewer?: Step): string {
+export function whenLabel(transfer: TransferSummary, timeZone: string, viewer?: Step): string {
   if (transfer.immediate) return 'Immediately, once both partners have agreed';
-  if (transfer.transferDate) return dateWithStart(transfer.transferDate);
+  if (transfer.transferDate) return dateWithStart(transfer.transferDate, timeZone);
   if (viewer === 'release') {
     return transfer.requestedDate
       ? `${transfer.requestedDate} requested; to be confirmed or changed by you`
@@ -97,15 +130,15 @@ export function whenLabel(transfer: TransferSummary, viewer?: Step): string {
   return transfer.requestedDate ? `${transfer.requestedDate} (requested, not agreed yet)` : 'Not chosen yet';
 }
 
-/** The short summary every email and page carries. */
-export function summaryFacts(transfer: TransferSummary, viewer?: Step): Block {
+/** The short summary every email and page carries; a date's start in `timeZone`. */
+export function summaryFacts(transfer: TransferSummary, timeZone: string, viewer?: Step): Block {
   const rows: Fact[] = [
     { label: 'Transfer ID', value: transfer.id },
     ...(transfer.ticketId ? [{ label: 'Ticket', value: transfer.ticketId }] : []),
     { label: transfer.customers.length === 1 ? 'Customer' : 'Customers', value: transfer.customers.map(customerLine) },
     { label: 'From (current partner)', value: partyLabel(transfer.fromPartner) },
     { label: 'To (new partner)', value: partyLabel(transfer.toPartner) },
-    { label: 'Transfer date', value: whenLabel(transfer, viewer) },
+    { label: 'Transfer date', value: whenLabel(transfer, timeZone, viewer) },
     { label: 'Status', value: statusLabel(transfer.status) },
     ...(transfer.note ? [{ label: 'Note', value: transfer.note }] : []),
   ];

@@ -29,14 +29,17 @@ interface HttpAccess {
 
 const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
   health: { description: 'Answers 200 when the API is ready' },
+  openapi: { description: "Serves the API's OpenAPI 3.1 document" },
   'create-transfer': {
     // Read/write also covers its idempotency records (Powertools, same table).
     table: 'readWrite',
     startExecution: true,
     description: 'Files a transfer request and starts its workflow',
   },
+  'check-transfer': { table: 'read', description: 'Tells whether a transfer request would be accepted, writing nothing' },
   'list-transfers': { table: 'read', description: "Lists the caller's transfers" },
   'get-transfer': { table: 'read', description: 'Shows one transfer with its history' },
+  'get-record': { table: 'read', description: 'Renders the consent record of a transfer as HTML or PDF' },
   decide: {
     table: 'readWrite',
     taskResponse: true,
@@ -69,6 +72,8 @@ const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
 const PUBLIC_ROUTES: Partial<Record<HttpFunctionName, string>> = {
   health:
     'Health check for uptime probes: it takes no input, reads no data and answers only {"status":"ok"}, so it needs no caller identity.',
+  openapi:
+    'The OpenAPI document describes the public contract of the API for portal developers; it takes no input and holds no data of any partner or transfer.',
   'approval-page':
     'Approval links are opened by partners who have no portal account or JWT; the unguessable secret in the path (HMAC-derived, stored only as a SHA-256 hash, expiring) is the credential, and the handler checks it.',
 };

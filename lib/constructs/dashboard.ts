@@ -7,10 +7,12 @@ import {
   APPROVAL_STEPS,
   STATUSES,
   approvalLatencyMetric,
+  declinesMetric,
   emailFailuresMetric,
   rehomeErrorsMetric,
   transfersMetric,
 } from '../business-metrics.ts';
+import { DECLINE_REASON_CODES } from '../../lambdas/domain/decline-reasons.ts';
 
 /** Properties of an {@link OperationsDashboard}. */
 export interface OperationsDashboardProps {
@@ -46,7 +48,7 @@ const THIRD = { width: 8, height: 6 } as const;
 
 /**
  * The operators' CloudWatch dashboard: the business metrics the functions emit through Powertools
- * (transfers by status, approval latency per step, re-home errors, email failures), the workflow's
+ * (transfers by status, declines by reason, approval latency per step, re-home errors, email failures), the workflow's
  * executions, each function's errors and throttles, the alarms' state and a link to the runbook.
  */
 export class OperationsDashboard extends Construct {
@@ -85,7 +87,13 @@ export class OperationsDashboard extends Construct {
         title: 'Transfers entering each status',
         left: STATUSES.map((status) => transfersMetric(status, sum(status))),
         leftYAxis: counts('transfers'),
-        ...HALF,
+        ...THIRD,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Declines by reason',
+        left: DECLINE_REASON_CODES.map((code) => declinesMetric(code, sum(code))),
+        leftYAxis: counts('declines'),
+        ...THIRD,
       }),
       new cloudwatch.GraphWidget({
         title: 'Approval latency (p50, p90)',
@@ -95,7 +103,7 @@ export class OperationsDashboard extends Construct {
           ),
         ),
         leftYAxis: { min: 0, label: 'seconds', showUnits: false },
-        ...HALF,
+        ...THIRD,
       }),
     );
 

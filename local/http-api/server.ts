@@ -51,6 +51,23 @@ export interface LocalHttpApiOptions {
    * (a preflight is an OPTIONS request like any other: 404).
    */
   cors?: LocalCorsSettings;
+  /**
+   * Called with every answer to a request that matched a route (the authorizer's and the gateway's own
+   * answers included), as sent; for contract tests. A hook that throws is logged, and the answer still sent.
+   */
+  onAnswer?: (answer: LocalHttpAnswer) => void;
+}
+
+/** An answer as {@link LocalHttpApiOptions.onAnswer} sees it (a HEAD's body is the one the handler returned). */
+export interface LocalHttpAnswer {
+  /** The matched route, e.g. `GET /transfers/{id}`. */
+  routeKey: string;
+  method: string;
+  /** The request's path; approval paths carry a link's secret. */
+  path: string;
+  status: number;
+  headers: Readonly<Record<string, string | string[]>>;
+  body: Buffer;
 }
 
 export interface LocalCorsSettings {
@@ -519,6 +536,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     const rawPath = queryAt === -1 ? url : url.slice(0, queryAt);
     const rawQueryString = queryAt === -1 ? '' : url.slice(queryAt + 1);
     let logPath = loggablePath(rawPath, undefined);
+    let routeKey: string | undefined;
     const preflight = cors?.isPreflight(method, req) === true;
     void (async () => {
       let response: HttpResponse;
@@ -532,6 +550,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
         } else {
           const match = findRoute(routes, method, rawPath);
           logPath = loggablePath(rawPath, match);
+          routeKey = match?.compiled.routeKey;
           response = await respond(req, requestId, rawPath, rawQueryString, match);
         }
       } catch (error) {
@@ -543,6 +562,13 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
         }
       }
       if (cors !== undefined && !preflight) response = cors.apply(req.headers.origin, response);
+      if (routeKey !== undefined && options.onAnswer !== undefined) {
+        try {
+          options.onAnswer({ routeKey, method, path: rawPath, status: response.statusCode, headers: response.headers, body: response.body });
+        } catch (error) {
+          log(`answer hook error ${method} ${logPath}: ${errorName(error)}`);
+        }
+      }
       try {
         if (!res.headersSent && !res.destroyed) send(res, method, response, requestId);
       } catch (error) {

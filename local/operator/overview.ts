@@ -104,6 +104,9 @@ export class OperatorOverview {
         note: transfer.note ? oneLine(transfer.note, 500) : null,
         outcomes: (transfer.outcomes ?? []).map((o) => ({ ...o, ...(o.reason ? { reason: oneLine(o.reason, 300) } : {}) })),
         billingAdvice: transfer.billing?.advice ? oneLine(transfer.billing.advice, 500) : null,
+        decline: transfer.decline
+          ? { ...transfer.decline, signedBy: oneLine(transfer.decline.signedBy, 120), reason: transfer.decline.reason ? oneLine(transfer.decline.reason, 300) : null }
+          : null,
       },
       execution: execution?.view ?? null,
       timeline: mergeTimelines(execution ? executionTimeline(execution.events) : [], transferTimeline(transfer.history ?? [])),

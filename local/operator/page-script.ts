@@ -266,6 +266,7 @@ export const OPERATOR_PAGE_SCRIPT = `(function () {
     fact(facts, 'From \\u2192 to', t.fromPartner.name + ' (' + t.fromPartner.id + ') \\u2192 ' + t.toPartner.name + ' (' + t.toPartner.id + ')');
     fact(facts, 'Date', dateText(t));
     if (t.ticketId) fact(facts, 'Ticket', t.ticketId);
+    if (t.decline) fact(facts, 'Declined', t.decline.step + ' declined, ' + t.decline.reasonCode + (t.decline.reason ? ': ' + t.decline.reason : '') + ' (signed by ' + t.decline.signedBy + ')');
     if (t.note) fact(facts, 'Note', t.note);
     if (t.outcomes && t.outcomes.length > 0) {
       fact(facts, 'Outcomes', t.outcomes.map(function (o) { return o.customerId + ' ' + o.outcome + (o.reason ? ' (' + o.reason + ')' : ''); }).join('; '));

@@ -71,6 +71,7 @@ export function transferDetailText(view: TransferDetailView): string {
     ['Updated', utcText(transfer.updatedAt)],
   ];
   if (transfer.ticketId) facts.push(['Ticket', transfer.ticketId]);
+  if (transfer.decline) facts.push(['Declined', declineText(transfer.decline)]);
   if (execution?.error) facts.push(['Error', `${execution.error}${execution.cause ? `: ${execution.cause}` : ''}`]);
   if (transfer.outcomes.length > 0) {
     facts.push(['Outcomes', transfer.outcomes.map((o) => `${o.customerId} ${o.outcome}${o.reason ? ` (${o.reason})` : ''}`).join('; ')]);
@@ -78,4 +79,9 @@ export function transferDetailText(view: TransferDetailView): string {
   const labelWidth = Math.max(...facts.map(([label]) => width(label)));
   const header = facts.map(([label, value]) => `${pad(label, labelWidth)}  ${oneLine(value, 300)}`).join('\n');
   return `${header}\n\n${timelineTable(view.timeline)}`;
+}
+
+/** A decline as operators read it: the step, the ground's code and the partner's words, who signed. */
+function declineText(decline: NonNullable<TransferDetailView['transfer']['decline']>): string {
+  return `${decline.step} declined, ${decline.reasonCode}${decline.reason ? `: ${decline.reason}` : ''} (signed by ${decline.signedBy})`;
 }

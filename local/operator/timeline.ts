@@ -28,6 +28,7 @@ export interface TransferLike {
   note?: string | null;
   outcomes?: { customerId: string; outcome: string; reason?: string }[];
   billing?: { advice?: string };
+  decline?: { step: string; reasonCode: string; reason: string | null; signedBy: string; at: string };
   history?: TransferHistoryEvent[];
 }
 
@@ -99,6 +100,7 @@ export interface TransferDetailView {
     note: string | null;
     outcomes: { customerId: string; outcome: string; reason?: string }[];
     billingAdvice: string | null;
+    decline: { step: string; reasonCode: string; reason: string | null; signedBy: string; at: string } | null;
   };
   execution: ExecutionView | null;
   timeline: TimelineEntry[];
@@ -327,7 +329,7 @@ export function executionTimeline(events: readonly SfnHistoryEvent[]): TimelineE
   return entries;
 }
 
-const QUIET_DETAIL_KEYS = new Set(['statement', 'userAgent', 'sourceIp', 'note']);
+const QUIET_DETAIL_KEYS = new Set(['statement', 'userAgent', 'sourceIp', 'note', 'billing']);
 
 function detailValue(value: unknown): string {
   if (Array.isArray(value)) return value.map(detailValue).join(', ');

@@ -7,6 +7,7 @@ import { DynamoTransferStore, LINK_GRACE_SECONDS } from '../../lambdas/adapters/
 import { TABLE_INDEXES } from '../../lambdas/adapters/table-schema.ts';
 import type { DirectoryFile } from '../../lambdas/domain/directory.ts';
 import { ConflictError, ValidationError } from '../../lambdas/domain/errors.ts';
+import { genesisHash, verifyChain } from '../../lambdas/domain/history-chain.ts';
 import { summaryOf, transferCustomer, type ConsentRecord, type HistoryEvent, type Transfer, type TransferStatus } from '../../lambdas/domain/transfer.ts';
 import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
 import { createTable } from '../../local/stack.ts';
@@ -176,6 +177,23 @@ function event(type: string, at = '2026-03-10T15:00:00.000Z', detail: Record<str
   return { at, type, actor: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' }, detail };
 }
 
+/** `events` as the store keeps them: chained from the transfer's genesis, seq 1..n. */
+function chainedFromGenesis(transferId: string, events: HistoryEvent[]): HistoryEvent[] {
+  return events.map((e, index) => ({
+    ...e,
+    seq: index + 1,
+    prevHash: index === 0 ? genesisHash(transferId) : expect.stringMatching(/^[0-9a-f]{64}$/),
+    hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+  }));
+}
+
+/** What the transfer's stored history and head say about its chain. */
+async function chainOf(transferId: string) {
+  const state = await store.getState(transferId);
+  if (!state) throw new Error(`no transfer ${transferId}`);
+  return verifyChain(transferId, state.transfer.history, state.chainHead ?? null);
+}
+
 function consent(decision: ConsentRecord['decision']): ConsentRecord {
   return {
     step: 'release',
@@ -315,18 +333,32 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
       domains: ['c-1.example'],
       domainsTruncated: false,
     });
-    expect(Object.keys((await rawItem('TRANSFER#TR-CREATE-1', 'TRANSFER')) ?? {}).sort()).toEqual(
-      ['pk', 'sk', 'kind', ...Object.keys(transfer), 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].sort(),
+    // The transfer item keeps the head of its history's chain: the one event, seq 1.
+    const transferRaw = (await rawItem('TRANSFER#TR-CREATE-1', 'TRANSFER')) ?? {};
+    expect(Object.keys(transferRaw).sort()).toEqual(
+      ['pk', 'sk', 'kind', ...Object.keys(transfer), 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'chainSeq', 'chainHash'].sort(),
     );
+    const eventRaw = items.find((i) => i.kind?.S === 'event') ?? {};
+    expect(transferRaw.chainSeq).toEqual({ N: '1' });
+    expect(transferRaw.chainHash).toEqual(eventRaw.hash);
+    expect(eventRaw).toMatchObject({ seq: { N: '1' }, prevHash: { S: genesisHash('TR-CREATE-1') }, hash: { S: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect((await item('TRANSFER#TR-CREATE-1', 'TRANSFER'))?.customers).toEqual(summaryOf(transfer).customers);
     expect((await rawItem('CUSTOMER#C-1', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
     expect((await rawItem('CUSTOMER#C-2', 'CLAIM'))?.transferId).toEqual({ S: 'TR-CREATE-1' });
 
     const stored = await store.get('TR-CREATE-1');
-    expect(stored).toEqual({ ...transfer, history: [event('REQUESTED')] });
+    expect(stored).toEqual({ ...transfer, history: chainedFromGenesis('TR-CREATE-1', [event('REQUESTED')]) });
     expect(stored?.history.map((e) => e.type)).toEqual(['REQUESTED']);
     expect(Object.keys(stored ?? {})).not.toContain('pk');
     expect(Object.keys(stored ?? {})).not.toContain('gsi1pk');
+    // The head is the server's: never in the transfer's JSON, given apart by getState.
+    expect(Object.keys(stored ?? {})).not.toContain('chainSeq');
+    expect(Object.keys(stored ?? {})).not.toContain('chainHash');
+    const state = await store.getState('TR-CREATE-1');
+    expect(state?.transfer).not.toHaveProperty('chainSeq');
+    expect(state?.transfer).not.toHaveProperty('chainHash');
+    expect(state?.chainHead).toEqual({ seq: 1, hash: eventRaw.hash?.S });
+    expect(await chainOf('TR-CREATE-1')).toMatchObject({ state: 'intact', events: 1 });
   });
 
   it('a second transfer claiming a busy customer is CUSTOMER_BUSY and writes nothing at all', async () => {
@@ -350,6 +382,7 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     const types = ['REQUESTED', 'RELEASED', 'ACCEPTED', 'NOTE_1', 'NOTE_2', 'NOTE_3'];
     await store.create({ transfer: newTransfer('TR-ORDER-1', ['C-5']), events: types.map((type) => event(type, at)) });
     expect((await store.get('TR-ORDER-1'))?.history.map((e) => e.type)).toEqual(types);
+    expect((await store.get('TR-ORDER-1'))?.history.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('discard removes every item of a transfer whose workflow did not start, and frees its claims', async () => {
@@ -571,6 +604,7 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
 
     it('moves ownership only: domains, settings and users stay byte-for-byte the same', async () => {
       await store.create({ transfer: newTransfer('TR-MOVE-1', ['C-M1']), events: [event('REQUESTED')] });
+      await store.create({ transfer: newTransfer('TR-OTHER-1', []), events: [event('REQUESTED')] });
       const mailBefore = await mailFlowItems('C-M1');
       expect(JSON.parse(mailBefore)).toHaveLength(5);
 
@@ -592,15 +626,25 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
         ['AUDIT#2026-04-01T04:00:05.000Z#TR-MOVE-1', 'P-NORTH', 'P-SOUTH'],
       ]);
       expect((await store.get('TR-MOVE-1'))?.history.map((e) => e.type)).toEqual(['REQUESTED', 'CUSTOMER_MOVED']);
+      expect(await chainOf('TR-MOVE-1')).toMatchObject({ state: 'intact', events: 2 });
 
-      // A retry of the same move recognises it and changes nothing.
+      // A retry of the same move recognises it and changes nothing, its history included.
       const afterFirst = await partition('CUSTOMER#C-M1');
+      const transferAfterFirst = await partition('TRANSFER#TR-MOVE-1');
       await expect(store.moveCustomer(move('TR-MOVE-1', 'C-M1'))).resolves.toBe('already-moved');
       expect(await partition('CUSTOMER#C-M1')).toEqual(afterFirst);
+      expect(await partition('TRANSFER#TR-MOVE-1')).toEqual(transferAfterFirst);
 
       // Another transfer moving it from its previous partner finds it gone.
+      const otherBefore = await partition('TRANSFER#TR-OTHER-1');
       await expect(store.moveCustomer(move('TR-OTHER-1', 'C-M1'))).resolves.toBe('not-movable');
       expect(await partition('CUSTOMER#C-M1')).toEqual(afterFirst);
+      expect(await partition('TRANSFER#TR-OTHER-1')).toEqual(otherBefore);
+      // The refused moves wrote no event: the next event of each transfer follows its stored head.
+      await store.appendEvent('TR-MOVE-1', event('NOTE', '2026-04-01T05:00:00.000Z'));
+      await store.appendEvent('TR-OTHER-1', event('NOTE', '2026-04-01T05:00:00.000Z'));
+      expect(await chainOf('TR-MOVE-1')).toMatchObject({ state: 'intact', events: 3 });
+      expect(await chainOf('TR-OTHER-1')).toMatchObject({ state: 'intact', events: 2 });
 
       const after = await directory.getCustomer('C-M1', { users: 100, domains: 1000 });
       const original = customer('C-M1', 'P-NORTH');
@@ -609,15 +653,23 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     });
 
     it('a transfer that does not hold the customer\'s claim cannot move it, even while nobody claims it', async () => {
+      await store.create({ transfer: newTransfer('TR-STRAY-1', []), events: [event('REQUESTED')] });
       expect(await rawItem('CUSTOMER#C-M3', 'CLAIM')).toBeUndefined();
       const before = await partition('CUSTOMER#C-M3');
       await expect(store.moveCustomer(move('TR-STRAY-1', 'C-M3'))).resolves.toBe('not-movable');
       expect(await partition('CUSTOMER#C-M3')).toEqual(before);
+      // Nor can a transfer that does not exist: it has no history to record the move in.
+      const error = await failure(store.moveCustomer(move('TR-NOWHERE-1', 'C-M3')));
+      expect(error).toBeInstanceOf(ConflictError);
+      expect(error).toMatchObject({ code: 'UNKNOWN_TRANSFER' });
+      expect(await partition('CUSTOMER#C-M3')).toEqual(before);
+      expect(await partition('TRANSFER#TR-NOWHERE-1')).toEqual([]);
       expect((await directory.getCustomer('C-M3', { users: 100, domains: 1000 }))?.partnerId).toBe('P-NORTH');
     });
 
     it('a customer claimed by another transfer is not movable and stays exactly as it was', async () => {
       await store.create({ transfer: newTransfer('TR-MOVE-2', ['C-M2']), events: [event('REQUESTED')] });
+      await store.create({ transfer: newTransfer('TR-NOT-THE-CLAIMER', []), events: [event('REQUESTED')] });
       const before = await partition('CUSTOMER#C-M2');
       await expect(store.moveCustomer(move('TR-NOT-THE-CLAIMER', 'C-M2'))).resolves.toBe('not-movable');
       expect(await partition('CUSTOMER#C-M2')).toEqual(before);
@@ -668,7 +720,7 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
     const recording = recordingStore();
     try {
       const stored = await recording.store.get('TR-HUGE-1');
-      expect(stored).toEqual({ ...transfer, history: [event('REQUESTED')] });
+      expect(stored).toEqual({ ...transfer, history: chainedFromGenesis('TR-HUGE-1', [event('REQUESTED')]) });
       // Two round trips: the transfer's own items, then its customers' snapshots in one batch.
       expect(recording.requests.map((r) => r.operation)).toEqual(['QueryCommand', 'BatchGetItemCommand']);
       expect(JSON.stringify(stored).length).toBeLessThan(6 * 1024 * 1024);

@@ -146,6 +146,7 @@ function form(page: Page) {
     decline: page.getByRole('radio', { name: /^Decline: the customers stay with Acme IT Services/ }),
     date: page.getByLabel('Date', { exact: true }),
     immediate: page.getByRole('checkbox', { name: /^Transfer immediately instead/ }),
+    reasonCode: page.getByRole('combobox', { name: /^Reason for declining/ }),
     reason: page.getByRole('textbox', { name: /^Reason for declining/ }),
     signedBy: page.getByRole('textbox', { name: 'Your full name' }),
     acknowledge: page.getByRole('checkbox', { name: /^I have read the statement above and I sign it/ }),
@@ -174,10 +175,12 @@ async function expectWellFormedPage(page: Page, viewport: Viewport): Promise<voi
   const { controls, unlabelled } = await unlabelledControls(page);
   expect(controls).toBeGreaterThanOrEqual(5);
   expect(unlabelled, 'form controls without <label for> or aria-label').toEqual([]);
-  // What a screen reader gets: the controls (the date field as a Date with its month/day/year
-  // spin buttons and calendar button) and the submit button, each with a name.
+  // What a screen reader gets: the controls shown (the date field as a Date with its month/day/year
+  // spin buttons and calendar button; a decline's reasons only while "decline" is chosen) and the
+  // submit button, each with a name.
   const named = await accessibleControls(page);
-  expect(named.length).toBeGreaterThan(controls);
+  const shown = await page.locator('input:not([type="hidden"]), textarea, select').filter({ visible: true }).count();
+  expect(named.length).toBeGreaterThan(shown);
   for (const control of named) {
     expect(control.name, `accessible name of a ${control.role}`).not.toBe('');
   }
@@ -334,24 +337,38 @@ for (const viewport of VIEWPORTS) {
       const acceptance = await open(viewport, onTestFinished, await linkFor(NEW_PARTNER, id, since));
       const a = form(acceptance.page);
       expect(await acceptance.page.locator('.readonly dd').textContent()).toContain('Immediately');
+      // The reasons show only once "decline" is chosen.
+      expect(await a.reasonCode.isVisible()).toBe(false);
       await press(viewport, a.decline);
+      expect(await a.reasonCode.isVisible()).toBe(true);
+      expect(await a.reasonCode.inputValue()).toBe('');
       await a.signedBy.fill('Dana Lee');
       await press(viewport, a.acknowledge);
       expect(await browserValidation(acceptance.page, () => press(viewport, a.submit))).toEqual({ posted: false, invalid: ['reason'] });
       expect(await validity(acceptance.page, '#reason')).toMatchObject({ valueMissing: true });
       await expectUndecided(id, 'AWAITING_ACCEPTANCE');
 
+      // A reason from the list stands alone: the words become optional.
+      await a.reasonCode.selectOption({ label: 'A contract with the customer is still in force' });
+      expect(await validity(acceptance.page, '#reason')).toMatchObject({ valueMissing: false });
       await a.reason.fill('We cannot support this customer before the next quarter.');
       await screenshot(acceptance.page, viewport, '08-acceptance-decline-filled');
       await expectRecorded(acceptance.page, await submitted(acceptance.page, () => press(viewport, a.submit)), 'Declined', 'Dana Lee');
-      expect(await recorded(acceptance.page, 'Reason').textContent()).toContain('We cannot support this customer');
+      expect(await recorded(acceptance.page, 'Reason').textContent()).toContain(
+        'A contract with the customer is still in force: We cannot support this customer',
+      );
       await expectWellFormedPage(acceptance.page, viewport);
       await screenshot(acceptance.page, viewport, '09-acceptance-declined');
 
       const declined = await transferNow(id);
       expect(declined.status).toBe('DECLINED');
       expect(eventsOf(declined, 'DECLINED').map((e) => e.detail)).toEqual([
-        expect.objectContaining({ decision: 'decline', signedBy: 'Dana Lee', reason: 'We cannot support this customer before the next quarter.' }),
+        expect.objectContaining({
+          decision: 'decline',
+          signedBy: 'Dana Lee',
+          reasonCode: 'CONTRACT_IN_FORCE',
+          reason: 'We cannot support this customer before the next quarter.',
+        }),
       ]);
       expect([...errors, ...acceptance.errors]).toEqual([]);
     });
@@ -440,7 +457,8 @@ for (const viewport of VIEWPORTS) {
       expect(stops.filter((stop) => !stop.visible), 'focused elements without a visible outline or shadow').toEqual([]);
       // Every control of the form was on the way, in the order of the page.
       const order = [...new Set(stops.map((stop) => stop.id).filter((stopId) => stopId !== ''))];
-      expect(order).toEqual(['decision-release', 'transferDate', 'immediate', 'reason', 'signedBy', 'acknowledge']);
+      // The decline's reasons are hidden while "release" is chosen: no Tab stop.
+      expect(order).toEqual(['decision-release', 'transferDate', 'immediate', 'signedBy', 'acknowledge']);
 
       await expectRecorded(page, await submitted(page, () => page.keyboard.press('Enter')), 'Released', 'Alice Smith');
       await screenshot(page, viewport, '13-keyboard-release-recorded');

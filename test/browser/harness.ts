@@ -118,6 +118,7 @@ export async function browserValidation(page: Page, act: () => Promise<void>): P
 // In-page probes
 
 interface DomStyle {
+  fontFamily: string;
   outlineStyle: string;
   outlineWidth: string;
   boxShadow: string;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import { signLocalToken } from '../../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../../local/local-client.ts';
+import { AnswerContract } from '../contract/answers.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
 import { documentClient, eventsOf, linksIn, poll, scanTable, stepLinkFor } from './support.ts';
@@ -97,11 +98,15 @@ async function open(link: string, method: 'GET' | 'HEAD' = 'GET', headers: Recor
 const RELEASE_FORM = { decision: 'release', transferDate: inAWeek, signedBy: 'Alice Smith', acknowledge: 'on' };
 const ACCEPT_FORM = { decision: 'accept', signedBy: 'Dana Lee', acknowledge: 'on' };
 
+const contract = new AnswerContract();
+
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-links-'));
   stack = await startLocalStack({
     stateDir,
     ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    // Every answer is checked against the OpenAPI document, as startTestStack does.
+    onAnswer: (answer) => contract.check(answer),
     maxWaitSeconds: 1,
     maxRetryIntervalMs: 200,
     seedFile: TEST_DIRECTORY,
@@ -126,6 +131,8 @@ afterAll(async () => {
   db?.destroy();
   await stack?.stop();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  const failure = contract.failure();
+  if (failure !== undefined) throw new Error(failure);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import { directoryFileSchema, type DirectoryFile } from '../../lambdas/domain/directory.ts';
 import { LOCAL_JWT_ALG, loadOrCreateSigningKey, localJwtSettings, signLocalToken, type LocalSigningKey } from '../../local/jwt-keys.ts';
 import { LocalClient, type ApiAnswer, type StoredEmail, type TransferView } from '../../local/local-client.ts';
+import { AnswerContract } from '../contract/answers.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
 
@@ -279,12 +280,16 @@ async function createFixtures(): Promise<void> {
   await Promise.all([readFixture, ...targets.values()].map(waitForApprovalRequest));
 }
 
+const contract = new AnswerContract();
+
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-authz-'));
   otherStateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-authz-other-'));
   stack = await startLocalStack({
     stateDir,
     ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    // Every answer is checked against the OpenAPI document, as startTestStack does.
+    onAnswer: (answer) => contract.check(answer),
     maxWaitSeconds: 1,
     maxRetryIntervalMs: 200,
     seedFile: await writeDirectory(),
@@ -299,6 +304,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   for (const dir of [stateDir, otherStateDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  const failure = contract.failure();
+  if (failure !== undefined) throw new Error(failure);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ describe('re-homing failures', () => {
     expect(alert?.body.text).toContain('1 of 2 customers could not be moved: C-A02');
     expect(alert?.body.text).toContain('  - Customer A01 (C-A01) | Moved');
     expect(alert?.body.text).toMatch(/ {2}- Customer A02 \(C-A02\) \| Failed \| no longer owned by P-ACME/);
-    expect(alert?.body.html).toContain('<td>Customer A02 (C-A02)</td><td>Failed</td>');
+    expect(alert?.body.html).toMatch(/<td[^>]*>Customer A02 \(C-A02\)<\/td><td[^>]*>Failed<\/td>/);
 
     // The execution stopped on the re-homing state itself, so it can be redriven from there.
     const described = await waitForExecution(id, ['FAILED']);
@@ -345,7 +345,7 @@ describe('re-homing failures', () => {
     expect(alert?.body.text).toContain('  - Customer A05 (C-A05) | Moved');
     expect(alert?.body.text).toContain('Status: Completed');
     expect(alert?.body.text).not.toMatch(/could not be completed|re-homing failed/i);
-    expect(alert?.body.html).toContain('<td>Customer A05 (C-A05)</td><td>Moved</td>');
+    expect(alert?.body.html).toMatch(/<td[^>]*>Customer A05 \(C-A05\)<\/td><td[^>]*>Moved<\/td>/);
     // No partner got a confirmation.
     expect((await t.client.emails(since)).filter((email) => email.subject.startsWith('Transfer completed') && email.subject.includes(id))).toEqual([]);
   });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import { LOCAL_JWT_ALG, loadOrCreateSigningKey, localJwtSettings, signLocalToken } from '../../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../../local/local-client.ts';
+import { AnswerContract } from '../contract/answers.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
 import { documentClient, linksIn, poller, stepLinkFor } from './support.ts';
@@ -198,6 +199,8 @@ const emailsSeen: StoredEmail[] = [];
 let tokens: { acme: string; blue: string; coral: string; dune: string; operator: string };
 const completed = { id: '', releaseLink: '', acceptLink: '' };
 
+const contract = new AnswerContract();
+
 beforeAll(async () => {
   // Capture from before the stack starts (the handlers' modules load then) until after it stopped.
   tapStream(process.stdout, 'stdout');
@@ -217,6 +220,8 @@ async function run(): Promise<void> {
   stack = await startLocalStack({
     stateDir,
     ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    // Every answer is checked against the OpenAPI document, as startTestStack does.
+    onAnswer: (answer) => contract.check(answer),
     maxWaitSeconds: 1,
     maxRetryIntervalMs: 200,
     seedFile: TEST_DIRECTORY,
@@ -304,6 +309,8 @@ afterAll(async () => {
   stopCapture();
   db?.destroy();
   for (const dir of [stateDir, otherStateDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  const failure = contract.failure();
+  if (failure !== undefined) throw new Error(failure);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -157,7 +157,20 @@ describe('cdk-nag AwsSolutions checks', () => {
         'AwsSolutions-APIG4 Api/HttpApi',
         'AwsSolutions-SMG4 ApprovalLinkKey/Secret',
         // X-Ray on every function role; StopExecution's execution ARNs on cancel-transfer's.
-        ...['Health', 'CreateTransfer', 'ListTransfers', 'GetTransfer', 'Decide', 'CancelTransfer', 'OperateTransfer', 'GetCustomer', 'ApprovalPage'].map(
+        ...[
+          'Health',
+          'Openapi',
+          'CreateTransfer',
+          'CheckTransfer',
+          'ListTransfers',
+          'GetTransfer',
+          'GetRecord',
+          'Decide',
+          'CancelTransfer',
+          'OperateTransfer',
+          'GetCustomer',
+          'ApprovalPage',
+        ].map(
           (id) => `AwsSolutions-IAM5 Api/${id}Role`,
         ),
         ...['RequestApproval', 'RemindOrExpire', 'ScheduleTransfer', 'RehomeCustomers', 'SendConfirmations', 'RecordOutcome'].map(
@@ -168,7 +181,7 @@ describe('cdk-nag AwsSolutions checks', () => {
       ].sort(),
     );
     const publicRoutes = acknowledgements.filter((acknowledgement) => acknowledgement.id === 'AwsSolutions-APIG4').map((a) => a.path.split('/')[3]);
-    expect(publicRoutes.sort()).toEqual(['GET--approvals--{secret}', 'GET--health', 'HEAD--approvals--{secret}', 'POST--approvals--{secret}']);
+    expect(publicRoutes.sort()).toEqual(['GET--approvals--{secret}', 'GET--health', 'GET--openapi.json', 'HEAD--approvals--{secret}', 'POST--approvals--{secret}']);
   });
 
   it('report a finding the stack gains, even on a policy that has an acknowledged one', () => {

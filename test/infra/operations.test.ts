@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
 import { STEP_STATUS, TRANSFER_STATUSES } from '../../lambdas/domain/transfer.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/business-metrics.ts';
+import { DECLINE_REASON_CODES } from '../../lambdas/domain/decline-reasons.ts';
 import { resolveIntrinsics } from '../../lib/render-definition.ts';
 import { PSEUDO_REFS, resourcesOf, synthesize, type SynthesizedStack, type TemplateResource } from './synth.ts';
 
@@ -103,6 +104,7 @@ async function emittedMetrics(environment: Record<string, unknown>): Promise<Met
     for (const step of Object.keys(STEP_STATUS) as (keyof typeof STEP_STATUS)[]) port.approvalLatency(step, 3600);
     port.rehomeErrors(2);
     port.emailFailure();
+    for (const code of DECLINE_REASON_CODES) port.decline(code);
     metrics.publishStoredMetrics();
   } finally {
     log.mockRestore();
@@ -165,6 +167,7 @@ describe('the functions', () => {
       ...STEPS.map((step) => ({ namespace: 'CustomerTransfer', name: 'ApprovalLatency', dimensions: { service: 'customer-transfer', Step: step } })),
       { namespace: 'CustomerTransfer', name: 'RehomeErrors', dimensions: { service: 'customer-transfer' } },
       { namespace: 'CustomerTransfer', name: 'EmailFailures', dimensions: { service: 'customer-transfer' } },
+      ...DECLINE_REASON_CODES.map((code) => ({ namespace: 'CustomerTransfer', name: 'Declines', dimensions: { service: 'customer-transfer', ReasonCode: code } })),
     ];
     expect(emitted.map(key).sort()).toEqual(expected.map(key).sort());
     const onDashboard = new Set(widgets.flatMap(graphLines).filter((line) => line.namespace === METRICS_NAMESPACE).map(key));
@@ -192,6 +195,18 @@ describe('the operations dashboard', () => {
         dimensions: { service: 'customer-transfer', Status: status },
         stat: 'Sum',
         label: status,
+      })),
+    );
+  });
+
+  it('graphs declines by reason code, one summed line per code', () => {
+    expect(graphLines(widgetTitled('Declines by reason'))).toEqual(
+      DECLINE_REASON_CODES.map((code) => ({
+        namespace: 'CustomerTransfer',
+        name: 'Declines',
+        dimensions: { service: 'customer-transfer', ReasonCode: code },
+        stat: 'Sum',
+        label: code,
       })),
     );
   });

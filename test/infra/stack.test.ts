@@ -37,7 +37,7 @@ function environmentOf(s: SynthesizedStack, name: string): Record<string, unknow
 
 describe('functions', () => {
   it('are the fifteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
-    expect(ALL_FUNCTIONS).toHaveLength(15);
+    expect(ALL_FUNCTIONS).toHaveLength(18);
     synthesized.template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
     expect(Object.keys(synthesized.functionIds).sort()).toEqual([...ALL_FUNCTIONS].sort());
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {

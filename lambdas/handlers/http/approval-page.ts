@@ -36,28 +36,30 @@ function page(statusCode: number, body: string): ApiResult {
   return { statusCode, headers: PAGE_HEADERS, body };
 }
 
-function problemPage(problem: LinkProblem, transfer: TransferSummary | undefined, consent?: ConsentRecord): ApiResult {
-  return page(linkProblemStatus(problem), linkProblemPage(problem, transfer ? { transfer, ...(consent ? { consent } : {}) } : undefined));
+function problemPage(timeZone: string, problem: LinkProblem, transfer: TransferSummary | undefined, consent?: ConsentRecord): ApiResult {
+  return page(linkProblemStatus(problem), linkProblemPage(problem, transfer ? { timeZone, transfer, ...(consent ? { consent } : {}) } : undefined));
 }
 
 function formFields(event: ApiEvent): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(rawBody(event)));
 }
 
-function openedPage(state: LinkState): ApiResult {
-  if (state.kind === 'problem') return problemPage(state.problem, state.transfer, state.consent);
-  return page(200, approvalPage(state.view));
+/** Pages show times and a date's start in `timeZone`, the deployment's TRANSFER_TIMEZONE. */
+function openedPage(state: LinkState, timeZone: string): ApiResult {
+  if (state.kind === 'problem') return problemPage(timeZone, state.problem, state.transfer, state.consent);
+  return page(200, approvalPage({ ...state.view, timeZone }));
 }
 
-function decidedPage(outcome: LinkDecision): ApiResult {
+function decidedPage(outcome: LinkDecision, timeZone: string): ApiResult {
   switch (outcome.kind) {
     case 'problem':
-      return problemPage(outcome.problem, outcome.transfer, outcome.consent);
+      return problemPage(timeZone, outcome.problem, outcome.transfer, outcome.consent);
     case 'invalid':
       return page(
         400,
         approvalPage({
           ...outcome.view,
+          timeZone,
           errors: outcome.errors,
           values: {
             ...outcome.values,
@@ -75,6 +77,7 @@ function decidedPage(outcome: LinkDecision): ApiResult {
           consent: outcome.result.consent,
           at: outcome.result.at,
           repeated: outcome.result.repeated,
+          timeZone,
         }),
       );
   }
@@ -89,15 +92,16 @@ export const handler = middy<ApiEvent, ApiResult, Error, Context>()
   .use(publishMetrics())
   .handler(async (event) => {
     const secret = event.pathParameters?.secret ?? '';
-    const { links } = getServices(ADAPTERS);
+    const { links, config } = getServices(ADAPTERS);
+    const timeZone = config.TRANSFER_TIMEZONE;
     try {
-      if (event.requestContext.http.method !== 'POST') return openedPage(await links.open(secret));
+      if (event.requestContext.http.method !== 'POST') return openedPage(await links.open(secret), timeZone);
       const outcome = await links.decide(secret, formFields(event), requestMeta(event));
       if (outcome.kind === 'recorded') {
         logger.appendKeys({ transferId: outcome.result.transfer.id });
         logger.info('Decision recorded through a link', { step: outcome.step, decision: outcome.result.consent.decision, repeated: outcome.result.repeated });
       }
-      return decidedPage(outcome);
+      return decidedPage(outcome, timeZone);
     } catch (error) {
       if (error instanceof DecisionNotYetDelivered) return page(503, linkProblemPage('submit-again'));
       if (error instanceof TransientError) return page(503, linkProblemPage('try-again'));

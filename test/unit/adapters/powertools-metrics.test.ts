@@ -58,3 +58,15 @@ describe('business metrics in embedded metric format', () => {
     expect(emf?.EmailFailures).toBe(1);
   });
 });
+
+describe('declines', () => {
+  it('counts each decline under its reason code, as its own dimension', () => {
+    const port = new PowertoolsMetrics(new Metrics({ namespace: 'CustomerTransfer', serviceName: 'test' }));
+    port.decline('OUTSTANDING_BALANCE');
+    const [emf] = emitted();
+    expect(emf?._aws.CloudWatchMetrics[0]?.Dimensions[0]).toContain('ReasonCode');
+    expect(emf?._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'Declines', Unit: 'Count' }]);
+    expect(emf?.ReasonCode).toBe('OUTSTANDING_BALANCE');
+    expect(emf?.Declines).toBe(1);
+  });
+});

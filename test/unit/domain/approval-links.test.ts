@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { hashSecret, linkSecret, newLinkNonce, type LinkDecision, type LinkState } from '../../../lambdas/domain/approval-links.ts';
 import type { Caller } from '../../../lambdas/domain/caller.ts';
 import { SIGNER_PLACEHOLDER } from '../../../lambdas/domain/consent.ts';
-import type { EmailMessage } from '../../../lambdas/domain/ports.ts';
+import type { EmailMessage } from '../../../lambdas/presentation/emails.ts';
 import type { TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
 import { LINK_KEY, META, NOW, TODAY, world, type World } from './in-memory-ports.ts';
 

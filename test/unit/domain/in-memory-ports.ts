@@ -3,6 +3,7 @@
 import { ApprovalLinks } from '../../../lambdas/domain/approval-links.ts';
 import type { Customer, CustomerOwnership, CustomerPage, FirstDomains, Partner } from '../../../lambdas/domain/directory.ts';
 import { ConflictError, ValidationError } from '../../../lambdas/domain/errors.ts';
+import { chainEvents, type ChainHead } from '../../../lambdas/domain/history-chain.ts';
 import { DEFAULT_POLICY, type Policy } from '../../../lambdas/domain/policy.ts';
 import type {
   AlertPort,
@@ -12,7 +13,6 @@ import type {
   CustomerMove,
   Decision,
   DirectoryPort,
-  EmailMessage,
   LinkKeyPort,
   MailerPort,
   InvoiceDays,
@@ -38,6 +38,8 @@ import {
   type TransferWithHistory,
 } from '../../../lambdas/domain/transfer.ts';
 import { WorkflowSteps } from '../../../lambdas/domain/workflow-steps.ts';
+import type { Notice } from '../../../lambdas/domain/notices.ts';
+import { renderNotice, type EmailMessage } from '../../../lambdas/presentation/emails.ts';
 
 export interface StoredCustomer extends Customer {
   lockedUntil: string | null;
@@ -113,6 +115,12 @@ export class InMemoryDirectory implements DirectoryPort {
   }
 }
 
+/** The head of a history as the store keeps it: its last chained event (null: nothing chained yet). */
+function chainHeadOf(events: readonly HistoryEvent[]): ChainHead | null {
+  const last = events.at(-1);
+  return last?.seq !== undefined && last.hash !== undefined ? { seq: last.seq, hash: last.hash } : null;
+}
+
 function stepKey(transferId: string, step: Step): string {
   return `${transferId}#${step}`;
 }
@@ -141,7 +149,8 @@ export class InMemoryTransferStore implements TransferStorePort {
     const busy = transfer.customers.filter((c) => this.claims.has(c.id)).map((c) => c.id);
     if (busy.length > 0) throw new ConflictError('CUSTOMER_BUSY', `busy: ${busy.join(', ')}`, { customerIds: busy });
     this.transfers.set(transfer.id, structuredClone(transfer));
-    this.events.set(transfer.id, structuredClone(events));
+    // Chained from genesis, as the DynamoDB store writes them.
+    this.events.set(transfer.id, chainEvents(transfer.id, null, structuredClone(events)).events);
     for (const c of transfer.customers) this.claims.set(c.id, transfer.id);
   }
 
@@ -169,7 +178,8 @@ export class InMemoryTransferStore implements TransferStorePort {
       if (found) steps[step] = structuredClone(found);
     }
     const invoiceDays = this.invoiceDays.get(id);
-    return { transfer: { ...structuredClone(summaryOf(transfer)), history: structuredClone(this.events.get(id) ?? []) }, steps, ...(invoiceDays ? { invoiceDays: { ...invoiceDays } } : {}) };
+    const history = structuredClone(this.events.get(id) ?? []);
+    return { transfer: { ...structuredClone(summaryOf(transfer)), history }, steps, ...(invoiceDays ? { invoiceDays: { ...invoiceDays } } : {}), chainHead: chainHeadOf(history) };
   }
 
   async getCustomers(transfer: Pick<TransferSummary, 'id' | 'customers'>): Promise<TransferCustomer[]> {
@@ -339,7 +349,8 @@ export class InMemoryTransferStore implements TransferStorePort {
 
   private pushEvent(transferId: string, event: HistoryEvent): void {
     const list = this.events.get(transferId) ?? [];
-    list.push(structuredClone(event));
+    // Chained after the last event, as the DynamoDB store chains it after the transfer's head.
+    list.push(...chainEvents(transferId, chainHeadOf(list), [structuredClone(event)]).events);
     this.events.set(transferId, list);
   }
 
@@ -351,6 +362,13 @@ export class InMemoryTransferStore implements TransferStorePort {
 
   private releaseClaims(transfer: Transfer): void {
     for (const c of transfer.customers) if (this.claims.get(c.id) === transfer.id) this.claims.delete(c.id);
+  }
+
+  async activeClaims(customerIds: string[]): Promise<Map<string, string>> {
+    return new Map(customerIds.flatMap((id) => {
+      const transferId = this.claims.get(id);
+      return transferId === undefined ? [] : [[id, transferId] as const];
+    }));
   }
 }
 
@@ -397,18 +415,26 @@ export class RecordingWorkflow implements WorkflowPort {
   }
 }
 
+/**
+ * Keeps each notice a use case hands over, and the email the SES adapter would make of it (rendered
+ * by the same presentation code, in the policy's time zone), so tests can read what people read.
+ */
 export class RecordingMailer implements MailerPort {
+  readonly notices: Notice[] = [];
   readonly sent: EmailMessage[] = [];
   /** Makes the next send fail, as SES does when throttled past its retries. */
   failNext: Error | null = null;
 
-  async send(message: EmailMessage): Promise<void> {
+  constructor(private readonly timeZone: string = DEFAULT_POLICY.timeZone) {}
+
+  async send(notice: Notice): Promise<void> {
     if (this.failNext) {
       const error = this.failNext;
       this.failNext = null;
       throw error;
     }
-    this.sent.push(structuredClone(message));
+    this.notices.push(structuredClone(notice));
+    this.sent.push(renderNotice(notice, this.timeZone));
   }
 }
 
@@ -459,10 +485,10 @@ export function world(options: { policy?: Partial<Policy>; now?: Date } = {}) {
   const directory = new InMemoryDirectory([NORTH, SOUTH, EAST], CUSTOMERS);
   const store = new InMemoryTransferStore(directory);
   const workflow = new RecordingWorkflow();
-  const mailer = new RecordingMailer();
   const alerts = new RecordingAlerts();
   const clock = new FixedClock(options.now ?? NOW);
   const policy: Policy = { ...DEFAULT_POLICY, ...options.policy };
+  const mailer = new RecordingMailer(policy.timeZone);
   const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy });
   const links = new ApprovalLinks(store, transfers, clock, policy.maxDaysAhead);
   const steps = new WorkflowSteps({

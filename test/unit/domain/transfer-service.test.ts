@@ -10,8 +10,14 @@ import {
   TransientError,
   ValidationError,
 } from '../../../lambdas/domain/errors.ts';
-import type { TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import type { HistoryEvent, TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
 import { failure, META, NOW, TODAY, world, type World } from './in-memory-ports.ts';
+import fc from 'fast-check';
+import { checkCodesFor, checkCodesOf, type Eligibility } from '../../../lambdas/domain/eligibility.ts';
+import { DomainError } from '../../../lambdas/domain/errors.ts';
+import { DEFAULT_POLICY } from '../../../lambdas/domain/policy.ts';
+import { TransferService } from '../../../lambdas/domain/transfer-service.ts';
+import { EAST, FixedClock, InMemoryDirectory, InMemoryTransferStore, NORTH, RecordingMailer, RecordingWorkflow, SOUTH } from './in-memory-ports.ts';
 
 const north: Caller = { kind: 'partner', partnerId: 'P-NORTH', subject: 'alice@northwind.example' };
 const south: Caller = { kind: 'partner', partnerId: 'P-SOUTH', subject: 'bob@southgate.example' };
@@ -118,7 +124,9 @@ describe('TransferService.create', () => {
       statement: acceptanceStatement({ ...transfer, transferDate: '2026-04-01', immediate: false, signedBy: 'bob@southgate.example' }),
       transferDate: '2026-04-01',
       immediate: false,
+      reasonCode: null,
       reason: null,
+      billing: transfer.billing,
       via: 'request',
       ticketId: null,
       sourceIp: '203.0.113.7',
@@ -450,7 +458,11 @@ describe('TransferService decisions', () => {
   it('the answer to a decision is the transfer as it now stands, with its customers\' domains and the new event', async () => {
     const transfer = await awaitingRelease();
     const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
-    expect(result.transfer).toEqual({ ...(await w.store.get(transfer.id)) });
+    // The store gives each event its place in the history's hash chain; the answer's new event is the one the service wrote.
+    const content = <T extends { history: HistoryEvent[] }>(t: T | undefined) => t && { ...t, history: t.history.map(({ seq: _seq, prevHash: _prev, hash: _hash, ...event }) => event) };
+    const stored = await w.store.get(transfer.id);
+    expect(content(result.transfer)).toEqual(content(stored));
+    expect(stored?.history.at(-1)).toMatchObject({ ...result.transfer.history.at(-1), seq: stored?.history.length });
   });
 
   it('an immediate release matches an up-front "immediate" acceptance', async () => {
@@ -479,16 +491,38 @@ describe('TransferService decisions', () => {
       statement: releaseStatement({ ...transfer, transferDate: '2026-04-15', immediate: false, signedBy: 'Alice Smith' }),
       transferDate: '2026-04-15',
       immediate: false,
+      reasonCode: null,
       reason: null,
+      // The advice for the date signed: what the signer was shown.
+      billing: result.transfer.billing,
       via: 'api',
       ticketId: null,
       sourceIp: '203.0.113.7',
       userAgent: 'Mozilla/5.0 (test)',
     });
+    expect(result.consent.billing?.advice).toContain('2026-04-15');
     expect(result.consent.statement).toContain('I, Alice Smith, am authorised to act for Northwind IT (P-NORTH).');
     const event = (await w.store.get(transfer.id))?.history.find((e) => e.type === 'RELEASED');
     expect(event?.actor).toEqual({ kind: 'partner', partnerId: 'P-NORTH', name: 'alice@northwind.example' });
     expect(event?.detail).toEqual({ ...result.consent });
+  });
+
+  it('a decline on a listed ground needs no words; OTHER (or no code) needs them; the ground is in the statement, the consent and the transfer', async () => {
+    const first = await awaitingRelease();
+    const wordless = await w.transfers
+      .decideByCaller(north, first.id, 'release', { decision: 'decline', reasonCode: 'OTHER', signedBy: 'Alice Smith' }, META)
+      .catch((error: unknown) => error);
+    expect(wordless).toBeInstanceOf(ValidationError);
+    expect((wordless as ValidationError).details).toEqual({ issues: [{ field: 'reason', message: 'is required when reasonCode is OTHER or not given' }] });
+    const noCode = await w.transfers.decideByCaller(north, first.id, 'release', { decision: 'decline', signedBy: 'Alice Smith' }, META).catch((error: unknown) => error);
+    expect(noCode).toBeInstanceOf(ValidationError);
+    expect((await w.store.get(first.id))?.status).toBe('AWAITING_RELEASE');
+
+    const result = await w.transfers.decideByCaller(north, first.id, 'release', { decision: 'decline', reasonCode: 'CONTRACT_IN_FORCE', signedBy: 'Alice Smith' }, META);
+    expect(result.consent).toMatchObject({ reasonCode: 'CONTRACT_IN_FORCE', reason: null });
+    expect(result.consent.statement).toContain('Reason: A contract with the customer is still in force');
+    expect(result.transfer.decline).toEqual({ step: 'release', reasonCode: 'CONTRACT_IN_FORCE', reason: null, signedBy: 'Alice Smith', at: result.at });
+    expect((await w.store.get(first.id))?.decline).toEqual(result.transfer.decline);
   });
 
   it('a decline → DECLINED, a TransferDeclined failure signal, claims released', async () => {
@@ -626,5 +660,229 @@ describe('TransferService.cancel', () => {
     expect(await failure(w.transfers.cancel(east, transfer.id, { reason: 'Not mine' }, META))).toBeInstanceOf(NotFoundError);
     expect(await failure(w.transfers.cancel(operator, transfer.id, { reason: 'On request' }, META))).toBeInstanceOf(ValidationError);
     expect(w.store.transfers.get(transfer.id)?.status).toBe('AWAITING_RELEASE');
+  });
+});
+
+describe('TransferService.check', () => {
+  /** Everything the store and the workflow hold, to show a check changed nothing. */
+  function written(): string {
+    return JSON.stringify([[...w.store.transfers], [...w.store.claims], [...w.store.events], [...w.store.steps], w.workflow.starts, w.mailer.sent]);
+  }
+
+  it('answers each code through the service and writes nothing', async () => {
+    const busy = await w.transfers.create(north, { customerIds: ['C-BRIGHT'], toPartnerId: 'P-EAST' }, META);
+    const acme = w.directory.customers.get('C-ACME');
+    if (acme) acme.lockedUntil = TODAY;
+    const before = written();
+
+    const answer = await w.transfers.check(north, { customerIds: ['C-ACME', 'C-BRIGHT', 'C-NOPE', 'C-CORAL'], toPartnerId: 'P-NOPE', lockOverride: { reason: 'Customer insists' } });
+    expect(answer.customers).toEqual([
+      {
+        id: 'C-ACME',
+        eligible: false,
+        reasons: [{ code: 'LOCKED', message: `C-ACME was transferred recently and is locked until ${TODAY}; a new request is possible from 2026-03-11.`, until: TODAY }],
+      },
+      { id: 'C-BRIGHT', eligible: false, reasons: [{ code: 'BUSY', message: 'C-BRIGHT is already in another active transfer.' }] },
+      { id: 'C-NOPE', eligible: false, reasons: [{ code: 'UNKNOWN_CUSTOMER', message: 'Unknown customer: C-NOPE.' }] },
+      { id: 'C-CORAL', eligible: false, reasons: [{ code: 'NOT_TRANSFERABLE_BY_CALLER', message: 'A partner may request a transfer only of its own customers, or to itself.' }] },
+    ]);
+    expect(answer.problems.map((p) => p.code)).toEqual(['MIXED_PARTNERS', 'UNKNOWN_PARTNER', 'FORBIDDEN']);
+    expect(answer).toMatchObject({ eligible: false });
+    expect(answer.billing).toBeUndefined();
+    expect(JSON.stringify(answer)).not.toContain(busy.id);
+
+    const same = await w.transfers.check(operator, { customerIds: ['C-CORAL'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-1' });
+    expect(same).toMatchObject({ eligible: false, problems: [{ code: 'SAME_PARTNER' }] });
+
+    const eligible = await w.transfers.check(south, { customerIds: ['C-CORAL'], toPartnerId: 'P-EAST', requestedDate: '2026-03-15' });
+    expect(eligible).toEqual({
+      eligible: true,
+      customers: [{ id: 'C-CORAL', eligible: true, reasons: [] }],
+      problems: [],
+      billing: {
+        fromPartnerNextInvoiceDate: '2026-03-15',
+        toPartnerNextInvoiceDate: '2026-03-31',
+        recommendedDate: '2026-03-15',
+        aligned: true,
+        advice: '2026-03-15 is an invoice date of Southgate Networks: the customer is billed once.',
+      },
+    });
+    expect(written()).toBe(before);
+    // The request the check found eligible is filed, with the advice the check gave.
+    const filed = await w.transfers.create(south, { customerIds: ['C-CORAL'], toPartnerId: 'P-EAST', requestedDate: '2026-03-15' }, META);
+    expect(filed.billing).toEqual(eligible.billing);
+  });
+
+  it('answers the same 400 as POST /transfers for a body it cannot judge', async () => {
+    const bodies: Array<[Caller, unknown]> = [
+      [north, { customerIds: [], toPartnerId: 'P-SOUTH' }],
+      [north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', extra: true }],
+      [operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }],
+      [north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-03-09' }],
+      [north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-04-01', release: { transferDate: '2026-04-02', signedBy: 'Alice Smith' } }],
+    ];
+    for (const [caller, body] of bodies) {
+      const checked = await failure(w.transfers.check(caller, body));
+      const created = await failure(w.transfers.create(caller, body, META));
+      expect(checked).toBeInstanceOf(ValidationError);
+      expect({ ...(checked as ValidationError), message: (checked as Error).message }).toEqual({ ...(created as ValidationError), message: (created as Error).message });
+    }
+    expectNothingWritten();
+  });
+
+  it('a new partner asking for a customer in a transfer between two other partners learns only BUSY', async () => {
+    const other = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-EAST' }, META);
+    const answer = await w.transfers.check(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' });
+    expect(answer.customers).toEqual([{ id: 'C-ACME', eligible: false, reasons: [{ code: 'BUSY', message: 'C-ACME is already in another active transfer.' }] }]);
+    expect(answer.problems).toEqual([]);
+    const text = JSON.stringify(answer);
+    for (const secret of [other.id, 'P-EAST', 'Eastline']) expect(text).not.toContain(secret);
+    // POST /transfers says no more.
+    const refused = await failure(w.transfers.create(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META));
+    expect(refused).toMatchObject({ status: 409, code: 'CUSTOMER_BUSY' });
+    expect(JSON.stringify({ ...(refused as ConflictError), message: (refused as Error).message })).not.toMatch(new RegExp(`${other.id}|P-EAST|Eastline`));
+  });
+
+  it('takes one round of reads for the current partner\'s own check, two when the current partner is learnt from the owners; never a domain', async () => {
+    const log: { settled: number; calls: string[][] } = { settled: 0, calls: [] };
+    /** Each call with the number of calls settled before it started: calls of one round start together. */
+    function traced<T extends object>(target: T): T {
+      return new Proxy(target, {
+        get(object, property) {
+          const value: unknown = Reflect.get(object, property);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            log.calls.push([String(log.settled), String(property), ...args.filter((a): a is string => typeof a === 'string')]);
+            return Promise.resolve(value.apply(object, args)).finally(() => {
+              log.settled += 1;
+            });
+          };
+        },
+      });
+    }
+    const service = new TransferService({ store: traced(w.store), directory: traced(w.directory), workflow: w.workflow, mailer: w.mailer, clock: w.clock, policy: w.policy });
+    const rounds = async (caller: Caller, body: Record<string, unknown>) => {
+      Object.assign(log, { settled: 0, calls: [] });
+      await service.check(caller, body);
+      return log.calls;
+    };
+
+    expect(await rounds(north, { customerIds: ['C-ACME', 'C-BRIGHT'], toPartnerId: 'P-SOUTH' })).toEqual([
+      ['0', 'getOwnerships'],
+      ['0', 'getPartner', 'P-SOUTH'],
+      ['0', 'activeClaims'],
+      ['0', 'getPartner', 'P-NORTH'],
+    ]);
+    expect(await rounds(south, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' })).toEqual([
+      ['0', 'getOwnerships'],
+      ['0', 'getPartner', 'P-SOUTH'],
+      ['0', 'activeClaims'],
+      ['3', 'getPartner', 'P-NORTH'],
+    ]);
+    expect(await rounds(operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-1' })).toEqual([
+      ['0', 'getOwnerships'],
+      ['0', 'getPartner', 'P-SOUTH'],
+      ['0', 'activeClaims'],
+      ['3', 'getPartner', 'P-NORTH'],
+    ]);
+  });
+
+  describe('says eligible exactly when POST /transfers would accept the same body in the same state', () => {
+    const OWNERS = ['P-NORTH', 'P-SOUTH', 'P-EAST', 'P-GONE'] as const;
+    const CUSTOMER_IDS = ['C-1', 'C-2', 'C-3'] as const;
+    const PARTNERS = [NORTH, SOUTH, EAST];
+    const CALLERS: Caller[] = [operator, ...OWNERS.map((partnerId): Caller => ({ kind: 'partner', partnerId, subject: `someone@${partnerId}` }))];
+
+    const state = fc.record({
+      partners: fc.oneof(fc.constant(PARTNERS), fc.subarray(PARTNERS)),
+      customers: fc.tuple(
+        ...CUSTOMER_IDS.map(() =>
+          fc.record({
+            owner: fc.constantFrom(...OWNERS, 'P-NORTH', 'P-SOUTH'),
+            lockedUntil: fc.constantFrom(null, null, '2026-03-09', TODAY, '2026-03-20'),
+            claimed: fc.constantFrom(false, false, false, true),
+          }),
+        ),
+      ),
+    });
+    const signedBy = 'Pat Doe';
+    // Each optional field is left out more often than not, so that most bodies are valid.
+    const body = fc
+      .record({
+        customerIds: fc.uniqueArray(fc.constantFrom(...CUSTOMER_IDS, ...CUSTOMER_IDS, 'C-NOPE'), { minLength: 1, maxLength: 3 }),
+        toPartnerId: fc.constantFrom(...OWNERS, 'P-NOPE'),
+        requestedDate: fc.constantFrom(undefined, undefined, undefined, 'immediate', '2026-04-01', '2026-03-09'),
+        release: fc.constantFrom(undefined, undefined, undefined, undefined, { transferDate: '2026-04-01', signedBy }, { transferDate: 'immediate', signedBy }, { transferDate: '2026-03-09', signedBy }),
+        ticketId: fc.constantFrom(undefined, 'SUP-1', 'SUP-1', 'SUP-1'),
+        lockOverride: fc.constantFrom(undefined, undefined, undefined, { reason: 'Merger of the two partners' }),
+      })
+      .map((b) => Object.fromEntries(Object.entries(b).filter(([, value]) => value !== undefined)) as { customerIds: string[]; toPartnerId: string });
+
+
+    it('for random directories, claims, locks, callers and bodies', async () => {
+      const seen = new Map<string, number>();
+      const count = (key: string) => seen.set(key, (seen.get(key) ?? 0) + 1);
+      await fc.assert(
+        fc.asyncProperty(state, body, fc.constantFrom(...CALLERS), async (s, b, caller) => {
+          const directory = new InMemoryDirectory(
+            s.partners,
+            CUSTOMER_IDS.map((id, i) => ({ id, name: `Customer ${id}`, partnerId: s.customers[i]?.owner ?? 'P-NORTH', domains: [`${id}.example`], settings: {}, users: [] })),
+          );
+          const store = new InMemoryTransferStore(directory);
+          CUSTOMER_IDS.forEach((id, i) => {
+            const customer = directory.customers.get(id);
+            if (customer) customer.lockedUntil = s.customers[i]?.lockedUntil ?? null;
+            if (s.customers[i]?.claimed) store.claims.set(id, `TR-20260301-OTHER${i}`);
+          });
+          const workflow = new RecordingWorkflow();
+          const service = new TransferService({ store, directory, workflow, mailer: new RecordingMailer(), clock: new FixedClock(NOW), policy: DEFAULT_POLICY });
+
+          const before = JSON.stringify([[...store.transfers], [...store.claims], [...store.events]]);
+          const checked: Eligibility | Error = await service.check(caller, b).catch((error: Error) => error);
+          expect(JSON.stringify([[...store.transfers], [...store.claims], [...store.events]])).toBe(before);
+          const created = await service.create(caller, b, META).catch((error: Error) => error);
+
+          if (checked instanceof Error) {
+            // A body it cannot judge: the very 400 of POST /transfers.
+            count('400');
+            expect(checked).toBeInstanceOf(ValidationError);
+            expect(created).toBeInstanceOf(ValidationError);
+            expect((created as Error).message).toBe(checked.message);
+            return;
+          }
+          expect(checked.eligible).toBe(checked.problems.length === 0 && checked.customers.every((c) => c.reasons.length === 0));
+          expect(checked.customers.map((c) => c.id)).toEqual(b.customerIds);
+          if (checked.eligible) {
+            count('eligible');
+            expect(created).not.toBeInstanceOf(Error);
+            expect((created as TransferWithHistory).billing).toEqual(checked.billing);
+          } else {
+            expect(created).toBeInstanceOf(DomainError);
+            const error = created as DomainError;
+            count(error.code);
+            expect(checkCodesFor(error).some((code) => checkCodesOf(checked).includes(code)), `${error.code}: ${error.message} vs ${checkCodesOf(checked).join(', ')}`).toBe(true);
+          }
+          for (const code of checkCodesOf(checked)) count(`check:${code}`);
+
+          // Never a claim's transfer; and a partner that is not the new partner hears of no partner but itself and the one named.
+          const text = JSON.stringify(checked);
+          expect(text).not.toContain('TR-');
+          if (caller.kind === 'partner' && caller.partnerId !== b.toPartnerId) {
+            const others = [...OWNERS, ...PARTNERS.map((p) => p.name)].filter(
+              (word) => ![caller.partnerId, b.toPartnerId].includes(word) && ![caller.partnerId, b.toPartnerId].includes(PARTNERS.find((p) => p.name === word)?.id ?? ''),
+            );
+            for (const word of others) expect(text, `${word} in ${text}`).not.toContain(word);
+          }
+        }),
+        { numRuns: 10_000 },
+      );
+      // The property saw every outcome, so it could have failed on each.
+      for (const key of ['400', 'eligible', 'UNKNOWN_CUSTOMER', 'MIXED_PARTNERS', 'SAME_PARTNER', 'FORBIDDEN', 'UNKNOWN_PARTNER', 'LOCKED', 'CUSTOMER_BUSY']) {
+        expect(seen.get(key) ?? 0, key).toBeGreaterThan(0);
+      }
+      for (const code of ['UNKNOWN_CUSTOMER', 'BUSY', 'LOCKED', 'NOT_TRANSFERABLE_BY_CALLER', 'UNKNOWN_PARTNER', 'SAME_PARTNER', 'MIXED_PARTNERS', 'FORBIDDEN']) {
+        expect(seen.get(`check:${code}`) ?? 0, code).toBeGreaterThan(0);
+      }
+    });
   });
 });

@@ -378,3 +378,72 @@ describe('WorkflowSteps.recordOutcome', () => {
     expect(w.alerts.published).toHaveLength(1);
   });
 });
+
+describe('WorkflowSteps: notices, not emails', () => {
+  const PARTNERS = ['ops@northwind.example', 'billing@northwind.example', 'partners@southgate.example'];
+
+  it('DECLINED tells both partners the ground of the consent: its code, and the words when given', async () => {
+    const transfer = await requested();
+    await w.transfers.decideByCaller(
+      north,
+      transfer.id,
+      'release',
+      { decision: 'decline', reasonCode: 'CONTRACT_IN_FORCE', reason: 'Contract runs until June', signedBy: 'Alice Smith' },
+      META,
+    );
+
+    await w.steps.recordOutcome({ transferId: transfer.id, outcome: 'DECLINED' });
+
+    expect(w.mailer.notices.at(-1)).toMatchObject({
+      kind: 'decline',
+      step: 'release',
+      signedBy: 'Alice Smith',
+      reasonCode: 'CONTRACT_IN_FORCE',
+      reason: 'Contract runs until June',
+      recipients: PARTNERS,
+    });
+    const email = w.mailer.sent.at(-1);
+    expect(email?.text).toContain('Reason: A contract with the customer is still in force');
+    expect(email?.text).toContain('In their words:\n> Contract runs until June');
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'DECLINE_NOTICE_SENT', detail: { step: 'release' } });
+  });
+
+  it('a decline recorded before reason codes (no reasonCode) is told as another reason, with its words', async () => {
+    const transfer = scheduled({ id: 'TR-20260310-OLDDECLINE', status: 'DECLINED', transferDate: null, acceptedDate: null });
+    await w.store.appendEvent(transfer.id, {
+      at: NOW.toISOString(),
+      type: 'DECLINED',
+      actor: { kind: 'partner', partnerId: 'P-SOUTH', name: 'Bob Jones' },
+      detail: { step: 'acceptance', decision: 'decline', signedBy: 'Bob Jones', reason: 'We do not serve dentists' },
+    });
+
+    await w.steps.recordOutcome({ transferId: transfer.id, outcome: 'DECLINED' });
+
+    expect(w.mailer.notices).toEqual([expect.objectContaining({ kind: 'decline', step: 'acceptance', reasonCode: 'OTHER', reason: 'We do not serve dentists' })]);
+    expect(w.mailer.sent[0]?.text).toContain('Reason: Another reason');
+    expect(w.mailer.sent[0]?.text).toContain('> We do not serve dentists');
+  });
+
+  it('a failed re-homing alerts the topic in plain text with every outcome, under the subject of the email', async () => {
+    const transfer = scheduled();
+    const bright = w.directory.customers.get('C-BRIGHT');
+    if (bright) bright.partnerId = 'P-EAST';
+    await failure(w.steps.rehomeCustomers({ transferId: transfer.id }));
+
+    expect(w.mailer.notices).toEqual([expect.objectContaining({ kind: 'failure-alert', problem: 'rehome', recipients: ['devops@provider.example'] })]);
+    const [alert] = w.alerts.published;
+    expect(alert?.subject).toBe(`Action needed: re-homing failed for transfer ${transfer.id} (Northwind IT to Southgate Networks)`);
+    expect(alert?.message).toContain('Error: 1 of 2 customers could not be moved: C-BRIGHT');
+    expect(alert?.message).toContain('  - Acme Widgets (C-ACME): moved\n');
+    expect(alert?.message).toContain('  - Brightside Dental (C-BRIGHT): failed (no longer owned by P-NORTH');
+    expect(alert?.message).not.toMatch(/<[a-z]/i);
+  });
+
+  it('emails render in the policy time zone, named', async () => {
+    w = world({ policy: { timeZone: 'Europe/Berlin' } });
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    // Two weeks after 2026-03-10 15:00 UTC: 16:00 in Berlin, still on winter time.
+    expect(w.mailer.sent[0]?.text).toContain('Please decide by 2026-03-24 16:00 (Europe/Berlin, UTC+01:00).');
+  });
+});

@@ -11,7 +11,10 @@ import {
   type ApprovalPageView,
   type LinkProblem,
 } from '../../../lambdas/presentation/pages.ts';
+import { DECLINE_REASON_CODES, DECLINE_REASON_LABELS } from '../../../lambdas/domain/decline-reasons.ts';
 import { ESCAPED_HOSTILE, HOSTILE, hostileTransfer, LINK, releaseConsent, sampleTransfer } from './fixtures.ts';
+
+const ZONE = 'America/New_York';
 
 function view(step: Step, transfer: Transfer = sampleTransfer(), extra: Partial<ApprovalPageView> = {}): ApprovalPageView {
   return {
@@ -22,6 +25,7 @@ function view(step: Step, transfer: Transfer = sampleTransfer(), extra: Partial<
     today: '2025-03-01',
     latestDate: '2025-06-29',
     expiresAt: '2025-03-08T09:00:00.000Z',
+    timeZone: ZONE,
     ...extra,
   };
 }
@@ -72,7 +76,7 @@ describe('approvalPage', () => {
 
   it('uses the contract field names, release variant', () => {
     const names = new Set(controls(release).map((tag) => attribute(tag, 'name')).filter((name) => name !== undefined));
-    expect(names).toEqual(new Set(['decision', 'transferDate', 'immediate', 'signedBy', 'acknowledge', 'reason']));
+    expect(names).toEqual(new Set(['decision', 'transferDate', 'immediate', 'signedBy', 'acknowledge', 'reasonCode', 'reason']));
     expect(controlNamed(release, 'decision', 'release')).toContain('type="radio"');
     expect(controlNamed(release, 'decision', 'decline')).toContain('type="radio"');
     expect(controls(release).filter((tag) => attribute(tag, 'name') === 'decision')).toHaveLength(2);
@@ -99,10 +103,10 @@ describe('approvalPage', () => {
 
   it('uses the contract field names, acceptance variant, with the agreed date read-only', () => {
     const names = new Set(controls(acceptance).map((tag) => attribute(tag, 'name')).filter((name) => name !== undefined));
-    expect(names).toEqual(new Set(['decision', 'signedBy', 'acknowledge', 'reason']));
+    expect(names).toEqual(new Set(['decision', 'signedBy', 'acknowledge', 'reasonCode', 'reason']));
     expect(controlNamed(acceptance, 'decision', 'accept')).toContain('type="radio"');
     expect(controlNamed(acceptance, 'decision', 'decline')).toContain('type="radio"');
-    expect(acceptance).toContain('<dt>Transfer date chosen by Northwind IT</dt><dd>2025-04-01 (from 00:00, MailShield time zone)</dd>');
+    expect(acceptance).toContain('<dt>Transfer date chosen by Northwind IT</dt><dd>2025-04-01 (from 00:00 America/New_York)</dd>');
     const immediate = approvalPage(view('acceptance', { ...accepting(), transferDate: null, immediate: true }));
     expect(immediate).toContain('<dd>Immediately, as soon as you accept</dd>');
   });
@@ -127,10 +131,51 @@ describe('approvalPage', () => {
     expect(new Set(allIds).size).toBe(allIds.length);
   });
 
-  it('groups the radios in a fieldset with a legend, and says the reason is needed to decline', () => {
+  it('groups the radios in a fieldset with a legend, and says when the reason is needed to decline', () => {
     expect(release).toMatch(/<fieldset>\s*<legend>Does Northwind IT release the customers to Southgate Networks\?<\/legend>/);
     expect(release).toContain('<legend>Transfer date</legend>');
-    expect(release).toContain('Reason for declining <span class="label-note">(required if you decline)</span>');
+    expect(release).toContain('<label for="reasonCode">Reason for declining <span class="label-note">(if you decline)</span></label>');
+    expect(release).toContain(
+      '<label for="reason">Reason for declining, in your words <span class="label-note">(required for “Another reason” or when no reason is chosen)</span></label>',
+    );
+  });
+
+  describe('the decline reason list', () => {
+    const options = (page: string) => [...page.matchAll(/<option value="([^"]*)"( selected)?>([^<]*)<\/option>/g)].map((m) => ({ value: m[1], selected: m[2] !== undefined, label: m[3] }));
+
+    it.each([
+      ['release', release],
+      ['acceptance', acceptance],
+    ])('%s: a select of the plain labels, "Choose a reason" first and chosen, beside the words, both shown only for a decline', (_step, page) => {
+      expect(controlNamed(page, 'reasonCode')).toBe('<select id="reasonCode" name="reasonCode" aria-describedby="reasonCode-hint">');
+      expect(options(page)).toEqual([
+        { value: '', selected: true, label: 'Choose a reason' },
+        ...DECLINE_REASON_CODES.map((code) => ({ value: code, selected: false, label: DECLINE_REASON_LABELS[code] })),
+      ]);
+      // One group the page's script hides while another decision is chosen; without script it shows.
+      const group = page.slice(page.indexOf('<div class="decline-reason" data-decline-only>'));
+      expect(group.indexOf('<select id="reasonCode"')).toBeGreaterThan(0);
+      expect(group.indexOf('<select id="reasonCode"')).toBeLessThan(group.indexOf('<textarea id="reason"'));
+      expect(page).not.toMatch(/<div[^>]*data-decline-only[^>]*hidden/);
+    });
+
+    it('keeps the reason chosen in a rejected POST, and links its error', () => {
+      const page = approvalPage(
+        view('release', sampleTransfer(), {
+          errors: [{ field: 'reasonCode', message: 'must be one of the listed reasons' }],
+          values: { decision: 'decline', reasonCode: 'DISPUTE' },
+        }),
+      );
+      expect(options(page).filter((option) => option.selected)).toEqual([{ value: 'DISPUTE', selected: true, label: DECLINE_REASON_LABELS.DISPUTE }]);
+      expect(page).toContain('<a href="#reasonCode">Reason for declining: must be one of the listed reasons</a>');
+      expect(controlNamed(page, 'reasonCode')).toContain('aria-describedby="reasonCode-hint reasonCode-error" aria-invalid="true"');
+    });
+
+    it('chooses nothing for a posted value that is not a code', () => {
+      const page = approvalPage(view('release', sampleTransfer(), { values: { decision: 'decline', reasonCode: `${HOSTILE}` } }));
+      expect(options(page).filter((option) => option.selected)).toEqual([]);
+      expect(page).not.toContain(HOSTILE);
+    });
   });
 
   it('shows the customers with their domains, both partners and the statement with the placeholder', () => {
@@ -141,8 +186,10 @@ describe('approvalPage', () => {
     expect(release).toContain('I have read the statement above and I sign it with my full name; this is my written consent.');
   });
 
-  it('gives the expiry and says what is recorded', () => {
-    expect(release).toContain('This link expires at 2025-03-08 09:00 UTC');
+  it('gives the expiry in the deployment\'s time zone, named, and says what is recorded', () => {
+    expect(release).toContain('This link expires at 2025-03-08 04:00 (America/New_York, UTC\u221205:00).');
+    expect(approvalPage(view('release', sampleTransfer(), { timeZone: 'UTC' }))).toContain('This link expires at 2025-03-08 09:00 (UTC).');
+    expect(release).toContain('The customers move at the start of the chosen date (00:00 America/New_York).');
     expect(release).toContain('with your name, the time and your IP address');
   });
 
@@ -226,26 +273,26 @@ describe('decisionRecordedPage', () => {
   const consent = releaseConsent(transfer);
 
   it('confirms the decision, signer, date, time and exact statement, and what happens next', () => {
-    const page = decisionRecordedPage({ transfer, step: 'release', consent, at: '2025-03-02T10:15:00.000Z', repeated: false });
+    const page = decisionRecordedPage({ transfer, step: 'release', consent, at: '2025-03-02T10:15:00.000Z', repeated: false, timeZone: ZONE });
     expect(page).toContain('<h1>Your decision has been recorded</h1>');
     expect(page).toContain('<th scope="row">Decision</th><td>Released (current partner)</td>');
     expect(page).toContain('<th scope="row">Signed by</th><td>Jane Q. Public, for Northwind IT</td>');
-    expect(page).toContain('<th scope="row">Transfer date</th><td>2025-04-01 (from 00:00, MailShield time zone)</td>');
-    expect(page).toContain('<th scope="row">Recorded at</th><td>2025-03-02 10:15 UTC</td>');
+    expect(page).toContain('<th scope="row">Transfer date</th><td>2025-04-01 (from 00:00 America/New_York)</td>');
+    expect(page).toContain('<th scope="row">Recorded at</th><td>2025-03-02 05:15 (America/New_York, UTC\u221205:00)</td>');
     expect(page).toContain(`<blockquote>${consent.statement}</blockquote>`);
     expect(page).toContain('Southgate Networks is now asked to accept them');
     expect(page).not.toContain('<form');
   });
 
   it('says when the decision was already recorded, and shows the recorded one', () => {
-    const page = decisionRecordedPage({ transfer, step: 'release', consent, at: '2025-03-02T10:15:00.000Z', repeated: true });
+    const page = decisionRecordedPage({ transfer, step: 'release', consent, at: '2025-03-02T10:15:00.000Z', repeated: true, timeZone: ZONE });
     expect(page).toContain('<h1>This decision was already recorded</h1>');
     expect(page).toContain('Jane Q. Public, for Northwind IT');
   });
 
   it('tells a decliner the transfer is closed', () => {
     const declined = releaseConsent(transfer, { decision: 'decline', reason: 'Contract runs until June', transferDate: null });
-    const page = decisionRecordedPage({ transfer: { ...transfer, status: 'DECLINED' }, step: 'release', consent: declined, at: '2025-03-02T10:15:00.000Z', repeated: false });
+    const page = decisionRecordedPage({ transfer: { ...transfer, status: 'DECLINED' }, step: 'release', consent: declined, at: '2025-03-02T10:15:00.000Z', repeated: false, timeZone: ZONE });
     expect(page).toContain('<th scope="row">Reason</th><td>Contract runs until June</td>');
     expect(page).toContain('The transfer is closed');
     const recorded = page.slice(page.indexOf('<h2>Recorded decision</h2>'), page.indexOf('<h2>What happens next</h2>'));
@@ -253,16 +300,25 @@ describe('decisionRecordedPage', () => {
     expect(recorded).not.toContain('Transfer date');
   });
 
-  it('tells an accepting partner the transfer is scheduled', () => {
+  it("states a decline's ground by its label, with the words given (a decline recorded before codes: the words alone)", () => {
+    const declined = releaseConsent(transfer, { decision: 'decline', reasonCode: 'CONTRACT_IN_FORCE', reason: 'Runs until June', transferDate: null });
+    const page = decisionRecordedPage({ transfer: { ...transfer, status: 'DECLINED' }, step: 'release', consent: declined, at: '2025-03-02T10:15:00.000Z', repeated: false, timeZone: ZONE });
+    expect(page).toContain('<th scope="row">Reason</th><td>A contract with the customer is still in force: Runs until June</td>');
+    const bare = releaseConsent(transfer, { decision: 'decline', reasonCode: 'DISPUTE', reason: null, transferDate: null });
+    const used = linkProblemPage('used', { timeZone: ZONE, transfer: { ...transfer, status: 'DECLINED' }, consent: bare });
+    expect(used).toContain('<th scope="row">Reason</th><td>There is a dispute about the customer</td>');
+  });
+
+  it('tells an accepting partner the transfer is scheduled, at the start of the day in the named zone', () => {
     const accepted = releaseConsent(transfer, { step: 'acceptance', decision: 'accept' });
-    const page = decisionRecordedPage({ transfer: { ...transfer, status: 'SCHEDULED' }, step: 'acceptance', consent: accepted, at: '2025-03-02T10:15:00.000Z', repeated: false });
-    expect(page).toContain('Both partners have agreed. The customers move to Southgate Networks on 2025-04-01');
+    const page = decisionRecordedPage({ transfer: { ...transfer, status: 'SCHEDULED' }, step: 'acceptance', consent: accepted, at: '2025-03-02T10:15:00.000Z', repeated: false, timeZone: ZONE });
+    expect(page).toContain('Both partners have agreed. The customers move to Southgate Networks on 2025-04-01, at the start of the day (00:00 America/New_York)');
   });
 
   it('escapes the signer, reason, statement and names', () => {
     const hostile = hostileTransfer({ status: 'DECLINED' });
     const record = releaseConsent(hostile, { decision: 'decline', signedBy: `Signer ${HOSTILE}`, reason: `Reason ${HOSTILE}` });
-    const page = decisionRecordedPage({ transfer: hostile, step: 'release', consent: record, at: '2025-03-02T10:15:00.000Z', repeated: false });
+    const page = decisionRecordedPage({ transfer: hostile, step: 'release', consent: record, at: '2025-03-02T10:15:00.000Z', repeated: false, timeZone: ZONE });
     expect(page).not.toContain('<script');
     expect(page).toContain(`Signer ${ESCAPED_HOSTILE}`);
     expect(page).toContain(`Reason ${ESCAPED_HOSTILE}`);
@@ -294,13 +350,13 @@ describe('linkProblemPage', () => {
   });
 
   it('shows the status of a closed transfer', () => {
-    const page = linkProblemPage('closed', { transfer: sampleTransfer({ status: 'CANCELLED' }) });
+    const page = linkProblemPage('closed', { timeZone: ZONE, transfer: sampleTransfer({ status: 'CANCELLED' }) });
     expect(page).toContain('Its status is now: Cancelled.');
     expect(page).toContain('<th scope="row">Status</th><td>Cancelled</td>');
   });
 
   it.each(problems.map(([problem]) => problem))('%s: escapes the transfer and the message', (problem) => {
-    const page = linkProblemPage(problem, { transfer: hostileTransfer(), message: `Detail ${HOSTILE}` });
+    const page = linkProblemPage(problem, { timeZone: ZONE, transfer: hostileTransfer(), message: `Detail ${HOSTILE}` });
     expect(page).not.toContain('<script');
     expect(page).toContain(`Detail ${ESCAPED_HOSTILE}`);
     expect(page).toContain(`Note ${ESCAPED_HOSTILE}`);
@@ -329,7 +385,7 @@ describe('pages list a bounded number of domains', () => {
 
   it('a page about a transfer read without its domains gives each customer\'s domain count', () => {
     const summary = { ...large, customers: large.customers.map(({ id, name, domainCount }) => ({ id, name, domainCount })) };
-    const page = linkProblemPage('closed', { transfer: summary });
+    const page = linkProblemPage('closed', { timeZone: ZONE, transfer: summary });
     expect(page).toContain('Customer 7 (cust-7)<span class="detail">1,000 mail domains</span>');
   });
 });
