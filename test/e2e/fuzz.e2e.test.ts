@@ -82,7 +82,9 @@ function clip(text: string, max: number): string {
 }
 
 function describeRequest(request: FuzzRequest): string {
-  const headers = request.headers.map(([name, value]) => `\n    ${name}: ${clip(value, 160)}`).join('');
+  // A bearer token is never printed: only its length says which one it was.
+  const shown = (name: string, value: string) => (/^authorization$/i.test(name) && /^\s*bearer\s+\S/i.test(value) ? `Bearer <a token of ${tokenFrom(value).length} characters>` : clip(value, 160));
+  const headers = request.headers.map(([name, value]) => `\n    ${name}: ${shown(name, value)}`).join('');
   const body = request.body === null ? 'none' : clip(JSON.stringify(request.body), 800);
   return (
     `\n  ${request.method} ${clip(request.target, 400)}` +
@@ -141,7 +143,8 @@ const WRITE_SCHEMAS = new Map<string, () => { safeParse(value: unknown): { succe
 /** Routes only an operator may use: any partner's valid body is refused (403) before anything is read or written. */
 const OPERATOR_ONLY = new Set(['POST /transfers/{id}/remind', 'POST /transfers/{id}/extend']);
 /** Every POST route may write; GET and HEAD never do. */
-const writes = (route: HttpRoute): boolean => route.method === 'POST';
+/** Every POST writes, but the eligibility check: it is fuzzed with nearly valid requests as they are, and must still write nothing. */
+const writes = (route: HttpRoute): boolean => route.method === 'POST' && route.path !== '/transfers/check';
 const routeKey = (route: HttpRoute): string => `${route.method} ${route.path}`;
 
 // ---------------------------------------------------------------------------------------------
@@ -515,7 +518,7 @@ const headersArb = fc.record({
 function targetsOf(): { target: Target; weight: number }[] {
   const kindOf = (route: HttpRoute): BodyKind => {
     if (route.method !== 'POST') return 'none';
-    if (route.path === '/transfers') return 'create';
+    if (route.path === '/transfers' || route.path === '/transfers/check') return 'create';
     if (route.path.endsWith('/release')) return 'release';
     if (route.path.endsWith('/acceptance')) return 'acceptance';
     if (route.path.endsWith('/cancel')) return 'cancel';
@@ -697,6 +700,10 @@ function checkAnswer(request: FuzzRequest, answer: Answer): string {
   if (writes(classified.route) && (answer.status < 400 || answer.status >= 500)) fail('a request to a route that writes, made invalid on purpose, must be refused with a 4xx');
   if (classified.route.path.startsWith('/approvals/')) {
     if (!contentType(answer).startsWith('text/html')) fail('an approval page answers HTML');
+    return key;
+  }
+  if (classified.route.path.endsWith('/record') && answer.status === 200) {
+    if (!/^(text\/html|application\/pdf)\b/.test(contentType(answer))) fail('a consent record is HTML or PDF');
     return key;
   }
   if (!/^application\/json\b/.test(contentType(answer))) fail('a JSON route answers JSON');
