@@ -701,7 +701,7 @@ export type HostRequest =
       options: {
         stateDir: string;
         seedFile: string;
-        ports: { dynamodb: number; ses: number; sfn: number; api: number };
+        ports: { dynamodb: number; ses: number; sfn: number; api: number; events: number };
         maxWaitSeconds: number;
         maxRetryIntervalMs: number;
         env: Record<string, string>;
@@ -849,7 +849,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       options: {
         stateDir,
         seedFile,
-        ports: { dynamodb: dynamodbPort, ses: recorded?.ses ?? 0, sfn: recorded?.sfn ?? 0, api: 0 },
+        ports: { dynamodb: dynamodbPort, ses: recorded?.ses ?? 0, sfn: recorded?.sfn ?? 0, api: 0, events: 0 },
         maxWaitSeconds: options.maxWaitSeconds ?? 0,
         maxRetryIntervalMs: 200,
         env,

@@ -1,11 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
+import { DynamoOutbox } from './adapters/dynamo-outbox.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
 import type { IdempotencyPort } from './adapters/idempotency.ts';
 import { PowertoolsMetrics } from './adapters/powertools-metrics.ts';
 import { readConfig, type Config } from './config.ts';
 import { ApprovalLinks } from './domain/approval-links.ts';
+import { EventRelay, type EventPublisherPort } from './domain/event-relay.ts';
 import type { ClaimNames } from './domain/caller.ts';
 import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
 import type { AlertPort, LinkKeyPort, MailerPort, WorkflowPort } from './domain/ports.ts';
@@ -123,4 +125,14 @@ export function getServices(adapters: Adapters): Services {
     composed.set(adapters, services);
   }
   return services;
+}
+
+/**
+ * The relay of outbox events (the table's stream function): the outbox and the publisher its handler
+ * passes (EventBridge), nothing else, so that no other function's bundle holds a publisher.
+ */
+export function composeRelay(publisher: (config: Config) => EventPublisherPort, env: NodeJS.ProcessEnv = process.env): EventRelay {
+  const config = readConfig(env);
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  return new EventRelay(new DynamoOutbox(db, config.TABLE_NAME), publisher(config), { now: () => new Date() });
 }

@@ -22,6 +22,8 @@ const configSchema = z.object({
   JWT_PARTNER_CLAIM: text('partner_id'),
   JWT_ROLES_CLAIM: text('roles'),
   ALERT_TOPIC_ARN: text(''),
+  /** The EventBridge bus the relay publishes transfer events to. */
+  EVENT_BUS_NAME: text(''),
   /** The approval-link key itself (local runs), or the Secrets Manager secret holding it (AWS). */
   APPROVAL_LINK_KEY: z.optional(z.string().check(z.minLength(32))),
   APPROVAL_LINK_KEY_SECRET_ARN: z.optional(z.string()),

@@ -5,6 +5,7 @@ import { AlertTopic, OperatorAlarms } from './constructs/alarms.ts';
 import { TransferApi } from './constructs/api.ts';
 import { ApprovalLinkKey } from './constructs/approval-link-key.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
+import { EventRelay, TransferEventBus } from './constructs/events.ts';
 import { Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
@@ -175,7 +176,8 @@ export function readTransferSettings(scope: Construct): TransferSettings {
 }
 
 /**
- * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail, alarms and dashboard.
+ * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail,
+ * transfer events (bus, archive, relay), alarms and dashboard.
  * Settings come from context; see {@link TransferSettings}.
  */
 export class TransferStack extends Stack {
@@ -187,6 +189,10 @@ export class TransferStack extends Stack {
   readonly approvalLinkKey: ApprovalLinkKey;
   readonly api: TransferApi;
   readonly workflow: TransferWorkflow;
+  /** The transfer events' bus, archive and example rule. */
+  readonly events: TransferEventBus;
+  /** The relay of outbox events from the table's stream to the bus. */
+  readonly eventRelay: EventRelay;
   readonly alarms: OperatorAlarms;
   readonly dashboard: OperationsDashboard;
 
@@ -247,10 +253,18 @@ export class TransferStack extends Stack {
       approvalLinkKey: this.approvalLinkKey,
     });
 
+    this.events = new TransferEventBus(this, 'Events', { alertTopic: this.alerts.topic });
+    this.eventRelay = new EventRelay(this, 'EventRelay', {
+      table: this.table.table,
+      eventBus: this.events.bus,
+      environment: { ...environment, publicBaseUrl: this.api.publicBaseUrl },
+      alertTopic: this.alerts.topic,
+    });
+
     const workflowFunctions = Object.entries(this.workflow.functions).map(
       ([key, fn]): [string, TransferFunction] => [WORKFLOW_FUNCTIONS[key as WorkflowFunctionKey], fn],
     );
-    const functions = { ...this.api.functions, ...Object.fromEntries(workflowFunctions) };
+    const functions = { ...this.api.functions, ...Object.fromEntries(workflowFunctions), ...this.eventRelay.functions };
     this.alarms = new OperatorAlarms(this, 'Alarms', {
       topic: this.alerts.topic,
       stateMachine: this.workflow.stateMachine,
@@ -259,7 +273,7 @@ export class TransferStack extends Stack {
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       stateMachine: this.workflow.stateMachine,
       functions,
-      alarms: this.alarms.alarms,
+      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm],
       runbookUrl: settings.runbookUrl,
     });
 
@@ -270,6 +284,12 @@ export class TransferStack extends Stack {
     });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The single DynamoDB table' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Operator alerts' });
+    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'The EventBridge bus of transfer events' });
+    new CfnOutput(this, 'EventBusArn', { value: this.events.bus.eventBusArn, description: 'The EventBridge bus of transfer events' });
+    new CfnOutput(this, 'EventArchiveArn', {
+      value: this.events.archive.archiveArn,
+      description: 'Every transfer event, for aws events start-replay --event-source-arn',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'The operations dashboard' });
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.dashboardUrl, description: 'The operations dashboard in the console' });
   }

@@ -3,13 +3,22 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { LOCAL_ACCOUNT, LOCAL_REGION, lambdaContext } from './lambda-context.ts';
 import { renderWorkflowDefinition } from '../lib/render-definition.ts';
 import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
-import { HTTP_ROUTES, WORKFLOW_FUNCTIONS, handlerEntry, type HttpFunctionName, type WorkflowFunctionName } from '../lambdas/handlers/catalog.ts';
+import {
+  HTTP_ROUTES,
+  STREAM_FUNCTIONS,
+  WORKFLOW_FUNCTIONS,
+  handlerEntry,
+  type HttpFunctionName,
+  type StreamFunctionName,
+  type WorkflowFunctionName,
+} from '../lambdas/handlers/catalog.ts';
 import { parsePortalOrigins } from '../lib/cors.ts';
+import { RELAY_EVENT_SOURCE, eventBusName } from '../lib/event-relay.ts';
 import { buildBundles } from './lambda-runtime/bundles.ts';
 import { deployContext, deployedStack, resolveEnvironment, type DeployedStack } from './lambda-runtime/deployed-functions.ts';
 import { LocalLambda, asStepFunctionsError, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
@@ -19,13 +28,15 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { startLocalHttpApi, type LocalHttpApiOptions, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
 import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
 import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
+import { startLocalEventBridge, type LocalEventBridge } from './eventbridge/server.ts';
+import { startStreamPoller, type StreamEventSourceSettings } from './dynamodb-streams/poller.ts';
 import { operatorRoutes } from './operator/routes.ts';
 
 export const DEMO_DIRECTORY = new URL('./demo-directory.json', import.meta.url);
 
 export interface LocalStackOptions {
-  /** Ports; 0 picks a free one. Defaults come from DYNAMODB_PORT, SES_PORT, SFN_PORT, API_PORT. */
-  ports?: Partial<Record<'dynamodb' | 'ses' | 'sfn' | 'api', number>>;
+  /** Ports; 0 picks a free one. Defaults come from DYNAMODB_PORT, SES_PORT, SFN_PORT, API_PORT, EVENTS_PORT. */
+  ports?: Partial<Record<'dynamodb' | 'ses' | 'sfn' | 'api' | 'events', number>>;
   /** Where the local signing key lives (see jwt-keys.ts). */
   stateDir: string;
   /** Directory file to seed; null seeds nothing. */
@@ -53,8 +64,10 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
-  urls: { api: string; ses: string; sfn: string; dynamodb: string };
+  urls: { api: string; ses: string; sfn: string; dynamodb: string; events: string };
   tableName: string;
+  /** The local EventBridge API the relay publishes to: its accepted events, and fault injection for tests. */
+  eventBridge: LocalEventBridge;
   stateMachineArn: string;
   /** Present with `faultProxies`: cut and restore the functions' way to DynamoDB or SES. */
   faults?: { dynamodb: FaultProxy; ses: FaultProxy };
@@ -78,18 +91,18 @@ async function resolvePort(port: number): Promise<number> {
 
 type LambdaModule = { handler: (event: unknown, context: Context) => Promise<unknown> };
 
-async function loadHandler(kind: 'http' | 'workflow', name: HttpFunctionName | WorkflowFunctionName): Promise<LambdaModule['handler']> {
+async function loadHandler(kind: 'http' | 'workflow' | 'stream', name: HttpFunctionName | WorkflowFunctionName | StreamFunctionName): Promise<LambdaModule['handler']> {
   const module = (await import(/* @vite-ignore */ `../${handlerEntry(kind, name)}`)) as LambdaModule;
   return module.handler;
 }
 
-/** The table as the CDK construct declares it, from the shared schema. */
-export async function createTable(endpoint: string, tableName: string): Promise<void> {
+/** The table as the CDK construct declares it, from the shared schema, with its stream; answers the stream's ARN. */
+export async function createTable(endpoint: string, tableName: string): Promise<{ streamArn: string }> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
   for (const index of TABLE_INDEXES) attributes.add(index.partitionKey).add(index.sortKey);
   try {
-    await client.send(
+    const created = await client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
@@ -106,12 +119,17 @@ export async function createTable(endpoint: string, tableName: string): Promise<
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         })),
+        // As the CDK table's `dynamoStream`: the relay reads each new item's image.
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
       }),
     );
+    const streamArn = created.TableDescription?.LatestStreamArn;
+    if (streamArn === undefined) throw new Error(`DynamoDB Local created ${tableName} without a stream.`);
     await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
     await client.send(
       new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
     );
+    return { streamArn };
   } finally {
     client.destroy();
   }
@@ -182,10 +200,24 @@ function functionsMode(value: string | undefined): 'bundles' | 'sources' {
 
 /**
  * Starts the whole system on this machine: DynamoDB Local, the SES emulator, the local Step Functions
- * API running the deployed definition, and the HTTP API, with each function run from its deployed
- * bundle in Lambda-like execution environments (or, with `functions: 'sources'`, in process).
+ * API running the deployed definition, the HTTP API and the EventBridge API, with each function run
+ * from its deployed bundle in Lambda-like execution environments (or, with `functions: 'sources'`, in
+ * process). A free port (0) is picked before its server listens, so another process may take it
+ * meanwhile: the stack is then started again on other free ports (never when a port was named).
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const picksFreePorts = Object.values(options.ports ?? {}).some((port) => port === 0);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startLocalStackOnce(options);
+    } catch (error) {
+      const taken = error instanceof Error && (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (!taken || !picksFreePorts || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -198,6 +230,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ses: await resolvePort(options.ports?.ses ?? envPort('SES_PORT', 8005)),
       sfn: await resolvePort(options.ports?.sfn ?? envPort('SFN_PORT', 8083)),
       api: await resolvePort(options.ports?.api ?? envPort('API_PORT', 3000)),
+      events: options.ports?.events ?? envPort('EVENTS_PORT', 8010),
     };
     const emulators: RunningEmulator[] = await Promise.all([
       startDynamoDbLocal({ port: ports.dynamodb }),
@@ -222,6 +255,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const mode = options.functions ?? functionsMode(settings.LOCAL_FUNCTIONS);
     // The stack as `cdk deploy` would ship it with these settings: each function's environment, timeout and memory.
     const deployed: DeployedStack = await deployedStack(deployContext(settings));
+    const eventBridge = await startLocalEventBridge({
+      port: ports.events,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      buses: [eventBusName(deployed.stackName)],
+      log,
+    });
+    stoppers.push(() => eventBridge.close());
     const linkKey = await localLinkKey(options.stateDir);
     const local = {
       region: LOCAL_REGION,
@@ -239,6 +280,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_DYNAMODB: options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? faults?.dynamodb.endpoint ?? dynamodb.endpoint,
       AWS_ENDPOINT_URL_SESV2: options.env?.AWS_ENDPOINT_URL_SESV2 ?? faults?.ses.endpoint ?? ses.endpoint,
       AWS_ENDPOINT_URL_SFN: options.env?.AWS_ENDPOINT_URL_SFN ?? `http://127.0.0.1:${ports.sfn}`,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: options.env?.AWS_ENDPOINT_URL_EVENTBRIDGE ?? eventBridge.url,
       // No CloudWatch here: metrics would only be JSON noise on the console.
       POWERTOOLS_METRICS_DISABLED: settings.POWERTOOLS_METRICS_DISABLED ?? 'true',
       // Like Lambda's log-level control: a local run may turn the functions' logging up or down.
@@ -254,15 +296,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The handlers of `sources` runs read their settings from this process's environment, as on Lambda
     // (every function of the stack is given the same variables).
     const shared = deployed.functions[0];
+    // The bus only the relay's environment names.
+    const relayBus = environments.get(STREAM_FUNCTIONS.relayEvents)?.EVENT_BUS_NAME;
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
       ...(shared ? resolveEnvironment(shared, deployed, local) : {}),
+      ...(relayBus ? { EVENT_BUS_NAME: relayBus } : {}),
       ...endpoints,
       ...options.env,
     });
     delete process.env.AWS_PROFILE;
 
-    await createTable(dynamodb.endpoint, tableName);
+    const { streamArn } = await createTable(dynamodb.endpoint, tableName);
     if (options.seedFile !== null) {
       const seeded = await seedDirectory(options.seedFile ?? DEMO_DIRECTORY, dynamodb.endpoint, tableName);
       log(`Seeded ${seeded.partners} partners and ${seeded.customers} customers`);
@@ -290,6 +335,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     if (bundles) log(`Functions run from their bundles (${[...bundles.values()].filter((b) => b.built).length} of ${bundles.size} built now)`);
     const timeoutOf = (name: string) => (deployed.functions.find((fn) => fn.name === name)?.timeoutSeconds ?? 3) * 1000;
+
+    // The table's stream feeds the relay as the event source mapping does, with the same settings.
+    const relayName = STREAM_FUNCTIONS.relayEvents;
+    const relayLambda = lambdas.get(relayName);
+    let invokeRelay: (event: DynamoDBStreamEvent) => Promise<unknown>;
+    if (relayLambda) {
+      invokeRelay = (event) => relayLambda.invoke(event);
+    } else {
+      const handler = await loadHandler('stream', relayName);
+      invokeRelay = (event) => handler(event, lambdaContext(relayName, Date.now() + timeoutOf(relayName)));
+    }
+    const relaySource: StreamEventSourceSettings = RELAY_EVENT_SOURCE;
+    const poller = startStreamPoller({
+      endpoint: dynamodb.endpoint,
+      streamArn,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      // A failing batch is split in halves before it is tried again (the mapping's bisectBatchOnError).
+      settings: { ...relaySource, bisectBatchOnError: relaySource.bisectBatchOnError ?? true },
+      invoke: invokeRelay,
+      functionName: relayName,
+      // Only discarded batches and stream errors: lines an operator must see.
+      log: options.log ?? ((line) => console.error(line)),
+    });
+    stoppers.push(() => poller.stop());
 
     const functions: Record<string, LocalFunction> = {};
     for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
@@ -334,8 +404,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stoppers.push(() => api.close());
 
     return {
-      urls: { api: api.url, ses: ses.endpoint, sfn: sfn.url, dynamodb: dynamodb.endpoint },
+      urls: { api: api.url, ses: ses.endpoint, sfn: sfn.url, dynamodb: dynamodb.endpoint, events: eventBridge.url },
       tableName,
+      eventBridge,
       stateMachineArn,
       ...(faults ? { faults } : {}),
       functions: mode,

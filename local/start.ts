@@ -35,6 +35,7 @@ try {
       `  Operator view       ${stack.urls.api}/operator`,
       `  Emails (SES)        ${stack.urls.ses}   (every email sent; JSON at /store)`,
       `  Step Functions API  ${stack.urls.sfn}`,
+      `  EventBridge API     ${stack.urls.events}   (every event published; JSON at /events)`,
       `  DynamoDB Local      ${stack.urls.dynamodb}   (table ${stack.tableName})`,
       `Try: npm run demo   ·   TOKEN=$(npm run --silent token -- --partner P-ACME)   ·   Ctrl-C stops everything`,
     ].join('\n'),

@@ -36,6 +36,7 @@ import {
   type TransferSummary,
   type TransferWithHistory,
 } from '../domain/transfer.ts';
+import { eventsOf, type TransferEvent } from '../domain/events.ts';
 import { chainEvents, inChainOrder, type ChainHead } from '../domain/history-chain.ts';
 import { batchGetAll, batchWriteAll } from './batch.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
@@ -45,6 +46,25 @@ import { asTransient, transientOr } from './transient.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 type Item = Record<string, unknown>;
+
+/** An outbox event stays this long after it was written (for the relay's retries and a look back); then DynamoDB's TTL removes it. */
+export const OUTBOX_RETENTION_SECONDS = 30 * 86_400;
+
+/** The outbox item of an event: written once, in the transaction of the change it tells of. */
+function outboxPut(tableName: string, event: TransferEvent): TransactItem {
+  return {
+    Put: {
+      TableName: tableName,
+      Item: {
+        ...keys.outbox(event.transferId, event.id),
+        kind: 'outbox',
+        event,
+        [TTL_ATTRIBUTE]: Math.floor(Date.parse(event.occurredAt) / 1000) + OUTBOX_RETENTION_SECONDS,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  };
+}
 
 /** An approval link stays this long after it expires (its page still says "expired"); then DynamoDB's TTL removes it. */
 export const LINK_GRACE_SECONDS = 30 * 86_400;
@@ -202,7 +222,7 @@ export class DynamoTransferStore implements TransferStorePort {
     // the transfer item, which names it, so it stays invisible until the transaction below commits.
     await this.writeCustomers(transfer);
     const chain = chainEvents(transfer.id, null, events);
-    // At most 1 + 2 + 3 events + 50 claims = 56 actions (of DynamoDB's 100), each a small item.
+    // At most 1 + 2 + 3 events + 3 outbox events + 50 claims = 59 actions (of DynamoDB's 100), each a small item.
     const items: TransactItem[] = [
       {
         Put: {
@@ -238,6 +258,7 @@ export class DynamoTransferStore implements TransferStorePort {
         },
       })),
       ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(transfer.id, event) } })),
+      ...eventsOf({ history: events, transfer: summaryOf(transfer), at: transfer.createdAt }).map((event) => outboxPut(this.tableName, event)),
       ...transfer.customers.map((customer) => ({
         Put: {
           TableName: this.tableName,
@@ -484,6 +505,12 @@ export class DynamoTransferStore implements TransferStorePort {
         },
       },
       ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(transfer.id, event) } })),
+      ...eventsOf({
+        history: [decision.event],
+        enteredStatus: decision.to,
+        transfer: { ...summaryOf(transfer), ...decision.changes, status: decision.to, updatedAt: decision.at },
+        at: decision.at,
+      }).map((event) => outboxPut(this.tableName, event)),
       ...(decision.releaseClaims ? this.claimReleases(transfer) : []),
     ];
     if (decision.linkHash) {
@@ -553,6 +580,12 @@ export class DynamoTransferStore implements TransferStorePort {
     const items: TransactItem[] = [
       ...this.statusUpdates(transfer, change.from, change.to, change.at, change.changes ?? {}, chain),
       ...chain.events.map((event) => ({ Put: { TableName: this.tableName, Item: eventItem(change.transferId, event) } })),
+      ...eventsOf({
+        history: [change.event],
+        enteredStatus: change.to,
+        transfer: { ...transfer, ...(change.changes ?? {}), status: change.to, updatedAt: change.at },
+        at: change.at,
+      }).map((event) => outboxPut(this.tableName, event)),
       ...(change.releaseClaims ? this.claimReleases(transfer) : []),
     ];
     try {

@@ -8,6 +8,8 @@ import type { Step } from '../domain/transfer.ts';
 export const TRANSFER_CUSTOMER_PREFIX = 'CUSTOMER#';
 /** '$' sorts right after '#': every CUSTOMER#… key sorts before it, the legacy CUSTOMERS item after it. */
 export const TRANSFER_OWN_ITEMS_AFTER = 'CUSTOMER$';
+/** Sort key prefix of a transfer's outbox events: '#' sorts before every other item of the transfer. */
+export const OUTBOX_PREFIX = '#OUTBOX#';
 
 /** Key builders for every item of the single table (see table-schema.ts for the layout). */
 export const keys = {
@@ -30,4 +32,10 @@ export const keys = {
   event: (transferId: string, at: string, unique: string) => ({ pk: `TRANSFER#${transferId}`, sk: `EVENT#${at}#${unique}` }),
   step: (transferId: string, step: Step) => ({ pk: `TRANSFER#${transferId}`, sk: `STEP#${step}` }),
   link: (hash: string) => ({ pk: `LINK#${hash}`, sk: 'LINK' }),
+  /**
+   * An event in the outbox, written with the change it tells of; the table's stream carries it to the relay.
+   * In its transfer's partition, so that the stream hands a transfer's events in the order written (one
+   * partition, one shard); its sort key sorts before `CUSTOMER#`, so reading a transfer never reads them.
+   */
+  outbox: (transferId: string, eventId: string) => ({ pk: `TRANSFER#${transferId}`, sk: `${OUTBOX_PREFIX}${eventId}` }),
 };

@@ -77,7 +77,8 @@ export interface NewTransfer {
 export type TransferRef = Pick<TransferSummary, 'id' | 'fromPartner' | 'toPartner' | 'customers'>;
 
 export interface Decision {
-  transfer: TransferRef;
+  /** The transfer as read with the step: its parties and customers for the write, the rest for the events it emits. */
+  transfer: TransferSummary;
   step: Step;
   /**
    * The step's task token as the decider read it (null: no wait yet). The decision is written only
@@ -90,7 +91,7 @@ export interface Decision {
   event: HistoryEvent;
   signal: WorkflowSignal;
   /** Fields of the transfer that change with the decision. */
-  changes: Partial<Pick<Transfer, 'transferDate' | 'immediate' | 'billing' | 'acceptedDate'>>;
+  changes: Partial<Pick<Transfer, 'transferDate' | 'immediate' | 'billing' | 'acceptedDate' | 'decline'>>;
   /** Release the customers' claims in the same write (a decline). */
   releaseClaims: boolean;
   linkHash: string | null;

@@ -32,16 +32,26 @@ export const HTTP_FUNCTIONS = [
 ] as const;
 export type HttpFunctionName = (typeof HTTP_FUNCTIONS)[number];
 
+/** Functions fed by the table's stream; entry `lambdas/handlers/stream/<name>.ts`, export `handler`. */
+export const STREAM_FUNCTIONS = {
+  /** Publishes each outbox event once: to EventBridge on AWS. */
+  relayEvents: 'relay-events',
+} as const;
+export type StreamFunctionName = (typeof STREAM_FUNCTIONS)[keyof typeof STREAM_FUNCTIONS];
+
+export type FunctionName = HttpFunctionName | WorkflowFunctionName | StreamFunctionName;
+
 /** A handler's file, relative to the repository root: `lambdas/handlers/<kind>/<name>.ts`, exporting `handler`. */
-export function handlerEntry(kind: 'http' | 'workflow', name: HttpFunctionName | WorkflowFunctionName): string {
+export function handlerEntry(kind: 'http' | 'workflow' | 'stream', name: FunctionName): string {
   return `lambdas/handlers/${kind}/${name}.ts`;
 }
 
 /** Every function of the product, HTTP ones first, with its handler's file. */
-export function allFunctions(): Array<{ name: HttpFunctionName | WorkflowFunctionName; entry: string }> {
+export function allFunctions(): Array<{ name: FunctionName; entry: string }> {
   return [
     ...HTTP_FUNCTIONS.map((name) => ({ name, entry: handlerEntry('http', name) })),
     ...Object.values(WORKFLOW_FUNCTIONS).map((name) => ({ name, entry: handlerEntry('workflow', name) })),
+    ...Object.values(STREAM_FUNCTIONS).map((name) => ({ name, entry: handlerEntry('stream', name) })),
   ];
 }
 

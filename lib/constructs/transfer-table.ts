@@ -10,6 +10,8 @@ import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../lambdas/adapters
  *
  * It holds the only record of partners' written consent, so it is kept when the stack goes:
  * deletion protection, point-in-time recovery and a retained resource.
+ *
+ * Its stream carries each new item's image: the outbox items written with every change are relayed from it.
  */
 export class TransferTable extends Construct {
   /** The table; grant access with {@link grantTableAccess}, not the CDK helpers (they add `/index/*` and unused actions). */
@@ -29,6 +31,8 @@ export class TransferTable extends Construct {
       })),
       // Expired approval links and idempotency records go by themselves.
       timeToLiveAttribute: TTL_ATTRIBUTE,
+      // The relay reads only the new outbox item; old images would only add to the records' size.
+      dynamoStream: dynamodb.StreamViewType.NEW_IMAGE,
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
@@ -59,6 +63,17 @@ export const TABLE_WRITE_ACTIONS = [
 
 /** The only action on an index: the listings query `byParty` / `byPartyStatus`. */
 export const INDEX_ACTIONS = ['dynamodb:Query'] as const;
+
+/**
+ * What the outbox relay does on the table (lambdas/adapters/dynamo-outbox.ts): `BatchGetItem` to see which
+ * events went out already, `UpdateItem` to mark them relayed. No index, no other write.
+ */
+export const OUTBOX_RELAY_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] as const;
+
+/** Lets `grantee` read and mark the outbox items of `table` ({@link OUTBOX_RELAY_ACTIONS}), on the table only. */
+export function grantOutboxAccess(table: dynamodb.ITableV2, grantee: iam.IGrantable): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: [...OUTBOX_RELAY_ACTIONS], resourceArns: [table.tableArn] });
+}
 
 /**
  * Lets `grantee` read (or read and write) the items of `table`, and query its indexes by name:

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { allFunctions, type HttpFunctionName, type WorkflowFunctionName } from '../../lambdas/handlers/catalog.ts';
+import { allFunctions, type FunctionName } from '../../lambdas/handlers/catalog.ts';
+import { eventBusName } from '../../lib/event-relay.ts';
 import { localJwtSettings } from '../jwt-keys.ts';
 import { BUILD_DIR, REPO_ROOT } from './bundles.ts';
 
@@ -10,7 +11,7 @@ type TemplateValue = string | number | boolean | null | TemplateValue[] | { [key
 
 /** One function as the synthesized template deploys it, before its references are resolved. */
 export interface DeployedFunction {
-  readonly name: HttpFunctionName | WorkflowFunctionName;
+  readonly name: FunctionName;
   /** The handler file in the repository (`lambdas/handlers/...`). */
   readonly entry: string;
   /** Handler as the template says it, e.g. `index.handler`. */
@@ -113,7 +114,7 @@ async function synthesize(context: Record<string, unknown>): Promise<DeployedSta
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties?: Record<string, TemplateValue> }> };
 
-  const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions };
+  const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions, ...stack.eventRelay.functions };
   for (const [key, fn] of Object.entries(stack.workflow.functions)) constructs[WORKFLOW_FUNCTIONS[key as keyof typeof WORKFLOW_FUNCTIONS]] = fn;
 
   const functions = allFunctions().map(({ name, entry }): DeployedFunction => {
@@ -180,6 +181,9 @@ export function resolveEnvironment(fn: DeployedFunction, stack: DeployedStack, l
           return local.tableName;
         case 'AWS::SNS::Topic':
           return local.alertTopicArn;
+        // The local bus is named as the stack names its bus.
+        case 'AWS::Events::EventBus':
+          return eventBusName(stack.stackName);
         case 'AWS::SecretsManager::Secret':
           return SECRET;
         default:

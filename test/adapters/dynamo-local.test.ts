@@ -320,9 +320,12 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
         ['PARTY#P-NORTH', 'party'],
         ['PARTY#P-SOUTH', 'party'],
         [sk(items.find((i) => i.kind?.S === 'event') ?? {}), 'event'],
+        [sk(items.find((i) => i.kind?.S === 'outbox') ?? {}), 'outbox'],
       ].sort(),
     );
     expect(sk(items.find((i) => i.kind?.S === 'event') ?? {})).toMatch(/^EVENT#2026-03-10T15:00:00\.000Z#/);
+    // The request is told: its outbox event, in the transfer's partition.
+    expect(sk(items.find((i) => i.kind?.S === 'outbox') ?? {})).toMatch(/^#OUTBOX#evt_[0-9a-f]{32}$/);
     // Each customer's domains are in an item of its own; the transfer item holds the summaries.
     expect(await item('TRANSFER#TR-CREATE-1', 'CUSTOMER#C-1')).toEqual({
       pk: 'TRANSFER#TR-CREATE-1',

@@ -104,7 +104,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-links-'));
   stack = await startLocalStack({
     stateDir,
-    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0, events: 0 },
     // Every answer is checked against the OpenAPI document, as startTestStack does.
     onAnswer: (answer) => contract.check(answer),
     maxWaitSeconds: 1,

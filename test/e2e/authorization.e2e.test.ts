@@ -287,7 +287,7 @@ beforeAll(async () => {
   otherStateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-authz-other-'));
   stack = await startLocalStack({
     stateDir,
-    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0, events: 0 },
     // Every answer is checked against the OpenAPI document, as startTestStack does.
     onAnswer: (answer) => contract.check(answer),
     maxWaitSeconds: 1,

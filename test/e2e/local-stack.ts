@@ -42,7 +42,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
   const summary = summaryFile();
   const stack = await startLocalStack({
     stateDir,
-    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0, events: 0 },
     maxWaitSeconds: 1,
     maxRetryIntervalMs: 200,
     ...options,

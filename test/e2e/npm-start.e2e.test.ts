@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('npm start', () => {
   it('serves the whole stack on the ports from the environment, and Ctrl-C stops every process', async () => {
-    const ports = { DYNAMODB_PORT: await freePort(), SES_PORT: await freePort(), SFN_PORT: await freePort(), API_PORT: await freePort() };
+    const ports = { DYNAMODB_PORT: await freePort(), SES_PORT: await freePort(), SFN_PORT: await freePort(), API_PORT: await freePort(), EVENTS_PORT: await freePort() };
     const stateDir = await mkdtemp(join(tmpdir(), 'transfer-start-'));
     stateDirs.push(stateDir);
     const started = Date.now();
@@ -48,6 +48,8 @@ describe('npm start', () => {
     expect(output).toContain(`http://127.0.0.1:${ports.API_PORT}`);
     expect((await fetch(`http://127.0.0.1:${ports.API_PORT}/health`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${ports.SES_PORT}/health-check`)).status).toBe(200);
+    expect(output).toContain(`http://127.0.0.1:${ports.EVENTS_PORT}`);
+    expect(await (await fetch(`http://127.0.0.1:${ports.EVENTS_PORT}/events`)).json()).toEqual({ events: [] });
     for (const port of Object.values(ports)) expect(await portOpen(port)).toBe(true);
 
     // npm run seed and npm run token work against the running stack.

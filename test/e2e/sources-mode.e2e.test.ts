@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DIRECTORY, startTestStack, type TestStack } from './local-stack.ts';
-import { createTransfer, getTransfer } from './support.ts';
+import { createTransfer, getTransfer, poll } from './support.ts';
 
 let t: TestStack;
 
@@ -20,5 +20,12 @@ describe('the local stack with LOCAL_FUNCTIONS=sources (for a debugger)', () => 
     expect(created.status).toBe('AWAITING_RELEASE');
     expect((await getTransfer(t, created.id, token)).id).toBe(created.id);
     expect(process.env.STATE_MACHINE_ARN).toBe(t.stack.stateMachineArn);
+    // The relay too runs in process, fed by the table's stream, and publishes to the local bus.
+    const published = await poll('the request on the local bus', async () => {
+      const { events } = (await (await fetch(`${t.stack.urls.events}/events`)).json()) as { events: Array<{ 'detail-type': string; detail: { transferId: string } }> };
+      const ours = events.filter((event) => event.detail.transferId === created.id);
+      return ours.length > 0 ? ours : undefined;
+    });
+    expect(published.map((event) => event['detail-type'])).toEqual(['transfer.requested']);
   });
 });

@@ -164,6 +164,12 @@ const ADAPTERS = [
     pkg: '@aws-sdk/client-secrets-manager',
     granted: (actions: Set<string>) => actions.has('secretsmanager:GetSecretValue'),
   },
+  // The relay's publisher (passed to `composeRelay` by lambdas/handlers/stream/relay-events.ts).
+  {
+    file: 'lambdas/adapters/eventbridge-publisher.ts',
+    pkg: '@aws-sdk/client-eventbridge',
+    granted: (actions: Set<string>) => actions.has('events:PutEvents'),
+  },
 ] as const;
 
 const ENTRIES: Record<string, string> = Object.fromEntries(allFunctions().map(({ name, entry }) => [name, entry]));

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { HTTP_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
 import { resolveIntrinsics } from '../../lib/render-definition.ts';
 import { PSEUDO_REFS, resourceById, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
 
@@ -21,6 +21,12 @@ const STOP_EXECUTION = ['states:StopExecution'];
 const SEND_EMAIL = ['ses:SendEmail'];
 const PUBLISH_ALERT = ['sns:Publish'];
 const READ_LINK_KEY = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
+// The relay: what the DynamoDB event source needs of the stream and of its on-failure queue (as CDK
+// grants them), publishing to the bus, and of the table only what the outbox adapter calls.
+const READ_STREAM = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
+const SEND_TO_DEAD_LETTERS = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
+const PUT_EVENTS = ['events:PutEvents'];
+const OUTBOX = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'];
 
 /** Exactly what each function's role may do: the narrowest grant per step. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
@@ -42,6 +48,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'rehome-customers': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
   'send-confirmations': [...TABLE_READ_WRITE, ...SEND_EMAIL],
   'record-outcome': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
+  'relay-events': [...OUTBOX, ...READ_STREAM, ...SEND_TO_DEAD_LETTERS, ...PUT_EVENTS],
 };
 
 let synthesized: SynthesizedStack;
@@ -84,8 +91,10 @@ function resourcesFor(name: string, action: string): unknown[] {
 
 describe('function roles', () => {
   it('covers every function', () => {
-    expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual([...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS)].sort());
-    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(18);
+    expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual(
+      [...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(STREAM_FUNCTIONS)].sort(),
+    );
+    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(19);
   });
 
   it.each(Object.entries(EXPECTED_ACTIONS))('%s may do exactly what its step needs', (name, expected) => {
@@ -169,12 +178,32 @@ describe('function roles', () => {
     }
   });
 
+  it('lets only the relay read the stream, send to its dead-letter queue and put events, each on that resource only', () => {
+    const [tableId] = Object.keys(resourcesOf(synthesized.template, 'AWS::DynamoDB::GlobalTable'));
+    const [queueId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SQS::Queue'));
+    const [busId] = Object.keys(resourcesOf(synthesized.template, 'AWS::Events::EventBus'));
+    for (const [actions, resource] of [
+      [READ_STREAM, { 'Fn::GetAtt': [tableId, 'StreamArn'] }],
+      [SEND_TO_DEAD_LETTERS, { 'Fn::GetAtt': [queueId, 'Arn'] }],
+      [PUT_EVENTS, { 'Fn::GetAtt': [busId, 'Arn'] }],
+    ] as const) {
+      for (const action of actions) {
+        expect(Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes(action)), action).toEqual(['relay-events']);
+        expect(templateResourcesFor('relay-events', action), action).toEqual([resource]);
+      }
+    }
+    // The outbox adapter's two calls, on the table itself: no index, no other item action.
+    for (const action of OUTBOX) expect(templateResourcesFor('relay-events', action), action).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
+    expect(actionsOf('relay-events').filter((action) => action.startsWith('dynamodb:') && !READ_STREAM.includes(action))).toEqual(OUTBOX);
+  });
+
   it('scopes item actions to the table, and only Query to its indexes, each by name', () => {
     const [tableId] = Object.keys(resourcesOf(synthesized.template, 'AWS::DynamoDB::GlobalTable'));
     const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
     const indexArns = ['byParty', 'byPartyStatus'].map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index}`]] }));
     for (const name of Object.keys(EXPECTED_ACTIONS)) {
       const statements = statementsOf(name).filter((s) => asList(s.Action).some((a) => a.startsWith('dynamodb:')));
+      if (name === 'relay-events') continue; // its own test above
       if (name === 'health' || name === 'openapi') {
         expect(statements).toEqual([]);
         continue;
@@ -196,16 +225,19 @@ describe('function roles', () => {
 });
 
 describe('every policy statement in the stack', () => {
-  it('names actions, never "*" or a whole service', () => {
+  it('names actions, never "*" or a whole service, except to refuse requests without TLS', () => {
     const documents = Object.values(resourcesOf(synthesized.template)).flatMap((resource) => {
       const properties = resource.Properties ?? {};
       const inline = (properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? [];
       return [properties.PolicyDocument, ...inline.map((policy) => policy.PolicyDocument)].filter((document) => document !== undefined);
     });
-    const actions = (documents as { Statement: Statement[] }[]).flatMap((document) =>
-      document.Statement.flatMap((statement) => asList(statement.Action)),
-    );
+    const statements = (documents as { Statement: (Statement & { Condition?: unknown })[] }[]).flatMap((document) => document.Statement);
+    // enforceSSL on a queue denies every SQS action without TLS (cdk-nag SQS4 asks for `sqs:*`): a deny, never a grant.
+    const refusesPlainText = (statement: Statement & { Condition?: unknown }): boolean =>
+      statement.Effect === 'Deny' && JSON.stringify(statement.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } });
+    const actions = statements.filter((statement) => !refusesPlainText(statement)).flatMap((statement) => asList(statement.Action));
     expect(actions.length).toBeGreaterThan(50);
     for (const action of actions) expect(action).not.toMatch(/^\*$|:\*$/);
+    expect(statements.filter(refusesPlainText).flatMap((statement) => asList(statement.Action)).sort()).toEqual(['sns:Publish', 'sqs:*']);
   });
 });

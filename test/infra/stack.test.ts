@@ -1,11 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HTTP_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { HTTP_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
 import { TABLE_INDEXES, TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.ts';
 import { resolveIntrinsics } from '../../lib/render-definition.ts';
 import { PSEUDO_REFS, resourceById, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
 
-const ALL_FUNCTIONS = [...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS)];
+const ALL_FUNCTIONS = [...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(STREAM_FUNCTIONS)];
 
 /** The environment variable names the handlers' composition root reads. */
 const FUNCTION_ENVIRONMENT = [
@@ -36,8 +36,8 @@ function environmentOf(s: SynthesizedStack, name: string): Record<string, unknow
 }
 
 describe('functions', () => {
-  it('are the fifteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
-    expect(ALL_FUNCTIONS).toHaveLength(18);
+  it('are the nineteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
+    expect(ALL_FUNCTIONS).toHaveLength(19);
     synthesized.template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
     expect(Object.keys(synthesized.functionIds).sort()).toEqual([...ALL_FUNCTIONS].sort());
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
@@ -53,14 +53,15 @@ describe('functions', () => {
     }
   });
 
-  it('all get the same deployment facts, by the names the handlers read', () => {
+  it('all get the same deployment facts, by the names the handlers read; only the relay is told the event bus', () => {
     const reference = environmentOf(synthesized, 'health');
     for (const name of ALL_FUNCTIONS) {
-      const environment = environmentOf(synthesized, name);
+      const { EVENT_BUS_NAME, ...environment } = environmentOf(synthesized, name);
       expect(Object.keys(environment).sort(), name).toEqual(
         [...FUNCTION_ENVIRONMENT, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL'].sort(),
       );
       expect(environment, name).toEqual(reference);
+      expect(EVENT_BUS_NAME !== undefined, name).toBe(name === 'relay-events');
     }
     expect(reference).toMatchObject({
       SENDER_EMAIL: 'transfers@example.com',
@@ -202,12 +203,14 @@ describe('alerts', () => {
     const [topicId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SNS::Topic'));
     const [stateMachineId] = Object.keys(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine'));
     const alarms = Object.values(resourcesOf(synthesized.template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties ?? {});
-    // Plus three on business metrics (FAILED transfers, re-home errors, email failures): see operations.test.ts.
-    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3);
+    // Plus three on business metrics (FAILED transfers, re-home errors, email failures): see operations.test.ts;
+    // and one on the relay's dead-letter queue: see events.test.ts.
+    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 1);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
         AlarmActions: [{ Ref: topicId }],
-        Statistic: 'Sum',
+        // A queue's depth is a level, not a count: its alarm takes the maximum.
+        Statistic: alarm.Namespace === 'AWS/SQS' ? 'Maximum' : 'Sum',
         TreatMissingData: 'notBreaching',
       });
       // At least one occurrence: `>= 1`, or `> 0` for re-home errors.
@@ -239,7 +242,17 @@ describe('alerts', () => {
 describe('the stack', () => {
   it('outputs what operators and the portal need', () => {
     const outputs = synthesized.template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['AlertTopicArn', 'ApiUrl', 'DashboardName', 'DashboardUrl', 'StateMachineArn', 'TableName']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'AlertTopicArn',
+      'ApiUrl',
+      'DashboardName',
+      'DashboardUrl',
+      'EventArchiveArn',
+      'EventBusArn',
+      'EventBusName',
+      'StateMachineArn',
+      'TableName',
+    ]);
   });
 });
 

@@ -18,7 +18,7 @@ export function featureFlags(): Record<string, unknown> {
 export interface SynthesizedStack {
   stack: TransferStack;
   template: Template;
-  /** Logical id of every function, by its kebab-case name (`create-transfer`, `rehome-customers`, ...). */
+  /** Logical id of every function, by its kebab-case name (`create-transfer`, `rehome-customers`, `relay-events`, ...). */
   functionIds: Record<string, string>;
 }
 
@@ -32,7 +32,7 @@ export function synthesize(context: Record<string, unknown> = {}): SynthesizedSt
   const stack = new TransferStack(app, 'TransferTest');
   const template = Template.fromStack(stack);
   const functionIds: Record<string, string> = {};
-  for (const [name, fn] of Object.entries(stack.api.functions)) functionIds[name] = logicalIdOf(stack, fn);
+  for (const [name, fn] of Object.entries({ ...stack.api.functions, ...stack.eventRelay.functions })) functionIds[name] = logicalIdOf(stack, fn);
   for (const key of Object.keys(WORKFLOW_FUNCTIONS) as WorkflowFunctionKey[]) {
     functionIds[WORKFLOW_FUNCTIONS[key]] = logicalIdOf(stack, stack.workflow.functions[key]);
   }

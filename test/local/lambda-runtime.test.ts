@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_ERRORS } from '../../lambdas/handlers/catalog.ts';
 import { esbuildOptions } from '../../lib/bundling.ts';
 import { BUILD_DIR, REPO_ROOT, buildBundles } from '../../local/lambda-runtime/bundles.ts';
-import { deployedStack, resolveEnvironment } from '../../local/lambda-runtime/deployed-functions.ts';
+import { eventBusName } from '../../lib/event-relay.ts';
+import { STACK_NAME, deployedStack, resolveEnvironment } from '../../local/lambda-runtime/deployed-functions.ts';
 import { LambdaInvocationError, LocalLambda, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, asStepFunctionsError } from '../../local/lambda-runtime/functions.ts';
 
 const ENTRY = 'test/fixtures/functions/probe.ts';
@@ -151,7 +152,7 @@ describe('a function run from its minified bundle by the local Lambda runtime', 
 describe('the functions as the synthesized stack deploys them', () => {
   it('reads each function\'s handler, runtime, timeout, memory and environment from the template', async () => {
     const stack = await deployedStack({ jwtIssuer: 'https://issuer.transfer.localhost/', jwtAudience: 'transfer-portal', approvalWindowSeconds: '600' });
-    expect(stack.functions).toHaveLength(18);
+    expect(stack.functions).toHaveLength(19);
     const rehome = stack.functions.find((fn) => fn.name === 'rehome-customers');
     if (rehome === undefined) throw new Error('no rehome-customers function');
     expect(rehome).toMatchObject({ handler: 'index.handler', runtime: 'nodejs24.x', timeoutSeconds: 120, memoryMb: 512 });
@@ -177,6 +178,27 @@ describe('the functions as the synthesized stack deploys them', () => {
     expect(Object.keys(environment).sort()).toEqual(
       Object.keys(rehome.environment).map((name) => (name === 'APPROVAL_LINK_KEY_SECRET_ARN' ? 'APPROVAL_LINK_KEY' : name)).sort(),
     );
+  });
+});
+
+describe('the relay as the synthesized stack deploys it', () => {
+  it("is told the local bus, named as the stack names its bus, for the template's reference to the bus", async () => {
+    const stack = await deployedStack({ jwtIssuer: 'https://issuer.transfer.localhost/', jwtAudience: 'transfer-portal', approvalWindowSeconds: '600' });
+    const relay = stack.functions.find((fn) => fn.name === 'relay-events');
+    if (relay === undefined) throw new Error('no relay-events function');
+    expect(relay.entry).toBe('lambdas/handlers/stream/relay-events.ts');
+    const reference = relay.environment.EVENT_BUS_NAME as { Ref: string };
+    expect(stack.resourceTypes[reference.Ref]).toBe('AWS::Events::EventBus');
+    const environment = resolveEnvironment(relay, stack, {
+      region: 'us-east-1',
+      account: '000000000000',
+      tableName: 'local-table',
+      apiUrl: 'http://127.0.0.1:3999',
+      alertTopicArn: '',
+      approvalLinkKey: 'k'.repeat(40),
+    });
+    expect(environment).toMatchObject({ EVENT_BUS_NAME: eventBusName(STACK_NAME), TABLE_NAME: 'local-table' });
+    expect(eventBusName(STACK_NAME)).toBe('CustomerTransfer-events');
   });
 });
 

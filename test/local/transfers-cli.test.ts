@@ -122,7 +122,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'transfers-cli-'));
   stack = await startLocalStack({
     stateDir,
-    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0 },
+    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0, events: 0 },
     // Long enough to change a customer's owner while the workflow sleeps until the transfer date.
     maxWaitSeconds: 3,
     maxRetryIntervalMs: 200,

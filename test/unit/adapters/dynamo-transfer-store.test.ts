@@ -37,8 +37,33 @@ const EVENTS: HistoryEvent[] = [
   { at: TRANSFER.createdAt, type: 'REQUESTED', actor: TRANSFER.requestedBy, detail: {} },
   { at: TRANSFER.createdAt, type: 'RELEASED', actor: TRANSFER.requestedBy, detail: {} },
 ];
-// transfer, two party views, two events, then one claim per customer
-const CLAIMS_AT = 5;
+// transfer, two party views, two events, their two outbox events, then one claim per customer
+const CLAIMS_AT = 7;
+
+const OUTBOX_KEY = new RegExp(`^TRANSFER#${TRANSFER.id}/#OUTBOX#evt_[0-9a-f]{32}$`);
+
+/** The outbox item of an event a change emits, written in its transaction (the event's id is random). */
+function outboxPut(type: string, at: string, status: string): unknown {
+  return {
+    Put: {
+      TableName: TABLE,
+      Item: {
+        pk: `TRANSFER#${TRANSFER.id}`,
+        sk: expect.stringMatching(/^#OUTBOX#evt_[0-9a-f]{32}$/) as unknown,
+        kind: 'outbox',
+        event: {
+          id: expect.stringMatching(/^evt_[0-9a-f]{32}$/) as unknown,
+          type,
+          occurredAt: at,
+          transferId: TRANSFER.id,
+          transfer: expect.objectContaining({ id: TRANSFER.id, status, customers: TRANSFER.customers.map(({ id, name, domainCount }) => ({ id, name, domainCount })) }) as unknown,
+        },
+        expiresAtEpoch: Math.floor(Date.parse(at) / 1000) + 30 * 86_400,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  };
+}
 
 const TRANSFER_KEY = { pk: `TRANSFER#${TRANSFER.id}`, sk: 'TRANSFER' };
 const customerKey = (customerId: string) => ({ pk: `TRANSFER#${TRANSFER.id}`, sk: `CUSTOMER#${customerId}` });
@@ -202,6 +227,9 @@ describe('DynamoTransferStore.create', () => {
         },
       })),
       ...CREATED.events.map((event) => ({ Put: { TableName: TABLE, Item: eventItem(event) } })),
+      // The request and the release written up front, told in the same transaction.
+      outboxPut('transfer.requested', TRANSFER.createdAt, 'AWAITING_RELEASE'),
+      outboxPut('transfer.released', TRANSFER.createdAt, 'AWAITING_RELEASE'),
       ...TRANSFER.customers.map((c) => ({
         Put: {
           TableName: TABLE,
@@ -237,7 +265,8 @@ describe('DynamoTransferStore.create', () => {
     ddb.on(TransactWriteCommand).resolves({});
     await store.create({ transfer: fifty, events: EVENTS.slice(0, 1) });
     expect(batchWrites().map((input) => (input as typeof SNAPSHOT_PUTS).RequestItems[TABLE]?.length)).toEqual([25, 25]);
-    expect(transactItems()).toHaveLength(1 + 2 + 1 + 50);
+    // the transfer, two party views, the event, its outbox event, fifty claims
+    expect(transactItems()).toHaveLength(1 + 2 + 1 + 1 + 50);
   });
 
   it('a failed claim condition is a ConflictError CUSTOMER_BUSY naming the busy customer, and the snapshots are deleted again', async () => {
@@ -526,6 +555,7 @@ describe('DynamoTransferStore status changes never touch the snapshots', () => {
       `TRANSFER#${TRANSFER.id}/PARTY#P-NORTH`,
       `TRANSFER#${TRANSFER.id}/PARTY#P-SOUTH`,
       expect.stringMatching(new RegExp(`^TRANSFER#${TRANSFER.id}/EVENT#2026-03-12T00:00:00\\.000Z#`)),
+      expect.stringMatching(OUTBOX_KEY),
       'CUSTOMER#C-ACME/CLAIM',
       'CUSTOMER#C-BRIGHT/CLAIM',
       'CUSTOMER#C-CORAL/CLAIM',
@@ -542,8 +572,10 @@ describe('DynamoTransferStore status changes never touch the snapshots', () => {
     });
     expect(items[3]?.Put).toEqual({ TableName: TABLE, Item: eventItem(chainedAfter(HEAD, CANCELLED)) });
     expect(items[3]?.Put?.Item).toMatchObject({ seq: 3, prevHash: HEAD.hash });
-    expect(items.slice(4).map((item) => item.Delete?.ExpressionAttributeValues)).toEqual(TRANSFER.customers.map(() => ({ ':transfer': TRANSFER.id })));
-    expect(JSON.stringify(items)).not.toContain('.example');
+    expect(items[4]).toEqual(outboxPut('transfer.cancelled', '2026-03-12T00:00:00.000Z', 'CANCELLED'));
+    expect(items.slice(5).map((item) => item.Delete?.ExpressionAttributeValues)).toEqual(TRANSFER.customers.map(() => ({ ':transfer': TRANSFER.id })));
+    // No domain is written: the snapshots stay as they are, and the event tells the customers' summaries only.
+    for (const domain of TRANSFER.customers.flatMap((c) => c.domains)) expect(JSON.stringify(items)).not.toContain(domain);
   });
 
   it('a transfer filed before chaining starts its chain: the first event from genesis, on condition that no head exists yet', async () => {
@@ -569,7 +601,7 @@ describe('DynamoTransferStore status changes never touch the snapshots', () => {
 
   it('the transfer\'s condition failing with its status unchanged means the head moved: the event is chained again after the new head and written', async () => {
     answerTransferRead([TRANSFER, HEAD], [TRANSFER, MOVED]);
-    ddb.on(TransactWriteCommand).rejectsOnce(cancelledWith({ 0: 'ConditionalCheckFailed' }, 7)).resolves({});
+    ddb.on(TransactWriteCommand).rejectsOnce(cancelledWith({ 0: 'ConditionalCheckFailed' }, 8)).resolves({});
 
     await cancel(TRANSFER);
 
@@ -582,19 +614,22 @@ describe('DynamoTransferStore status changes never touch the snapshots', () => {
     expect(second[3]?.Put?.Item).toEqual(eventItem(chainedAfter(MOVED, CANCELLED)));
     expect(second[3]?.Put?.Item).toMatchObject({ seq: 4, prevHash: MOVED.hash, type: 'CANCELLED', at: CANCELLED.at });
     expect(second[0]?.Update?.ExpressionAttributeValues).toMatchObject(headChange(MOVED, headAfter(MOVED, CANCELLED)).values);
-    expect(writtenKeys(second)).toEqual(writtenKeys(first).map((key) => (key.includes('/EVENT#') ? expect.stringContaining('/EVENT#2026-03-12T00:00:00.000Z#') : key)));
+    // Its outbox event is made again too: only the write that lands tells of the change.
+    const rebuilt = (key: string) =>
+      key.includes('/EVENT#') ? expect.stringContaining('/EVENT#2026-03-12T00:00:00.000Z#') : OUTBOX_KEY.test(key) ? expect.stringMatching(OUTBOX_KEY) : key;
+    expect(writtenKeys(second)).toEqual(writtenKeys(first).map(rebuilt));
   });
 
   it('a head that keeps moving is given up after six attempts, as a TransientError (the caller tries again later)', async () => {
     answerTransferRead([TRANSFER, HEAD]);
-    ddb.on(TransactWriteCommand).rejects(cancelledWith({ 0: 'ConditionalCheckFailed' }, 7));
+    ddb.on(TransactWriteCommand).rejects(cancelledWith({ 0: 'ConditionalCheckFailed' }, 8));
     expect(await failure(cancel(TRANSFER))).toBeInstanceOf(TransientError);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 6);
   });
 
   it.each(['ThrottlingError', 'ProvisionedThroughputExceeded', 'TransactionConflict'])('a status change cancelled for %s is a TransientError', async (code) => {
     answerTransferRead([TRANSFER, HEAD]);
-    ddb.on(TransactWriteCommand).rejects(cancelledWith({ 4: code }, 7));
+    ddb.on(TransactWriteCommand).rejects(cancelledWith({ 4: code }, 8));
     expect(await failure(cancel(TRANSFER))).toBeInstanceOf(TransientError);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
@@ -652,7 +687,9 @@ describe('DynamoTransferStore.decide', () => {
       ExpressionAttributeValues: { ':token': 'task-1', ':partner': 'P-NORTH' },
     });
     expect(items[4]?.Put).toEqual({ TableName: TABLE, Item: eventItem(chainedAfter(HEAD, decision().event)) });
-    expect(items).toHaveLength(5);
+    // The release is told, with the transfer as the decision leaves it.
+    expect(items[5]).toEqual(outboxPut('transfer.released', '2026-03-10T16:00:00.000Z', 'AWAITING_ACCEPTANCE'));
+    expect(items).toHaveLength(6);
 
     // The head it wrote is kept: the next write chains after it without reading.
     ddb.reset();
@@ -666,9 +703,9 @@ describe('DynamoTransferStore.decide', () => {
   });
 
   it('the transfer\'s condition failing with its status now another is ConflictError ALREADY_DECIDED', async () => {
-    // three status updates (transfer, two party views), the step, the event
+    // three status updates (transfer, two party views), the step, the event, its outbox event
     answerTransferRead([TRANSFER, HEAD], [{ ...TRANSFER, status: 'AWAITING_ACCEPTANCE' }, MOVED]);
-    ddb.on(TransactWriteCommand).rejects(cancelledWith({ 0: 'ConditionalCheckFailed' }, 5));
+    ddb.on(TransactWriteCommand).rejects(cancelledWith({ 0: 'ConditionalCheckFailed' }, 6));
     const error = await failure(store.decide(decision()));
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ status: 409, code: 'ALREADY_DECIDED' });
@@ -678,6 +715,7 @@ describe('DynamoTransferStore.decide', () => {
       `TRANSFER#${TRANSFER.id}/PARTY#P-SOUTH`,
       `TRANSFER#${TRANSFER.id}/STEP#release`,
       expect.stringMatching(new RegExp(`^TRANSFER#${TRANSFER.id}/EVENT#2026-03-10T16:00:00\\.000Z#`)),
+      expect.stringMatching(OUTBOX_KEY),
     ]);
     // The status was read consistently to tell a decision made first from a moved head; nothing was tried again.
     expect(getInputs()).toEqual([HEAD_READ, TRANSFER_READ]);
@@ -686,7 +724,7 @@ describe('DynamoTransferStore.decide', () => {
 
   it('the transfer\'s condition failing with its status unchanged means the head moved: the decision is rebuilt on the new head and recorded', async () => {
     answerTransferRead([TRANSFER, HEAD], [TRANSFER, MOVED]);
-    ddb.on(TransactWriteCommand).rejectsOnce(cancelledWith({ 0: 'ConditionalCheckFailed' }, 5)).resolves({});
+    ddb.on(TransactWriteCommand).rejectsOnce(cancelledWith({ 0: 'ConditionalCheckFailed' }, 6)).resolves({});
     await store.decide(decision());
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
     expect(transactItems(0)[4]?.Put?.Item).toMatchObject({ seq: 3, prevHash: HEAD.hash });

@@ -1,0 +1,38 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import middy from '@middy/core';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { eventBridgePublisher } from '../../adapters/eventbridge-publisher.ts';
+import { composeRelay } from '../../composition.ts';
+import type { TransferEvent } from '../../domain/events.ts';
+import { logger } from '../logger.ts';
+
+let relay: ReturnType<typeof composeRelay> | undefined;
+
+/** An outbox event written by a change: an INSERT of an `outbox` item (the event source's filter keeps only those). */
+function outboxEvent(record: DynamoDBRecord): TransferEvent | undefined {
+  const image = record.dynamodb?.NewImage as Record<string, AttributeValue> | undefined;
+  if (record.eventName !== 'INSERT' || !image) return undefined;
+  const item = unmarshall(image);
+  return item.kind === 'outbox' ? (item.event as TransferEvent) : undefined;
+}
+
+/**
+ * The table's stream, filtered to new outbox items: publishes each event once, in order. A record
+ * that could not be published is reported (with every later one), so the stream hands them again.
+ */
+export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    relay ??= composeRelay(eventBridgePublisher);
+    const records = event.Records.map((record) => ({ record, event: outboxEvent(record) }));
+    const events = records.flatMap(({ event: outbox }) => (outbox ? [outbox] : []));
+    const result = await relay.relay(events);
+    logger.info('Relayed outbox events', { published: result.published, skipped: result.skipped, retry: result.retryFrom !== undefined });
+    if (result.retryFrom === undefined) return { batchItemFailures: [] };
+    const from = records.findIndex(({ event: outbox }) => outbox?.id === result.retryFrom);
+    return {
+      batchItemFailures: records.slice(from).map(({ record }) => ({ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' })),
+    };
+  });

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { EventRelay, type EventPublisherPort, type OutboxPort, type OutboxState } from '../../../lambdas/domain/event-relay.ts';
+import type { TransferEvent } from '../../../lambdas/domain/events.ts';
+
+const NOW = new Date('2026-03-10T16:00:05.000Z');
+
+function events(count: number): TransferEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `evt_${String(i).padStart(32, '0')}`,
+    type: 'transfer.requested',
+    occurredAt: '2026-03-10T16:00:00.000Z',
+    transferId: `TR-${i}`,
+    transfer: {} as TransferEvent['transfer'],
+  }));
+}
+
+class Outbox implements OutboxPort {
+  readonly marked = new Map<string, string>();
+  /** Events whose request was withdrawn whole: their items are gone. */
+  readonly gone = new Set<string>();
+  async states(events: readonly TransferEvent[]): Promise<Map<string, OutboxState>> {
+    return new Map(events.map((e): [string, OutboxState] => [e.id, this.gone.has(e.id) ? 'gone' : this.marked.has(e.id) ? 'relayed' : 'pending']));
+  }
+  async markRelayed(events: readonly TransferEvent[], at: string): Promise<void> {
+    for (const { id } of events) if (!this.marked.has(id)) this.marked.set(id, at);
+  }
+}
+
+/** A bus that keeps what it accepted, and refuses the ids it is told to. */
+class Bus implements EventPublisherPort {
+  readonly accepted: string[] = [];
+  readonly calls: number[] = [];
+  refuse = new Set<string>();
+  async publish(batch: readonly TransferEvent[]): Promise<string[]> {
+    this.calls.push(batch.length);
+    const refused = batch.filter((e) => this.refuse.has(e.id)).map((e) => e.id);
+    this.accepted.push(...batch.filter((e) => !this.refuse.has(e.id)).map((e) => e.id));
+    return refused;
+  }
+}
+
+describe('the relay of outbox events', () => {
+  it('publishes every event once, in order, at most ten per call, and marks each published', async () => {
+    const outbox = new Outbox();
+    const bus = new Bus();
+    const all = events(23);
+    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(all)).toEqual({ published: 23, skipped: 0 });
+    expect(bus.accepted).toEqual(all.map((e) => e.id));
+    expect(bus.calls).toEqual([10, 10, 3]);
+    expect([...outbox.marked.values()]).toEqual(all.map(() => NOW.toISOString()));
+  });
+
+  it('passes over events published already: a retried batch or a replayed stream publishes nothing twice', async () => {
+    const outbox = new Outbox();
+    const bus = new Bus();
+    const relay = new EventRelay(outbox, bus, { now: () => NOW });
+    const all = events(5);
+    await relay.relay(all.slice(0, 3));
+    expect(await relay.relay(all)).toEqual({ published: 2, skipped: 3 });
+    expect(bus.accepted).toEqual(all.map((e) => e.id));
+  });
+
+  it('publishes nothing of a request withdrawn whole (its outbox items are gone): no event is invented', async () => {
+    const outbox = new Outbox();
+    const bus = new Bus();
+    const all = events(3);
+    outbox.gone.add(all[1]?.id ?? '');
+    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(all)).toEqual({ published: 2, skipped: 1 });
+    expect(bus.accepted).toEqual([all[0]?.id, all[2]?.id]);
+  });
+
+  it('stops at the first event the bus refused and hands it back with every later one; what the bus took is never published twice', async () => {
+    const outbox = new Outbox();
+    const bus = new Bus();
+    const relay = new EventRelay(outbox, bus, { now: () => NOW });
+    const all = events(24);
+    bus.refuse = new Set([all[12]?.id ?? '']);
+    // The first ten go out; of the next ten, all but the refused one; the last four wait for the retry.
+    expect(await relay.relay(all)).toEqual({ retryFrom: all[12]?.id, published: 19, skipped: 0 });
+    expect(bus.calls).toEqual([10, 10]);
+    bus.refuse = new Set();
+    // The stream hands the refused event and every later one again.
+    expect(await relay.relay(all.slice(12))).toEqual({ published: 5, skipped: 7 });
+    expect(bus.accepted.toSorted()).toEqual(all.map((e) => e.id).toSorted());
+    expect(bus.accepted).toHaveLength(24);
+  });
+});
