@@ -589,8 +589,9 @@ export class CapacityMeter {
     return {
       key,
       id: JSON.stringify([target.table, key[schema.partitionKey], schema.sortKey === undefined ? null : key[schema.sortKey]]),
-      // The kind of an item of the single table: its sort key up to the first '#' (TRANSFER, PARTY, EVENT, STEP, OWNER…).
-      kind: sortValue?.split('#')[0] ?? target.table,
+      // The kind of an item of the single table: its sort key up to the first '#' (TRANSFER, PARTY, EVENT, STEP, OWNER…),
+      // past a leading '#' (the outbox's `#OUTBOX#<id>`).
+      kind: sortValue?.replace(/^#/, '').split('#')[0] ?? target.table,
     };
   }
 
@@ -711,7 +712,7 @@ export type HostRequest =
 
 /** What bench/stack-host.ts answers. */
 export type HostMessage =
-  | { type: 'ready'; urls: { api: string; ses: string; sfn: string; dynamodb: string }; stateMachineArn: string; startupMs: number }
+  | { type: 'ready'; urls: { api: string; ses: string; sfn: string; dynamodb: string; events: string }; stateMachineArn: string; startupMs: number }
   | { type: 'failed'; error: string }
   | { type: 'stopped' };
 
@@ -771,7 +772,7 @@ function nextMessage(child: ChildProcess, tail: () => string, timeoutMs: number)
 }
 
 export interface BenchStack {
-  urls: { api: string; ses: string; sfn: string; dynamodb: string };
+  urls: { api: string; ses: string; sfn: string; dynamodb: string; events: string };
   stateMachineArn: string;
   /** How long the stack took to start, in ms (emulators, table, seed, handlers). */
   startupMs: number;

@@ -33,6 +33,28 @@ export interface ThroughputFigures {
   acceptanceToCompletionP99Ms: number;
   requestToCompletionP50Ms: number;
   requestToCompletionP99Ms: number;
+  /** Events published to the bus per completed transfer (each once). */
+  eventsPerTransfer: number;
+  /** From a change's record (`occurredAt`) to the bus's receipt of its event. */
+  eventDelayP50Ms: number;
+  eventDelayP99Ms: number;
+}
+
+interface BusEvent {
+  receivedAt: string;
+  detail: { id: string; transferId: string; occurredAt: string };
+}
+
+/** What the local bus received about these transfers: events per transfer, and each one's delay. */
+async function busFigures(eventsUrl: string, transferIds: ReadonlySet<string>): Promise<{ perTransfer: number; delays: number[]; repeats: number }> {
+  const { events } = (await (await fetch(`${eventsUrl}/events`)).json()) as { events: BusEvent[] };
+  const ours = events.filter((event) => transferIds.has(event.detail.transferId));
+  const ids = new Set(ours.map((event) => event.detail.id));
+  return {
+    perTransfer: transferIds.size === 0 ? Number.NaN : ours.length / transferIds.size,
+    delays: ours.map((event) => Date.parse(event.receivedAt) - Date.parse(event.detail.occurredAt)),
+    repeats: ours.length - ids.size,
+  };
 }
 
 export async function measureThroughput(): Promise<BenchSection<ThroughputFigures>> {
@@ -43,6 +65,7 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
   const errors: Record<string, number> = {};
   const runs: TransferRun[] = [];
   let wallSeconds = Number.NaN;
+  let bus = { perTransfer: Number.NaN, delays: [] as number[], repeats: 0 };
   try {
     await stack.token('P-NEW');
     progress(`throughput: ${TRANSFERS} transfers at once`);
@@ -71,6 +94,10 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
         problems.push(`Transfer ${run.id} ended ${view?.status ?? 'unreadable'}, not COMPLETED`);
       }
     }
+    // The relay publishes a completion's event after its batching window: let the last ones arrive.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    bus = await busFigures(stack.urls.events, new Set(runs.map((run) => run.id)));
+    if (bus.repeats > 0) problems.push(`${bus.repeats} events reached the bus more than once`);
   } finally {
     await stack.stop();
   }
@@ -90,6 +117,9 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
     acceptanceToCompletionP99Ms: percentile(acceptanceToCompletion, 99),
     requestToCompletionP50Ms: percentile(requestToCompletion, 50),
     requestToCompletionP99Ms: percentile(requestToCompletion, 99),
+    eventsPerTransfer: bus.perTransfer,
+    eventDelayP50Ms: percentile(bus.delays, 50),
+    eventDelayP99Ms: percentile(bus.delays, 99),
   };
   const errorSummary = failedCount === 0 ? 'none' : Object.entries(errors).map(([stage, n]) => `${n} at ${stage}`).join(', ');
   return {
@@ -99,7 +129,8 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
       '(`maxWaitSeconds: 0`). Each is driven as its partners would: the new partner\'s API request, the release link (from the SES store) ' +
       'opened and signed "immediate", the acceptance link opened and signed. "Completion" is the end of the execution (after re-homing and ' +
       'both confirmations; its stop date from `ListExecutions`); "acceptance" is the moment the acceptance form was answered. Every ' +
-      'completed transfer is then read back to check it is COMPLETED.',
+      'completed transfer is then read back to check it is COMPLETED. The events the relay published to the local EventBridge API are ' +
+      'then counted per transfer, and each one\'s delay taken from its change (`occurredAt`) to the bus\'s receipt.',
     figures,
     tables: [
       markdownTable(
@@ -123,6 +154,7 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
       `${completed} of ${TRANSFERS} completed, errors: ${errorSummary} (target: none): ${verdict(failedCount === 0 && completed === TRANSFERS)}.`,
       `${figures.transfersPerMinute.toFixed(0)} transfers per minute on this machine, with everything (API, workflow engine, handlers, emulators) on its 2 cores (no target).`,
       `Acceptance to completion: p50 ${ms(figures.acceptanceToCompletionP50Ms)}, p99 ${ms(figures.acceptanceToCompletionP99Ms)} (no target; scheduling, re-homing and both confirmations, while the other transfers run).`,
+      `Events: ${figures.eventsPerTransfer.toFixed(1)} per transfer on the bus, each once; from a change to its event on the bus p50 ${ms(figures.eventDelayP50Ms)}, p99 ${ms(figures.eventDelayP99Ms)} (no target; the stream's 1 s batching window included).`,
     ],
     problems,
   };

@@ -10,7 +10,7 @@ import { LocalClient, type StoredEmail, type TransferView } from '../../local/lo
 import { AnswerContract } from '../contract/answers.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { TEST_DIRECTORY } from './local-stack.ts';
-import { documentClient, eventsOf, linksIn, poll, scanTable, stepLinkFor } from './support.ts';
+import { documentClient, eventsOf, linksIn, poll, scanTable, stepLinkFor, withoutRelayMarks } from './support.ts';
 
 /**
  * Approval links as their holders, and the mail scanners in front of them, meet them: opening a
@@ -58,7 +58,7 @@ async function view(id: string): Promise<TransferView> {
 async function snapshotOf(transfers: TransferView[]): Promise<Item[]> {
   const ids = new Set(transfers.map((t) => t.id));
   const customers = new Set(transfers.flatMap((t) => (t.customers as { id: string }[]).map((c) => `CUSTOMER#${c.id}`)));
-  return (await scanTable(db, stack.tableName)).filter(
+  return withoutRelayMarks(await scanTable(db, stack.tableName)).filter(
     (item) =>
       ids.has(String(item.pk).replace(/^TRANSFER#/, '')) ||
       (item.kind === 'link' && ids.has(String(item.transferId))) ||
