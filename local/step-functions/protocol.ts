@@ -1,26 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import * as awsJson from '../aws-json.ts';
+import { ApiError, validation, type RequestBody } from '../aws-json.ts';
+
+export { ApiError, type RequestBody } from '../aws-json.ts';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 export const TARGET_PREFIX = 'AWSStepFunctions.';
-
-/** A modelled service error; `code` becomes `__type`, which the SDK maps to its exception classes. */
-export class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly statusCode = 400,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
-
-export type RequestBody = Readonly<Record<string, unknown>>;
-
-function validation(field: string, constraint: string): ApiError {
-  return new ApiError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: ${constraint}`);
-}
 
 export function optionalString(body: RequestBody, field: string, maxLength = Number.MAX_SAFE_INTEGER): string | undefined {
   const value = body[field];
@@ -79,42 +64,16 @@ export function decodePageToken(token: string | undefined): number | undefined {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export async function readJsonBody(request: IncomingMessage): Promise<RequestBody> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError('ValidationException', 'Request body is too large', 413);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ApiError('SerializationException', 'Request body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ApiError('SerializationException', 'Request body must be a JSON object');
-  }
-  return parsed as RequestBody;
+export function readJsonBody(request: IncomingMessage): Promise<RequestBody> {
+  return awsJson.readJsonBody(request, { maxBytes: MAX_BODY_BYTES, tooLarge: 'Request body is too large' });
 }
 
 export function sendJson(response: ServerResponse, statusCode: number, body: unknown): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(statusCode, {
-    'Content-Type': JSON_CONTENT_TYPE,
-    'Content-Length': Buffer.byteLength(payload),
-    'x-amzn-RequestId': randomUUID(),
-  });
-  response.end(payload);
+  awsJson.sendJson(response, statusCode, body, JSON_CONTENT_TYPE);
 }
 
 export function sendError(response: ServerResponse, error: ApiError): void {
-  response.setHeader('x-amzn-ErrorType', error.code);
-  sendJson(response, error.statusCode, { __type: error.code, message: error.message });
+  awsJson.sendError(response, error, JSON_CONTENT_TYPE);
 }
 
 /** The real service reports timestamps as epoch seconds (with fractions). */
