@@ -1,5 +1,5 @@
 import type { Clock } from './ports.ts';
-import type { TransferEvent } from './events.ts';
+import { EVENT_TYPES, type TransferEvent } from './events.ts';
 
 /**
  * Where an outbox event stands: still to publish, published already, or gone: its request was
@@ -23,9 +23,29 @@ export interface EventPublisherPort {
 export const PUBLISH_BATCH = 10;
 
 /**
- * Publishes outbox events once each, in the order written. An event already marked published (a retry
- * of a batch, a replay of the stream) is passed over; an event the bus refused stops the relay there,
- * so that it and every later one are handed again (those the bus took meanwhile are passed over then).
+ * Events in the order their changes were written, and the events of one change (one transaction: the
+ * same transfer and instant) in the order of the transfer's life. The stream hands the items of one
+ * transaction in no promised order; a transfer's transactions it hands in order (one partition).
+ */
+export function inChangeOrder(events: readonly TransferEvent[]): TransferEvent[] {
+  const changeOf = (event: TransferEvent) => `${event.transferId}\u0000${event.occurredAt}`;
+  const firstSeen = new Map<string, number>();
+  events.forEach((event, index) => {
+    if (!firstSeen.has(changeOf(event))) firstSeen.set(changeOf(event), index);
+  });
+  const rank = (event: TransferEvent): [number, number] => [firstSeen.get(changeOf(event)) ?? 0, EVENT_TYPES.indexOf(event.type)];
+  return [...events].sort((a, b) => {
+    const [changeA, typeA] = rank(a);
+    const [changeB, typeB] = rank(b);
+    return changeA - changeB || typeA - typeB;
+  });
+}
+
+/**
+ * Publishes outbox events once each, in the order written (see {@link inChangeOrder}). An event already
+ * marked published (a retry of a batch, a replay of the stream) is passed over; an event the bus refused
+ * stops the relay there, and it and every event not yet tried are answered as still to publish (those the
+ * bus took meanwhile are marked, and passed over when they are handed again).
  */
 export class EventRelay {
   constructor(
@@ -34,10 +54,10 @@ export class EventRelay {
     private readonly clock: Clock,
   ) {}
 
-  /** Relays `events` in order; answers the first that must be tried again, if any. */
-  async relay(events: readonly TransferEvent[]): Promise<{ retryFrom?: string; published: number; skipped: number }> {
+  /** Relays `events`; answers the ids still to publish (to be handed again), if any. */
+  async relay(events: readonly TransferEvent[]): Promise<{ unpublished: string[]; published: number; skipped: number }> {
     const states = await this.outbox.states(events);
-    const pending = events.filter((event) => states.get(event.id) === 'pending');
+    const pending = inChangeOrder(events.filter((event) => states.get(event.id) === 'pending'));
     let published = 0;
     for (let start = 0; start < pending.length; start += PUBLISH_BATCH) {
       const batch = pending.slice(start, start + PUBLISH_BATCH);
@@ -47,9 +67,11 @@ export class EventRelay {
       const out = batch.filter((event) => !failed.has(event.id));
       if (out.length > 0) await this.outbox.markRelayed(out, this.clock.now().toISOString());
       published += out.length;
-      const firstFailed = batch.find((event) => failed.has(event.id));
-      if (firstFailed) return { retryFrom: firstFailed.id, published, skipped: events.length - pending.length };
+      if (failed.size > 0) {
+        const unpublished = [...batch.filter((event) => failed.has(event.id)), ...pending.slice(start + PUBLISH_BATCH)].map((event) => event.id);
+        return { unpublished, published, skipped: events.length - pending.length };
+      }
     }
-    return { published, skipped: events.length - pending.length };
+    return { unpublished: [], published, skipped: events.length - pending.length };
   }
 }

@@ -18,6 +18,7 @@ import { genesisHash, verifyChain } from '../../lambdas/domain/history-chain.ts'
 import { transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
 import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
 import { createTable } from '../../local/stack.ts';
+import { sampleTransfer } from '../unit/adapters/support.ts';
 
 const TABLE = 'customer-transfers-chain-test';
 type RawItem = Record<string, AttributeValue>;
@@ -68,24 +69,7 @@ afterAll(async () => {
 });
 
 function newTransfer(id: string, customerIds: string[] = []): Transfer {
-  const createdAt = '2026-03-10T15:00:00.000Z';
-  return {
-    id,
-    status: 'AWAITING_RELEASE',
-    customers: customerIds.map((cid) => transferCustomer({ id: cid, name: `Customer ${cid}` }, [`${cid.toLowerCase()}.example`], 1)),
-    fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
-    toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
-    requestedDate: null,
-    transferDate: null,
-    immediate: false,
-    acceptedDate: null,
-    billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'advice' },
-    ticketId: null,
-    note: null,
-    requestedBy: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' },
-    createdAt,
-    updatedAt: createdAt,
-  };
+  return sampleTransfer({ id, customers: customerIds.map((cid) => transferCustomer({ id: cid, name: `Customer ${cid}` }, [`${cid.toLowerCase()}.example`], 1)) });
 }
 
 function event(type: string, at = '2026-03-10T15:00:00.000Z', detail: Record<string, unknown> = {}): HistoryEvent {

@@ -10,6 +10,7 @@ import type { TransferEvent } from '../../lambdas/domain/events.ts';
 import { transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
 import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
 import { createTable } from '../../local/stack.ts';
+import { sampleTransfer } from '../unit/adapters/support.ts';
 
 const TABLE = 'customer-transfers-outbox-test';
 const AT = '2026-03-10T15:00:00.000Z';
@@ -33,23 +34,7 @@ afterAll(async () => {
 });
 
 function newTransfer(id: string, customerId: string): Transfer {
-  return {
-    id,
-    status: 'AWAITING_RELEASE',
-    customers: [transferCustomer({ id: customerId, name: `Customer ${customerId}` }, [`${customerId.toLowerCase()}.example`], 1)],
-    fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
-    toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
-    requestedDate: null,
-    transferDate: null,
-    immediate: false,
-    acceptedDate: null,
-    billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'advice' },
-    ticketId: null,
-    note: null,
-    requestedBy: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' },
-    createdAt: AT,
-    updatedAt: AT,
-  };
+  return sampleTransfer({ id, customers: [transferCustomer({ id: customerId, name: `Customer ${customerId}` }, [`${customerId.toLowerCase()}.example`], 1)] });
 }
 
 const event = (type: string, at = AT): HistoryEvent => ({ at, type, actor: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice' }, detail: { sourceIp: '203.0.113.7' } });

@@ -29,9 +29,12 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse, Error, 
     const records = event.Records.map((record) => ({ record, event: outboxEvent(record) }));
     const events = records.flatMap(({ event: outbox }) => (outbox ? [outbox] : []));
     const result = await relay.relay(events);
-    logger.info('Relayed outbox events', { published: result.published, skipped: result.skipped, retry: result.retryFrom !== undefined });
-    if (result.retryFrom === undefined) return { batchItemFailures: [] };
-    const from = records.findIndex(({ event: outbox }) => outbox?.id === result.retryFrom);
+    logger.info('Relayed outbox events', { published: result.published, skipped: result.skipped, unpublished: result.unpublished.length });
+    if (result.unpublished.length === 0) return { batchItemFailures: [] };
+    // The stream hands the batch again from the first record still to publish (the relay may have
+    // published in another order than the records': see inChangeOrder).
+    const left = new Set(result.unpublished);
+    const from = records.findIndex(({ event: outbox }) => outbox !== undefined && left.has(outbox.id));
     return {
       batchItemFailures: records.slice(from).map(({ record }) => ({ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' })),
     };

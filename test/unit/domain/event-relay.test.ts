@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventRelay, type EventPublisherPort, type OutboxPort, type OutboxState } from '../../../lambdas/domain/event-relay.ts';
+import { EventRelay, inChangeOrder, type EventPublisherPort, type OutboxPort, type OutboxState } from '../../../lambdas/domain/event-relay.ts';
 import type { TransferEvent } from '../../../lambdas/domain/events.ts';
 
 const NOW = new Date('2026-03-10T16:00:05.000Z');
@@ -44,7 +44,7 @@ describe('the relay of outbox events', () => {
     const outbox = new Outbox();
     const bus = new Bus();
     const all = events(23);
-    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(all)).toEqual({ published: 23, skipped: 0 });
+    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(all)).toEqual({ unpublished: [], published: 23, skipped: 0 });
     expect(bus.accepted).toEqual(all.map((e) => e.id));
     expect(bus.calls).toEqual([10, 10, 3]);
     expect([...outbox.marked.values()]).toEqual(all.map(() => NOW.toISOString()));
@@ -56,7 +56,7 @@ describe('the relay of outbox events', () => {
     const relay = new EventRelay(outbox, bus, { now: () => NOW });
     const all = events(5);
     await relay.relay(all.slice(0, 3));
-    expect(await relay.relay(all)).toEqual({ published: 2, skipped: 3 });
+    expect(await relay.relay(all)).toEqual({ unpublished: [], published: 2, skipped: 3 });
     expect(bus.accepted).toEqual(all.map((e) => e.id));
   });
 
@@ -65,7 +65,7 @@ describe('the relay of outbox events', () => {
     const bus = new Bus();
     const all = events(3);
     outbox.gone.add(all[1]?.id ?? '');
-    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(all)).toEqual({ published: 2, skipped: 1 });
+    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(all)).toEqual({ unpublished: [], published: 2, skipped: 1 });
     expect(bus.accepted).toEqual([all[0]?.id, all[2]?.id]);
   });
 
@@ -76,12 +76,45 @@ describe('the relay of outbox events', () => {
     const all = events(24);
     bus.refuse = new Set([all[12]?.id ?? '']);
     // The first ten go out; of the next ten, all but the refused one; the last four wait for the retry.
-    expect(await relay.relay(all)).toEqual({ retryFrom: all[12]?.id, published: 19, skipped: 0 });
+    expect(await relay.relay(all)).toEqual({ unpublished: [all[12]?.id, ...all.slice(20).map((e) => e.id)], published: 19, skipped: 0 });
     expect(bus.calls).toEqual([10, 10]);
     bus.refuse = new Set();
     // The stream hands the refused event and every later one again.
-    expect(await relay.relay(all.slice(12))).toEqual({ published: 5, skipped: 7 });
+    expect(await relay.relay(all.slice(12))).toEqual({ unpublished: [], published: 5, skipped: 7 });
     expect(bus.accepted.toSorted()).toEqual(all.map((e) => e.id).toSorted());
     expect(bus.accepted).toHaveLength(24);
+  });
+});
+
+describe('the order events are published in', () => {
+  const at = (second: number) => `2026-03-10T16:00:0${second}.000Z`;
+  const change = (id: string, transferId: string, occurredAt: string, type: TransferEvent['type']): TransferEvent => ({
+    id,
+    type,
+    occurredAt,
+    transferId,
+    transfer: {} as TransferEvent['transfer'],
+  });
+
+  it('keeps the changes in the order handed, and orders the events of one change by the transfer\'s life, whatever order the stream gave them', () => {
+    // One transaction's items come in no promised order: an acceptance that scheduled the transfer, a request with its release.
+    const handed = [
+      change('a2', 'TR-A', at(1), 'transfer.scheduled'),
+      change('b2', 'TR-B', at(0), 'transfer.released'),
+      change('a1', 'TR-A', at(1), 'transfer.accepted'),
+      change('b1', 'TR-B', at(0), 'transfer.requested'),
+      change('a3', 'TR-A', at(5), 'transfer.completed'),
+    ];
+    expect(inChangeOrder(handed).map((e) => e.id)).toEqual(['a1', 'a2', 'b1', 'b2', 'a3']);
+  });
+
+  it('publishes in that order, and answers as still to publish what it did not publish, wherever it stood in the batch', async () => {
+    const outbox = new Outbox();
+    const bus = new Bus();
+    const handed = [change('a2', 'TR-A', at(1), 'transfer.scheduled'), change('a1', 'TR-A', at(1), 'transfer.accepted')];
+    bus.refuse = new Set(['a1']);
+    // The acceptance, handed second, is published first: refused, both are still to publish.
+    expect(await new EventRelay(outbox, bus, { now: () => NOW }).relay(handed)).toEqual({ unpublished: ['a1'], published: 1, skipped: 0 });
+    expect(bus.calls).toEqual([2]);
   });
 });
