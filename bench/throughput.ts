@@ -7,6 +7,8 @@ import {
   customerIds,
   errorText,
   markdownTable,
+  NEW_PARTNER,
+  OLD_PARTNER,
   ms,
   percentile,
   progress,
@@ -16,10 +18,17 @@ import {
   verdict,
   TransferFailure,
   type BenchSection,
+  type BenchStack,
   type TransferRun,
 } from './harness.ts';
+import { ENDPOINT_SLOTS } from '../lambdas/domain/webhook-dispatch.ts';
+import { startReceiver, type BenchReceiver } from './webhook-receivers.ts';
 
 const TRANSFERS = 200;
+/** How long the slow webhook receiver takes to answer each message. */
+const SLOW_ANSWER_MS = 5000;
+/** How long the fast receivers' last deliveries are waited for once the transfers completed. */
+const DELIVERY_WAIT_MS = 120_000;
 
 export interface ThroughputFigures {
   transfers: number;
@@ -38,6 +47,16 @@ export interface ThroughputFigures {
   /** From a change's record (`occurredAt`) to the bus's receipt of its event. */
   eventDelayP50Ms: number;
   eventDelayP99Ms: number;
+  /** Messages each fast webhook received per transfer (each event once). */
+  webhookMessagesPerTransfer: number;
+  /** From a change's record to its message's first arrival at the two fast receivers. */
+  webhookDelayP50Ms: number;
+  webhookDelayP99Ms: number;
+  /** The slow receiver (5 s per answer): messages it had received when the fast ones were done, and their delay. */
+  slowDelivered: number;
+  slowDelayP50Ms: number;
+  /** Requests beyond the first per message at the fast receivers (repeats; none expected). */
+  webhookRepeats: number;
 }
 
 interface BusEvent {
@@ -57,6 +76,18 @@ async function busFigures(eventsUrl: string, transferIds: ReadonlySet<string>): 
   };
 }
 
+/** The delays of what reached these receivers about these transfers. */
+function arrivalsOf(receivers: readonly BenchReceiver[], transferIds: ReadonlySet<string>): { count: number; delays: number[] } {
+  const arrivals = receivers.flatMap((receiver) => [...receiver.arrivals.values()].filter((arrival) => transferIds.has(arrival.transferId)));
+  return { count: arrivals.length, delays: arrivals.map((arrival) => arrival.arrivedAt - arrival.occurredAt) };
+}
+
+/** Registers a webhook for every event of the partner's transfers. */
+async function register(stack: BenchStack, partnerId: string, url: string): Promise<void> {
+  const answer = await stack.client.call('POST', '/webhooks', await stack.token(partnerId), { url });
+  if (answer.status !== 201) throw new Error(`POST /webhooks for ${partnerId} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 200)}`);
+}
+
 export async function measureThroughput(): Promise<BenchSection<ThroughputFigures>> {
   const ids = customerIds('C-TP', TRANSFERS);
   progress(`throughput: starting the local stack with ${TRANSFERS} customers`);
@@ -66,8 +97,14 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
   const runs: TransferRun[] = [];
   let wallSeconds = Number.NaN;
   let bus = { perTransfer: Number.NaN, delays: [] as number[], repeats: 0 };
+  // Both partners' systems answer at once; the new partner has a second endpoint that takes 5 s per answer.
+  const fast = [await startReceiver(), await startReceiver()];
+  const slow = await startReceiver(SLOW_ANSWER_MS);
+  let webhooks = { fast: { count: 0, delays: [] as number[] }, slow: { count: 0, delays: [] as number[] }, repeats: 0 };
   try {
-    await stack.token('P-NEW');
+    await register(stack, OLD_PARTNER.id, fast[0]?.url ?? '');
+    await register(stack, NEW_PARTNER.id, fast[1]?.url ?? '');
+    await register(stack, NEW_PARTNER.id, slow.url);
     progress(`throughput: ${TRANSFERS} transfers at once`);
     const begun = Date.now();
     const ticker = setInterval(() => progress(`throughput: ${runs.length} of ${TRANSFERS} completed`), 10_000);
@@ -96,10 +133,25 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
     }
     // The relay publishes a completion's event after its batching window: let the last ones arrive.
     await new Promise((resolve) => setTimeout(resolve, 5000));
-    bus = await busFigures(stack.urls.events, new Set(runs.map((run) => run.id)));
+    const transferIds = new Set(runs.map((run) => run.id));
+    bus = await busFigures(stack.urls.events, transferIds);
     if (bus.repeats > 0) problems.push(`${bus.repeats} events reached the bus more than once`);
+    // Each fast receiver gets every event of every transfer; wait for the last ones.
+    const expected = Math.round(bus.perTransfer * transferIds.size) * fast.length;
+    const waitUntil = Date.now() + DELIVERY_WAIT_MS;
+    while (arrivalsOf(fast, transferIds).count < expected && Date.now() < waitUntil) {
+      progress(`throughput: ${arrivalsOf(fast, transferIds).count} of ${expected} webhook messages at the fast receivers, ${arrivalsOf([slow], transferIds).count} at the slow one`);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    }
+    webhooks = {
+      fast: arrivalsOf(fast, transferIds),
+      slow: arrivalsOf([slow], transferIds),
+      repeats: fast.reduce((sum, receiver) => sum + receiver.requests - receiver.arrivals.size, 0),
+    };
+    if (webhooks.fast.count < expected) problems.push(`The fast webhook receivers got ${webhooks.fast.count} of ${expected} messages within ${DELIVERY_WAIT_MS / 1000} s`);
   } finally {
     await stack.stop();
+    await Promise.all([...fast, slow].map((receiver) => receiver.close()));
   }
   const failedCount = Object.values(errors).reduce((a, b) => a + b, 0);
   if (failedCount > 0 && !problems.some((p) => p.startsWith('A transfer failed'))) problems.push(`${failedCount} transfers did not complete`);
@@ -120,6 +172,12 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
     eventsPerTransfer: bus.perTransfer,
     eventDelayP50Ms: percentile(bus.delays, 50),
     eventDelayP99Ms: percentile(bus.delays, 99),
+    webhookMessagesPerTransfer: runs.length === 0 ? Number.NaN : webhooks.fast.count / fast.length / runs.length,
+    webhookDelayP50Ms: percentile(webhooks.fast.delays, 50),
+    webhookDelayP99Ms: percentile(webhooks.fast.delays, 99),
+    slowDelivered: webhooks.slow.count,
+    slowDelayP50Ms: percentile(webhooks.slow.delays, 50),
+    webhookRepeats: webhooks.repeats,
   };
   const errorSummary = failedCount === 0 ? 'none' : Object.entries(errors).map(([stage, n]) => `${n} at ${stage}`).join(', ');
   return {
@@ -130,7 +188,10 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
       'opened and signed "immediate", the acceptance link opened and signed. "Completion" is the end of the execution (after re-homing and ' +
       'both confirmations; its stop date from `ListExecutions`); "acceptance" is the moment the acceptance form was answered. Every ' +
       'completed transfer is then read back to check it is COMPLETED. The events the relay published to the local EventBridge API are ' +
-      'then counted per transfer, and each one\'s delay taken from its change (`occurredAt`) to the bus\'s receipt.',
+      'then counted per transfer, and each one\'s delay taken from its change (`occurredAt`) to the bus\'s receipt. ' +
+      'Three partner webhooks receive every event: one of the old partner and one of the new, answering at once, and a second of the new ' +
+      `partner that answers each message after ${SLOW_ANSWER_MS / 1000} s (receivers on 127.0.0.1). Each message's delay runs from its change ` +
+      'to its first arrival at a receiver; the fast receivers are waited for, the slow one is read as it stands then.',
     figures,
     tables: [
       markdownTable(
@@ -155,6 +216,7 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
       `${figures.transfersPerMinute.toFixed(0)} transfers per minute on this machine, with everything (API, workflow engine, handlers, emulators) on its 2 cores (no target).`,
       `Acceptance to completion: p50 ${ms(figures.acceptanceToCompletionP50Ms)}, p99 ${ms(figures.acceptanceToCompletionP99Ms)} (no target; scheduling, re-homing and both confirmations, while the other transfers run).`,
       `Events: ${figures.eventsPerTransfer.toFixed(1)} per transfer on the bus, each once; from a change to its event on the bus p50 ${ms(figures.eventDelayP50Ms)}, p99 ${ms(figures.eventDelayP99Ms)} (no target; the stream's 1 s batching window included).`,
+      `Webhooks: ${figures.webhookMessagesPerTransfer.toFixed(1)} messages per transfer at each fast receiver (${figures.webhookRepeats} repeats); from a change to its message p50 ${ms(figures.webhookDelayP50Ms)}, p99 ${ms(figures.webhookDelayP99Ms)}, beside a receiver taking ${SLOW_ANSWER_MS / 1000} s per answer, which had ${figures.slowDelivered} messages by then (p50 ${ms(figures.slowDelayP50Ms)}: it gets at most ${ENDPOINT_SLOTS} tries at once). No target; the slow one must not slow the others.`,
     ],
     problems,
   };

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoOutbox } from './adapters/dynamo-outbox.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
+import { DynamoWebhookStore } from './adapters/dynamo-webhooks.ts';
 import type { IdempotencyPort } from './adapters/idempotency.ts';
 import { PowertoolsMetrics } from './adapters/powertools-metrics.ts';
 import { readConfig, type Config } from './config.ts';
@@ -15,6 +16,8 @@ import { metrics as functionMetrics } from './handlers/metrics.ts';
 import { TransferService } from './domain/transfer-service.ts';
 import { OperatorActions } from './domain/operator-actions.ts';
 import { WorkflowSteps } from './domain/workflow-steps.ts';
+import { parseRetrySchedule, WebhookDispatcher } from './domain/webhook-dispatch.ts';
+import { WebhookFanOut, WebhookService, type DeliveryQueuePort, type WebhookTargetsPort, type WebhookTransportPort } from './domain/webhooks.ts';
 
 export { readConfig, type Config } from './config.ts';
 export type { IdempotencyPort } from './adapters/idempotency.ts';
@@ -37,6 +40,10 @@ export interface Adapters {
   linkKey?: (config: Config) => LinkKeyPort;
   /** Powertools idempotency records for the Idempotency-Key header. */
   idempotency?: (config: Config) => IdempotencyPort;
+  /** SQS: wakes the webhook dispatcher. */
+  deliveryQueue?: (config: Config) => DeliveryQueuePort;
+  /** Whether a webhook URL may be registered (DNS). */
+  webhookTargets?: (config: Config) => WebhookTargetsPort;
 }
 
 /** A port this function was not wired with: a call is a programming error, named as such. */
@@ -54,6 +61,7 @@ export interface Services {
   directory: DynamoDirectory;
   /** Idempotency-Key records (Powertools), in the same table. */
   idempotency: IdempotencyPort;
+  webhooks: WebhookService;
 }
 
 /** Sockets the DynamoDB client may hold open at once (the SDK's default is 50). */
@@ -86,13 +94,14 @@ export function compose(adapters: Adapters, env: NodeJS.ProcessEnv = process.env
       }),
   };
   const clock = { now: () => new Date() };
+  const linkKey: LinkKeyPort = adapters.linkKey?.(config) ?? { key: notWired('linkKey') };
   const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy, metrics });
   const steps = new WorkflowSteps({
     store,
     directory,
     mailer,
     alerts: adapters.alerts?.(config) ?? { publish: notWired('alerts') },
-    linkKey: adapters.linkKey?.(config) ?? { key: notWired('linkKey') },
+    linkKey,
     transfers,
     clock,
     policy,
@@ -109,7 +118,18 @@ export function compose(adapters: Adapters, env: NodeJS.ProcessEnv = process.env
     operators: new OperatorActions({ store, steps, transfers, clock }),
     directory,
     idempotency: adapters.idempotency?.(config) ?? { answerOnce: notWired('idempotency') },
+    webhooks: new WebhookService({
+      store: new DynamoWebhookStore(db, config.TABLE_NAME),
+      queue: adapters.deliveryQueue?.(config) ?? { wake: notWired('deliveryQueue') },
+      targets: adapters.webhookTargets?.(config) ?? { check: notWired('webhookTargets') },
+      linkKey,
+      clock,
+    }),
   };
+}
+
+function documentClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 }
 
 const composed = new WeakMap<Adapters, Services>();
@@ -128,11 +148,41 @@ export function getServices(adapters: Adapters): Services {
 }
 
 /**
- * The relay of outbox events (the table's stream function): the outbox and the publisher its handler
- * passes (EventBridge), nothing else, so that no other function's bundle holds a publisher.
+ * The relay of outbox events (the table's stream function): the outbox, the publisher its handler
+ * passes (EventBridge) and the webhook fan-out onto the queue it passes, nothing else, so that no
+ * other function's bundle holds a publisher.
  */
-export function composeRelay(publisher: (config: Config) => EventPublisherPort, env: NodeJS.ProcessEnv = process.env): EventRelay {
+export function composeRelay(
+  publisher: (config: Config) => EventPublisherPort,
+  queue: (config: Config) => DeliveryQueuePort,
+  env: NodeJS.ProcessEnv = process.env,
+): EventRelay {
   const config = readConfig(env);
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-  return new EventRelay(new DynamoOutbox(db, config.TABLE_NAME), publisher(config), { now: () => new Date() });
+  const db = documentClient();
+  const clock = { now: () => new Date() };
+  const fanOut = new WebhookFanOut({ store: new DynamoWebhookStore(db, config.TABLE_NAME), queue: queue(config), clock });
+  return new EventRelay(new DynamoOutbox(db, config.TABLE_NAME), publisher(config), clock, fanOut);
+}
+
+/** The webhook dispatcher (the deliveries queue's function), with the adapters its handler passes. */
+export function composeDispatcher(
+  adapters: {
+    queue: (config: Config) => DeliveryQueuePort;
+    transport: (config: Config) => WebhookTransportPort;
+    linkKey: (config: Config) => LinkKeyPort;
+  },
+  env: NodeJS.ProcessEnv = process.env,
+): WebhookDispatcher {
+  const config = readConfig(env);
+  const store = new DynamoWebhookStore(documentClient(), config.TABLE_NAME);
+  return new WebhookDispatcher({
+    store,
+    slots: store,
+    queue: adapters.queue(config),
+    transport: adapters.transport(config),
+    linkKey: adapters.linkKey(config),
+    clock: { now: () => new Date() },
+    // readConfig has checked it.
+    retrySchedule: parseRetrySchedule(config.WEBHOOK_RETRY_SCHEDULE_SECONDS) ?? [],
+  });
 }

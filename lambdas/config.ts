@@ -1,5 +1,6 @@
 import { isTimeZone } from './domain/dates.ts';
 import { DEFAULT_POLICY } from './domain/policy.ts';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseRetrySchedule } from './domain/webhook-dispatch.ts';
 import * as z from './domain/zod.ts';
 
 // The functions' settings, apart from composition.ts, so that the adapters can name them without
@@ -24,6 +25,15 @@ const configSchema = z.object({
   ALERT_TOPIC_ARN: text(''),
   /** The EventBridge bus the relay publishes transfer events to. */
   EVENT_BUS_NAME: text(''),
+  /** The queue that wakes the webhook dispatcher. */
+  WEBHOOK_QUEUE_URL: text(''),
+  /** Seconds before each retry of a webhook delivery, comma-separated. */
+  WEBHOOK_RETRY_SCHEDULE_SECONDS: z._default(
+    z.string().check(z.refine((value) => parseRetrySchedule(value) !== undefined, 'must be whole seconds (at least 1) separated by commas')),
+    DEFAULT_RETRY_SCHEDULE_SECONDS.join(','),
+  ),
+  /** `true` (the local stack) also lets webhooks reach http and loopback targets; never on AWS. */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z._default(z.enum(['true', 'false']), 'false'),
   /** The approval-link key itself (local runs), or the Secrets Manager secret holding it (AWS). */
   APPROVAL_LINK_KEY: z.optional(z.string().check(z.minLength(32))),
   APPROVAL_LINK_KEY_SECRET_ARN: z.optional(z.string()),

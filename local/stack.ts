@@ -1,27 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { LOCAL_ACCOUNT, LOCAL_REGION, lambdaContext } from './lambda-context.ts';
 import { renderWorkflowDefinition } from '../lib/render-definition.ts';
 import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
 import {
   HTTP_ROUTES,
+  QUEUE_FUNCTIONS,
   STREAM_FUNCTIONS,
   WORKFLOW_FUNCTIONS,
   handlerEntry,
-  type HttpFunctionName,
-  type StreamFunctionName,
-  type WorkflowFunctionName,
+  type FunctionKind,
+  type FunctionName,
 } from '../lambdas/handlers/catalog.ts';
 import { parsePortalOrigins } from '../lib/cors.ts';
 import { RELAY_EVENT_SOURCE, eventBusName } from '../lib/event-relay.ts';
 import { buildBundles } from './lambda-runtime/bundles.ts';
 import { deployContext, deployedStack, resolveEnvironment, type DeployedStack } from './lambda-runtime/deployed-functions.ts';
-import { LocalLambda, asStepFunctionsError, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
+import { LocalLambda, MAX_ENVIRONMENTS, asStepFunctionsError, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
@@ -30,15 +30,22 @@ import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
 import { startLocalStepFunctions, type LocalFunction } from './step-functions/server.ts';
 import { startLocalEventBridge, type LocalEventBridge } from './eventbridge/server.ts';
 import { startStreamPoller, type StreamEventSourceSettings } from './dynamodb-streams/poller.ts';
+import { startLocalSqs, type LocalSqs } from './sqs/server.ts';
+import { startSqsEventSource } from './sqs/event-source.ts';
 import { operatorRoutes } from './operator/routes.ts';
 
 export const DEMO_DIRECTORY = new URL('./demo-directory.json', import.meta.url);
 
 export interface LocalStackOptions {
-  /** Ports; 0 picks a free one. Defaults come from DYNAMODB_PORT, SES_PORT, SFN_PORT, API_PORT, EVENTS_PORT. */
-  ports?: Partial<Record<'dynamodb' | 'ses' | 'sfn' | 'api' | 'events', number>>;
+  /** Ports; 0 picks a free one. Defaults come from DYNAMODB_PORT, SES_PORT, SFN_PORT, API_PORT, EVENTS_PORT, SQS_PORT. */
+  ports?: Partial<Record<'dynamodb' | 'ses' | 'sfn' | 'api' | 'events' | 'sqs', number>>;
   /** Where the local signing key lives (see jwt-keys.ts). */
   stateDir: string;
+  /**
+   * Keeps the table and the queues (webhook deliveries under way) in this directory, so that a restart
+   * finds them again; in memory without it. Default from LOCAL_DATA_DIR. Workflows under way are not kept.
+   */
+  dataDir?: string;
   /** Directory file to seed; null seeds nothing. */
   seedFile?: string | URL | null;
   /** Caps the sleep until the transfer date, in seconds (LOCAL_MAX_WAIT_SECONDS). */
@@ -64,10 +71,14 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
-  urls: { api: string; ses: string; sfn: string; dynamodb: string; events: string };
+  urls: { api: string; ses: string; sfn: string; dynamodb: string; events: string; sqs: string };
   tableName: string;
   /** The local EventBridge API the relay publishes to: its accepted events, and fault injection for tests. */
   eventBridge: LocalEventBridge;
+  /** The local SQS API: the webhook deliveries queue and its dead-letter queue, by the template's logical ids. */
+  sqs: LocalSqs;
+  /** The logical ids of the deliveries queue and its dead-letter queue. */
+  queues: { deliveries: string; deadLetters: string };
   stateMachineArn: string;
   /** Present with `faultProxies`: cut and restore the functions' way to DynamoDB or SES. */
   faults?: { dynamodb: FaultProxy; ses: FaultProxy };
@@ -91,7 +102,7 @@ async function resolvePort(port: number): Promise<number> {
 
 type LambdaModule = { handler: (event: unknown, context: Context) => Promise<unknown> };
 
-async function loadHandler(kind: 'http' | 'workflow' | 'stream', name: HttpFunctionName | WorkflowFunctionName | StreamFunctionName): Promise<LambdaModule['handler']> {
+async function loadHandler(kind: FunctionKind, name: FunctionName): Promise<LambdaModule['handler']> {
   const module = (await import(/* @vite-ignore */ `../${handlerEntry(kind, name)}`)) as LambdaModule;
   return module.handler;
 }
@@ -102,6 +113,12 @@ export async function createTable(endpoint: string, tableName: string): Promise<
   const attributes = new Set<string>([TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey]);
   for (const index of TABLE_INDEXES) attributes.add(index.partitionKey).add(index.sortKey);
   try {
+    // A table kept from an earlier run (LOCAL_DATA_DIR) is used as it is.
+    const kept = await client.send(new DescribeTableCommand({ TableName: tableName })).catch((error: unknown) => {
+      if (error instanceof Error && error.name === 'ResourceNotFoundException') return undefined;
+      throw error;
+    });
+    if (kept?.Table?.LatestStreamArn !== undefined) return { streamArn: kept.Table.LatestStreamArn };
     const created = await client.send(
       new CreateTableCommand({
         TableName: tableName,
@@ -231,9 +248,11 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       sfn: await resolvePort(options.ports?.sfn ?? envPort('SFN_PORT', 8083)),
       api: await resolvePort(options.ports?.api ?? envPort('API_PORT', 3000)),
       events: options.ports?.events ?? envPort('EVENTS_PORT', 8010),
+      sqs: options.ports?.sqs ?? envPort('SQS_PORT', 8011),
     };
+    const dataDir = options.dataDir ?? (process.env.LOCAL_DATA_DIR || undefined);
     const emulators: RunningEmulator[] = await Promise.all([
-      startDynamoDbLocal({ port: ports.dynamodb }),
+      startDynamoDbLocal({ port: ports.dynamodb, ...(dataDir ? { dbPath: join(dataDir, 'dynamodb') } : {}) }),
       startSesLocal({ port: ports.ses }),
     ]);
     for (const emulator of emulators) stoppers.push(() => emulator.stop());
@@ -263,6 +282,21 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       log,
     });
     stoppers.push(() => eventBridge.close());
+    // The stack's queues, named by their logical ids, with their visibility, retention and redrive.
+    const sqs = await startLocalSqs({
+      port: ports.sqs,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      queues: deployed.queues.map((queue) => ({
+        name: queue.id,
+        visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
+        messageRetentionSeconds: queue.retentionSeconds,
+        ...(queue.redrive ? { redrive: { deadLetterQueueName: queue.redrive.deadLetterQueueId, maxReceiveCount: queue.redrive.maxReceiveCount } } : {}),
+      })),
+      ...(dataDir ? { persistFile: join(dataDir, 'queues.json') } : {}),
+      log: options.log ?? ((line) => console.error(line)),
+    });
+    stoppers.push(() => sqs.close());
     const linkKey = await localLinkKey(options.stateDir);
     const local = {
       region: LOCAL_REGION,
@@ -272,6 +306,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       // No SNS here: alerts go to DEVOPS_EMAIL only.
       alertTopicArn: '',
       approvalLinkKey: linkKey,
+      queueUrl: (id: string) => sqs.queueUrl(id),
     };
     const endpoints = {
       AWS_ACCESS_KEY_ID: 'local',
@@ -281,6 +316,9 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       AWS_ENDPOINT_URL_SESV2: options.env?.AWS_ENDPOINT_URL_SESV2 ?? faults?.ses.endpoint ?? ses.endpoint,
       AWS_ENDPOINT_URL_SFN: options.env?.AWS_ENDPOINT_URL_SFN ?? `http://127.0.0.1:${ports.sfn}`,
       AWS_ENDPOINT_URL_EVENTBRIDGE: options.env?.AWS_ENDPOINT_URL_EVENTBRIDGE ?? eventBridge.url,
+      AWS_ENDPOINT_URL_SQS: options.env?.AWS_ENDPOINT_URL_SQS ?? sqs.url,
+      // Webhooks may reach receivers on this machine (http, loopback); never so on AWS.
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: settings.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? 'true',
       // No CloudWatch here: metrics would only be JSON noise on the console.
       POWERTOOLS_METRICS_DISABLED: settings.POWERTOOLS_METRICS_DISABLED ?? 'true',
       // Like Lambda's log-level control: a local run may turn the functions' logging up or down.
@@ -296,12 +334,16 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     // The handlers of `sources` runs read their settings from this process's environment, as on Lambda
     // (every function of the stack is given the same variables).
     const shared = deployed.functions[0];
-    // The bus only the relay's environment names.
-    const relayBus = environments.get(STREAM_FUNCTIONS.relayEvents)?.EVENT_BUS_NAME;
+    // What only some functions' environments name (the bus, the queue, the retry schedule).
+    const only = {
+      ...environments.get(STREAM_FUNCTIONS.relayEvents),
+      ...environments.get(QUEUE_FUNCTIONS.deliverWebhooks),
+    };
+    const named = (keys: readonly string[]) => Object.fromEntries(keys.flatMap((key) => (only[key] ? [[key, only[key]]] : [])));
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
       ...(shared ? resolveEnvironment(shared, deployed, local) : {}),
-      ...(relayBus ? { EVENT_BUS_NAME: relayBus } : {}),
+      ...named(['EVENT_BUS_NAME', 'WEBHOOK_QUEUE_URL', 'WEBHOOK_RETRY_SCHEDULE_SECONDS']),
       ...endpoints,
       ...options.env,
     });
@@ -361,6 +403,32 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     });
     stoppers.push(() => poller.stop());
 
+    // Each queue feeds its function as the event source mapping does, with the same batch settings.
+    for (const source of deployed.queueSources) {
+      const lambda = lambdas.get(source.functionName);
+      const invoke = lambda
+        ? (event: SQSEvent) => lambda.invoke(event)
+        : await loadHandler('queue', source.functionName).then((handler) => (event: SQSEvent) =>
+            handler(event, lambdaContext(source.functionName, Date.now() + timeoutOf(source.functionName))));
+      const mapping = startSqsEventSource({
+        sqs,
+        queueName: source.queueId,
+        region: LOCAL_REGION,
+        batchSize: source.batchSize,
+        maxBatchingWindowSeconds: source.maxBatchingWindowSeconds,
+        // Lambda adds pollers while the queue has a backlog, up to the mapping's maximum concurrency; here up
+        // to the execution environments a local function may have.
+        pollers: Math.min(source.maxConcurrency ?? MAX_ENVIRONMENTS, MAX_ENVIRONMENTS),
+        invoke,
+        functionName: source.functionName,
+        log: options.log ?? ((line) => console.error(line)),
+      });
+      stoppers.push(() => mapping.stop());
+    }
+    const deliveries = deployed.queueSources.find((source) => source.functionName === QUEUE_FUNCTIONS.deliverWebhooks)?.queueId ?? '';
+    const deadLetters = deployed.queues.find((queue) => queue.id === deliveries)?.redrive?.deadLetterQueueId ?? '';
+    if (deliveries === '' || deadLetters === '') throw new Error('The synthesized stack has no webhook deliveries queue with a dead-letter queue.');
+
     const functions: Record<string, LocalFunction> = {};
     for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
       const lambda = lambdas.get(name);
@@ -390,7 +458,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       routes.push({ method: route.method, path: route.path, auth: route.auth, functionName: route.handler, handler });
     }
     // The local operator view (local only, not in the deployed route table).
-    routes.push(...operatorRoutes({ sfnEndpoint: sfn.url, stateMachineArn }));
+    routes.push(...operatorRoutes({ sfnEndpoint: sfn.url, stateMachineArn, dynamodbEndpoint: endpoints.AWS_ENDPOINT_URL_DYNAMODB, tableName }));
     const key = await loadOrCreateSigningKey(options.stateDir);
     const jwt = localJwtSettings();
     const api = await startLocalHttpApi({
@@ -404,9 +472,11 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     stoppers.push(() => api.close());
 
     return {
-      urls: { api: api.url, ses: ses.endpoint, sfn: sfn.url, dynamodb: dynamodb.endpoint, events: eventBridge.url },
+      urls: { api: api.url, ses: ses.endpoint, sfn: sfn.url, dynamodb: dynamodb.endpoint, events: eventBridge.url, sqs: sqs.url },
       tableName,
       eventBridge,
+      sqs,
+      queues: { deliveries, deadLetters },
       stateMachineArn,
       ...(faults ? { faults } : {}),
       functions: mode,

@@ -36,7 +36,8 @@ try {
       `  Emails (SES)        ${stack.urls.ses}   (every email sent; JSON at /store)`,
       `  Step Functions API  ${stack.urls.sfn}`,
       `  EventBridge API     ${stack.urls.events}   (every event published; JSON at /events)`,
-      `  DynamoDB Local      ${stack.urls.dynamodb}   (table ${stack.tableName})`,
+      `  SQS API             ${stack.urls.sqs}   (webhook deliveries)`,
+      `  DynamoDB Local      ${stack.urls.dynamodb}   (table ${stack.tableName}${process.env.LOCAL_DATA_DIR ? `, kept in ${process.env.LOCAL_DATA_DIR}` : ', in memory'})`,
       `Try: npm run demo   ·   TOKEN=$(npm run --silent token -- --partner P-ACME)   ·   Ctrl-C stops everything`,
     ].join('\n'),
   );

@@ -1,12 +1,13 @@
-// The operator view in a terminal: `npm run transfers -- list [--status S]`, `show ID`, and `verify ID` (the history's hash chain).
+// The operator view in a terminal: `npm run transfers -- list [--status S]`, `show ID` (with its events' webhook deliveries), and `verify ID` (the history's hash chain).
 import { parseArgs } from 'node:util';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { TRANSFER_STATUSES } from '../lambdas/domain/transfer.ts';
 import { localStateDir, signLocalToken } from './jwt-keys.ts';
+import { TableEventDeliveries, type EventDeliveriesSource } from './operator/event-deliveries.ts';
 import { ApiAnswerError, findStateMachineArn, HttpTransferSource, localSfnClient, OperatorOverview } from './operator/overview.ts';
 import { oneLine } from './operator/redact.ts';
 import { transferDetailText, transfersTable } from './operator/text.ts';
-import { tableStore, verifyTransfer } from './operator/verify.ts';
+import { tableAccess, tableStore, verifyTransfer, type TableAccess } from './operator/verify.ts';
 
 const USAGE =
   'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID | verify TRANSFER_ID [--fingerprint HEX] [--aws]';
@@ -89,6 +90,24 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+function failureText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\.$/, '');
+}
+
+/** A transfer's events and deliveries from the table itself (the API does not serve them); a failed read is the operator's to fix. */
+function tableEvents(table: TableAccess): EventDeliveriesSource {
+  const source = new TableEventDeliveries(table.db, table.tableName);
+  return {
+    eventsOf: async (id) => {
+      try {
+        return await source.eventsOf(id);
+      } catch (error) {
+        throw new Problem(`cannot read the events of ${id} from ${table.where}: ${failureText(error)}. Is TABLE_NAME the running stack's table?`);
+      }
+    },
+  };
+}
+
 /** Checks a transfer's history chain (and a record's fingerprint) from the table itself; exit 1 when it does not hold. */
 async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<{ ok: boolean; text: string }> {
   const { store, where, close } = tableStore({ aws: command.aws });
@@ -96,7 +115,7 @@ async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<{ 
     const result = await verifyTransfer(store, command.id, command.fingerprint);
     return { ok: result.ok, text: result.lines.join('\n') };
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).replace(/\.$/, '');
+    const message = failureText(error);
     const hint = /ECONNREFUSED|connect/i.test(message) || (error instanceof Error && error.name === 'TransientError') ? ' Is the local stack running (npm start)?' : '';
     throw new Problem(`cannot read ${where}: ${message}.${hint}`);
   } finally {
@@ -113,6 +132,12 @@ async function run(command: Exclude<Command, { kind: 'help' | 'verify' }>): Prom
   if (!(await answers(`${sfnUrl}/health`))) {
     throw new Problem(`the local Step Functions API does not answer at ${sfnUrl} (SFN_PORT): start the stack with "npm start"`);
   }
+  // Only `show` reads the table (the events' deliveries); `list` needs the API and Step Functions alone.
+  const table = command.kind === 'show' ? tableAccess({ aws: false }) : undefined;
+  if (table?.endpoint !== undefined && !(await answers(table.endpoint))) {
+    table.close();
+    throw new Problem(`DynamoDB Local does not answer at ${table.endpoint} (DYNAMODB_PORT): start the stack with "npm start"`);
+  }
   const stateDir = localStateDir();
   let token: Promise<string> | undefined;
   const source = new HttpTransferSource(apiUrl, () => {
@@ -121,7 +146,8 @@ async function run(command: Exclude<Command, { kind: 'help' | 'verify' }>): Prom
   });
   const sfn: SFNClient = localSfnClient(sfnUrl);
   try {
-    const overview = new OperatorOverview(sfn, await findStateMachineArn(sfn), source);
+    const events: EventDeliveriesSource = table ? tableEvents(table) : { eventsOf: () => Promise.resolve([]) };
+    const overview = new OperatorOverview(sfn, await findStateMachineArn(sfn), source, events);
     if (command.kind === 'list') {
       const page = await overview.list({ ...(command.status ? { status: command.status } : {}), limit: command.limit ?? '100' });
       if (page.items.length === 0) return command.status ? `No transfers are ${command.status}.` : 'No transfers yet.';
@@ -139,6 +165,7 @@ async function run(command: Exclude<Command, { kind: 'help' | 'verify' }>): Prom
     throw error;
   } finally {
     sfn.destroy();
+    table?.close();
   }
 }
 

@@ -11,6 +11,11 @@ export const TRANSFER_OWN_ITEMS_AFTER = 'CUSTOMER$';
 /** Sort key prefix of a transfer's outbox events: '#' sorts before every other item of the transfer. */
 export const OUTBOX_PREFIX = '#OUTBOX#';
 
+/** Sort key prefix of webhook deliveries: in a transfer's partition, '#' keeps them out of every read of the transfer. */
+export const DELIVERY_PREFIX = '#DELIVERY#';
+/** The owner key of the provider's own webhooks (partner ids start with a letter or digit). */
+const PROVIDER_OWNER = '*provider';
+
 /** Key builders for every item of the single table (see table-schema.ts for the layout). */
 export const keys = {
   partner: (id: string) => ({ pk: `PARTNER#${id}`, sk: 'PROFILE' }),
@@ -38,4 +43,22 @@ export const keys = {
    * partition, one shard); its sort key sorts before `CUSTOMER#`, so reading a transfer never reads them.
    */
   outbox: (transferId: string, eventId: string) => ({ pk: `TRANSFER#${transferId}`, sk: `${OUTBOX_PREFIX}${eventId}` }),
+  /** A webhook, found by its id (to deliver, test or remove it). */
+  webhook: (id: string) => ({ pk: `WEBHOOK#${id}`, sk: 'WEBHOOK' }),
+  /** The same webhook under its owner (a partner, or null for the provider), listed with its siblings. */
+  ownedWebhook: (owner: string | null, id: string) => ({ pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`, sk: `WEBHOOK#${id}` }),
+  ownerWebhooks: (owner: string | null) => ({ pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`, prefix: 'WEBHOOK#' }),
+  /** One of the slots that cap the tries to a webhook's endpoint at once, leased per try. */
+  endpointSlot: (webhookId: string, slot: number) => ({ pk: `WEBHOOK#${webhookId}`, sk: `SLOT#${slot}` }),
+  /** A delivery that failed for good, listed under its webhook's owner, newest last. */
+  webhookFailure: (owner: string | null, at: string, eventId: string, webhookId: string) => ({
+    pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`,
+    sk: `FAILURE#${at}#${eventId}#${webhookId}`,
+  }),
+  ownerFailures: (owner: string | null) => ({ pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`, prefix: 'FAILURE#' }),
+  /** One event for one webhook: in the transfer's partition (the operator view reads them with it), a test under its webhook. */
+  delivery: (ref: { webhookId: string; eventId: string; transferId: string | null }) =>
+    ref.transferId === null
+      ? { pk: `WEBHOOK#${ref.webhookId}`, sk: `${DELIVERY_PREFIX}${ref.eventId}` }
+      : { pk: `TRANSFER#${ref.transferId}`, sk: `${DELIVERY_PREFIX}${ref.webhookId}#${ref.eventId}` },
 };

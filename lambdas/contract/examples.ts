@@ -211,3 +211,52 @@ function withoutHistory<T extends { history: unknown }>(transfer: T): Omit<T, 'h
   const { history: _history, ...summary } = transfer;
   return summary;
 }
+
+const WEBHOOK_ID = 'wh_4f9c2b7e1a0d46c8b3e5f1a2c7d9e0b4';
+
+export const createWebhookRequest = {
+  url: 'https://psa.acme-it.example/hooks/customer-transfers',
+  events: ['transfer.scheduled', 'transfer.completed', 'transfer.cancelled'],
+};
+
+const registeredWebhook = {
+  id: WEBHOOK_ID,
+  partnerId: 'P-ACME',
+  url: createWebhookRequest.url,
+  events: createWebhookRequest.events,
+  createdAt: '2027-02-01T10:00:00.000Z',
+  createdBy: { kind: 'partner', name: 'alice@acme-it.example', ticketId: null },
+};
+
+export const newWebhook = { ...registeredWebhook, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' };
+
+export const newWebhookTestEventId = 'evt_0c1d2e3f405162738495a6b7c8d9e0f1';
+
+export const webhookList = {
+  webhooks: [registeredWebhook],
+  failures: [
+    {
+      webhookId: WEBHOOK_ID,
+      eventId: 'evt_9a8b7c6d5e4f30211203948576a6b5c4',
+      transferId: TRANSFER_ID,
+      partnerId: 'P-ACME',
+      url: createWebhookRequest.url,
+      eventType: 'transfer.scheduled',
+      order: '2027-02-11T09:15:02.004Z#03',
+      status: 'failed',
+      attempts: 8,
+      createdAt: '2027-02-11T09:15:03.120Z',
+      triedAt: '2027-02-12T15:47:10.002Z',
+      nextAttemptAt: null,
+      lastAttempt: {
+        at: '2027-02-12T15:47:10.002Z',
+        ok: false,
+        status: 503,
+        error: 'The endpoint answered 503.',
+        excerpt: '<html><body>Service Unavailable</body></html>',
+        durationMs: 84,
+      },
+      settledAt: '2027-02-12T15:47:10.090Z',
+    },
+  ],
+};

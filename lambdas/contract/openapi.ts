@@ -5,11 +5,14 @@ import {
   approvalForm,
   cancelBody,
   createTransferBody,
+  createWebhookBody,
   customerQuery,
   extendBody,
   listTransfersQuery,
   releaseDecisionBody,
   remindBody,
+  webhookActionQuery,
+  webhookListQuery,
 } from '../domain/requests.ts';
 import { HTTP_ROUTES, type HttpRoute } from '../handlers/catalog.ts';
 import * as example from './examples.ts';
@@ -64,6 +67,11 @@ const RESPONSE_SCHEMAS = {
   CustomerUser: answers.customerUser,
   CustomerPage: answers.customerPage,
   EligibilityAnswer: answers.eligibilityAnswer,
+  Webhook: answers.webhook,
+  NewWebhook: answers.newWebhook,
+  WebhookDelivery: answers.webhookDelivery,
+  WebhookList: answers.webhookList,
+  WebhookTestQueued: answers.webhookTestQueued,
   Error: answers.errorBody,
   GatewayError: answers.gatewayError,
   Health: answers.health,
@@ -79,6 +87,7 @@ const REQUEST_SCHEMAS = {
   RemindRequest: remindBody,
   ExtendRequest: extendBody,
   ApprovalForm: approvalForm,
+  CreateWebhookRequest: createWebhookBody,
 } satisfies Record<string, () => z.ZodMiniType>;
 
 type SchemaName = keyof typeof RESPONSE_SCHEMAS | keyof typeof REQUEST_SCHEMAS;
@@ -251,7 +260,7 @@ interface Operation {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'Transfers' | 'Customers' | 'Approval links' | 'Service';
+  tag: 'Transfers' | 'Customers' | 'Webhooks' | 'Approval links' | 'Service';
   parameters?: JsonObject[];
   requestBody?: { schema: SchemaName; mediaType?: typeof JSON_TYPE | typeof FORM_TYPE; example: unknown; description?: string };
   /** The success answer(s), by status. */
@@ -275,6 +284,8 @@ const LINK_SECRET = {
   description: 'The secret of the approval link, exactly as emailed. It is the credential: never log or share it.',
   schema: { type: 'string', minLength: 1 },
 };
+
+const WEBHOOK_ID = { name: 'id', in: 'path', required: true, description: "The webhook's id (`wh_…`).", schema: { type: 'string', minLength: 1 } };
 
 const transferAnswer = (description: string, exampleValue: unknown, status = 200): Record<number, JsonObject> => ({
   [status]: { description, content: jsonContent('Transfer', exampleValue) },
@@ -454,6 +465,46 @@ function operations(): Record<string, Operation> {
         ...queryParameters(customerQuery, { limit: 'Users per page (default 100).', nextToken: 'The `nextToken` of the page before.' }),
       ],
       success: { 200: { description: 'One page of the customer.', content: jsonContent('CustomerPage', example.customerPage) } },
+      errors: { 400: true, 404: true, 503: ['TRY_AGAIN'] },
+    },
+    'POST /webhooks': {
+      operationId: 'registerWebhook',
+      summary: 'Register a webhook',
+      description:
+        'Transfer events are POSTed to `url`, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). A partner hears of the transfers it is a party to; ' +
+        'an operator, citing `ticketId`, registers one for `partnerId` or, without it, one of the provider\'s for every transfer. The `secret` is shown in this answer only. ' +
+        'The URL must be https and resolve to public addresses. At most 10 per partner.',
+      tag: 'Webhooks',
+      requestBody: { schema: 'CreateWebhookRequest', example: example.createWebhookRequest },
+      success: { 201: { description: 'The webhook, with its signing secret (shown once).', content: jsonContent('NewWebhook', example.newWebhook) } },
+      errors: { 400: true, 409: ['WEBHOOK_EXISTS', 'TOO_MANY_WEBHOOKS'], 503: ['TRY_AGAIN'] },
+    },
+    'GET /webhooks': {
+      operationId: 'listWebhooks',
+      summary: "The caller's webhooks and their recent failed deliveries",
+      description: "An operator names a partner with `partnerId`; without it, the provider's own webhooks.",
+      tag: 'Webhooks',
+      parameters: queryParameters(webhookListQuery, { partnerId: "Operators: whose webhooks (left out: the provider's)." }),
+      success: { 200: { description: 'The webhooks (without secrets) and recent failures.', content: jsonContent('WebhookList', example.webhookList) } },
+      // A partner naming another partner is told it is not found, as for any other id not its own.
+      errors: { 400: true, 404: true, 503: ['TRY_AGAIN'] },
+    },
+    'DELETE /webhooks/{id}': {
+      operationId: 'removeWebhook',
+      summary: 'Remove a webhook',
+      description: 'Its deliveries still pending are dropped. An operator cites `ticketId`.',
+      tag: 'Webhooks',
+      parameters: [WEBHOOK_ID, ...queryParameters(webhookActionQuery, { ticketId: 'Operators: the support ticket.' })],
+      success: { 204: { description: 'Removed.' } },
+      errors: { 400: true, 404: true, 503: ['TRY_AGAIN'] },
+    },
+    'POST /webhooks/{id}/test': {
+      operationId: 'testWebhook',
+      summary: 'Send a webhook.test event',
+      description: 'Queues a `webhook.test` event for the webhook, delivered like any other. An operator cites `ticketId`.',
+      tag: 'Webhooks',
+      parameters: [WEBHOOK_ID, ...queryParameters(webhookActionQuery, { ticketId: 'Operators: the support ticket.' })],
+      success: { 202: { description: 'The test event is queued.', content: jsonContent('WebhookTestQueued', { eventId: example.newWebhookTestEventId }) } },
       errors: { 400: true, 404: true, 503: ['TRY_AGAIN'] },
     },
     'GET /approvals/{secret}': {

@@ -1,5 +1,6 @@
 import * as z from '../domain/zod.ts';
 import { DECLINE_REASON_CODES } from '../domain/decline-reasons.ts';
+import { EVENT_TYPES, WEBHOOK_TEST_EVENT } from '../domain/events.ts';
 import { TRANSFER_STATUSES } from '../domain/transfer.ts';
 
 /**
@@ -162,6 +163,67 @@ export const eligibilityAnswer = once(() =>
   }),
 );
 export type EligibilityAnswer = z.infer<ReturnType<typeof eligibilityAnswer>>;
+
+const webhookFields = () => ({
+  id: z.string().check(z.regex(/^wh_[0-9a-f]{32}$/)),
+  partnerId: z.nullable(z.string()).check(z.describe("The partner whose transfers it hears of; null: the provider's own, for every transfer.")),
+  url: z.string(),
+  events: z.array(z.enum(EVENT_TYPES)),
+  createdAt: instant(),
+  createdBy: z.strictObject({ kind: z.enum(['partner', 'operator']), name: z.string(), ticketId: z.nullable(z.string()) }),
+});
+
+/** A registered webhook (never its secret). */
+export const webhook = once(() => z.strictObject(webhookFields()));
+
+/** POST /webhooks: the webhook and its signing secret, shown this once. */
+export const newWebhook = once(() =>
+  z.strictObject({
+    ...webhookFields(),
+    secret: z.string().check(z.regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/), z.describe('The Standard Webhooks signing secret. Shown only in this answer: keep it.')),
+  }),
+);
+
+const webhookAttempt = once(() =>
+  z.strictObject({
+    at: instant(),
+    ok: z.boolean(),
+    status: z.nullable(z.number().check(z.int())),
+    error: z.nullable(z.string()),
+    excerpt: z.string().check(z.describe("The start of the endpoint's answer (at most 256 bytes).")),
+    durationMs: z.number().check(z.gte(0)),
+  }),
+);
+
+/** One event's delivery to one webhook, as `GET /webhooks` lists failures. */
+export const webhookDelivery = once(() =>
+  z.strictObject({
+    webhookId: z.string(),
+    eventId: z.string().check(z.describe('The `webhook-id` header of every try.')),
+    transferId: z.nullable(z.string()),
+    partnerId: z.nullable(z.string()),
+    url: z.string(),
+    eventType: z.enum([...EVENT_TYPES, WEBHOOK_TEST_EVENT]),
+    order: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed', 'dropped']),
+    attempts: z.number().check(z.int(), z.gte(0)),
+    createdAt: instant(),
+    triedAt: z.nullable(instant()),
+    nextAttemptAt: z.nullable(instant()),
+    lastAttempt: z.nullable(webhookAttempt()),
+    settledAt: z.nullable(instant()),
+    note: z.optional(z.string()),
+  }),
+);
+
+export const webhookList = once(() =>
+  z.strictObject({
+    webhooks: z.array(webhook()),
+    failures: z.array(webhookDelivery()).check(z.describe('Deliveries that failed after their last try, newest first (at most 20, kept 30 days).')),
+  }),
+);
+
+export const webhookTestQueued = once(() => z.strictObject({ eventId: z.string().check(z.describe('The id of the `webhook.test` event, its `webhook-id`.')) }));
 
 /** Every error our functions answer (handlers/http/api.ts); a 5xx never carries details. */
 export const errorBody = once(() =>

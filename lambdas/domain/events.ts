@@ -19,6 +19,9 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** The event a partner's webhook test sends (`POST /webhooks/{id}/test`); never one of a transfer. */
+export const WEBHOOK_TEST_EVENT = 'webhook.test';
+
 /** The EventBridge source of every event. */
 export const EVENT_SOURCE = 'customer-transfer';
 

@@ -2,6 +2,7 @@ import * as z from './zod.ts';
 import { isCalendarDate } from './dates.ts';
 import { DECLINE_REASON_CODES } from './decline-reasons.ts';
 import { ValidationError } from './errors.ts';
+import { EVENT_TYPES } from './events.ts';
 
 /**
  * A schema made on its first use and kept. A function's cold start makes none of them, and a
@@ -142,6 +143,30 @@ export const listTransfersQuery = once(() =>
     nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
   }),
 );
+
+/** POST /webhooks: the endpoint and the event types it receives (all when left out). */
+export const createWebhookBody = once(() =>
+  z.strictObject({
+    url: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(2048, 'must be at most 2048 characters')),
+    events: z.optional(
+      z
+        .array(z.enum(EVENT_TYPES, { error: `must be one of ${EVENT_TYPES.join(', ')}` }))
+        .check(
+          z.minLength(1, 'must name at least one event type (leave it out for all)'),
+          z.refine((types) => new Set(types).size === types.length, 'must not name an event type twice'),
+        ),
+    ),
+    /** Operators: the partner the webhook is for; left out, the provider's own (every transfer). */
+    partnerId: z.optional(identifier()),
+    ticketId: z.optional(ticketId()),
+  }),
+);
+export type CreateWebhookBody = z.infer<ReturnType<typeof createWebhookBody>>;
+
+/** GET /webhooks: an operator names the partner whose webhooks to list (none: the provider's). */
+export const webhookListQuery = once(() => z.strictObject({ partnerId: z.optional(identifier()) }));
+/** DELETE /webhooks/{id} and POST /webhooks/{id}/test: an operator cites a ticket. */
+export const webhookActionQuery = once(() => z.strictObject({ ticketId: z.optional(ticketId()) }));
 
 /** How much of a customer one page of GET /customers/{id} holds, so that no answer can pass Lambda's 6 MB. */
 export const CUSTOMER_PAGE = {

@@ -137,6 +137,8 @@ export class WorkflowSteps {
     actor: Actor,
     detail: Record<string, unknown> = {},
   ): Promise<TransferWithHistory> {
+    // The reminder is of the state read before it: its time is taken now, not after the email went.
+    const at = this.deps.clock.now().toISOString();
     const party = step === 'release' ? transfer.fromPartner : transfer.toPartner;
     const [partner, key, full] = await Promise.all([
       this.deps.directory.getPartner(party.id),
@@ -154,7 +156,7 @@ export class WorkflowSteps {
       reminder: true,
     });
     const event: HistoryEvent = {
-      at: this.deps.clock.now().toISOString(),
+      at,
       type: 'REMINDER_SENT',
       actor,
       detail: { step, partnerId: party.id, recipients: partner?.contacts ?? [], expiresAt: link.expiresAt, ...detail },

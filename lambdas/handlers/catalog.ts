@@ -29,6 +29,7 @@ export const HTTP_FUNCTIONS = [
   'operate-transfer',
   'get-customer',
   'approval-page',
+  'manage-webhooks',
 ] as const;
 export type HttpFunctionName = (typeof HTTP_FUNCTIONS)[number];
 
@@ -39,10 +40,18 @@ export const STREAM_FUNCTIONS = {
 } as const;
 export type StreamFunctionName = (typeof STREAM_FUNCTIONS)[keyof typeof STREAM_FUNCTIONS];
 
-export type FunctionName = HttpFunctionName | WorkflowFunctionName | StreamFunctionName;
+/** Functions fed by an SQS queue; entry `lambdas/handlers/queue/<name>.ts`, export `handler`. */
+export const QUEUE_FUNCTIONS = {
+  /** Delivers partner webhooks, one try per message, and queues the next try. */
+  deliverWebhooks: 'deliver-webhooks',
+} as const;
+export type QueueFunctionName = (typeof QUEUE_FUNCTIONS)[keyof typeof QUEUE_FUNCTIONS];
+
+export type FunctionName = HttpFunctionName | WorkflowFunctionName | StreamFunctionName | QueueFunctionName;
+export type FunctionKind = 'http' | 'workflow' | 'stream' | 'queue';
 
 /** A handler's file, relative to the repository root: `lambdas/handlers/<kind>/<name>.ts`, exporting `handler`. */
-export function handlerEntry(kind: 'http' | 'workflow' | 'stream', name: FunctionName): string {
+export function handlerEntry(kind: FunctionKind, name: FunctionName): string {
   return `lambdas/handlers/${kind}/${name}.ts`;
 }
 
@@ -52,11 +61,12 @@ export function allFunctions(): Array<{ name: FunctionName; entry: string }> {
     ...HTTP_FUNCTIONS.map((name) => ({ name, entry: handlerEntry('http', name) })),
     ...Object.values(WORKFLOW_FUNCTIONS).map((name) => ({ name, entry: handlerEntry('workflow', name) })),
     ...Object.values(STREAM_FUNCTIONS).map((name) => ({ name, entry: handlerEntry('stream', name) })),
+    ...Object.values(QUEUE_FUNCTIONS).map((name) => ({ name, entry: handlerEntry('queue', name) })),
   ];
 }
 
 export interface HttpRoute {
-  method: 'GET' | 'HEAD' | 'POST';
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE';
   path: string;
   /** `jwt`: portal calls behind the JWT authorizer; `none`: public (approval links, health). */
   auth: 'jwt' | 'none';
@@ -81,6 +91,11 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   { method: 'POST', path: '/transfers/{id}/remind', auth: 'jwt', handler: 'operate-transfer' },
   { method: 'POST', path: '/transfers/{id}/extend', auth: 'jwt', handler: 'operate-transfer' },
   { method: 'GET', path: '/customers/{id}', auth: 'jwt', handler: 'get-customer' },
+  // Partner webhooks (Standard Webhooks): a partner manages its own; operators act citing a ticket.
+  { method: 'POST', path: '/webhooks', auth: 'jwt', handler: 'manage-webhooks' },
+  { method: 'GET', path: '/webhooks', auth: 'jwt', handler: 'manage-webhooks' },
+  { method: 'DELETE', path: '/webhooks/{id}', auth: 'jwt', handler: 'manage-webhooks' },
+  { method: 'POST', path: '/webhooks/{id}/test', auth: 'jwt', handler: 'manage-webhooks' },
   // Mail scanners open links with GET and HEAD; both only show the page.
   { method: 'GET', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },
   { method: 'HEAD', path: '/approvals/{secret}', auth: 'none', handler: 'approval-page' },

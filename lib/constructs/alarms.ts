@@ -4,6 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -52,6 +53,41 @@ export class AlertTopic extends Construct {
     );
     if (props.email !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
+}
+
+/** Properties of a {@link queueHoldsMessagesAlarm}. */
+export interface QueueHoldsMessagesAlarmProps {
+  /** The queue watched, a dead-letter queue as a rule. */
+  readonly queue: sqs.IQueue;
+  /** Where the alarm goes. */
+  readonly topic: sns.ITopic;
+  /** What the operator reads: what the messages are and how to clear them. */
+  readonly description: string;
+  /**
+   * The window the alarm looks at.
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+}
+
+/**
+ * An alarm, sent to `topic`, while `queue` holds at least one visible message: on a dead-letter
+ * queue, one message is already something an operator must redrive or clear.
+ */
+export function queueHoldsMessagesAlarm(scope: Construct, id: string, props: QueueHoldsMessagesAlarmProps): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, id, {
+    metric: props.queue.metricApproximateNumberOfMessagesVisible({
+      period: props.period ?? Duration.minutes(5),
+      statistic: cloudwatch.Stats.MAXIMUM,
+    }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: props.description,
+  });
+  alarm.addAlarmAction(new actions.SnsAction(props.topic));
+  return alarm;
 }
 
 /** Properties of {@link OperatorAlarms}. */

@@ -12,17 +12,18 @@ import { acknowledge, acknowledgeWildcardResources } from '../acknowledgements.t
 import { PORTAL_CORS } from '../cors.ts';
 import type { Mailer } from './mailer.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
-import { grantTableAccess } from './transfer-table.ts';
+import { grantTableAccess, grantWebhookAccess } from './transfer-table.ts';
 import { grantStartExecution, grantStopExecution, grantTaskResponse, transferExecutionArns } from './workflow.ts';
 
 /** What each HTTP function may do beyond writing its own logs. */
 interface HttpAccess {
-  readonly table?: 'read' | 'readWrite';
+  /** `webhooks`: only what managing webhooks needs (`WEBHOOK_ACTIONS.manage`). */
+  readonly table?: 'read' | 'readWrite' | 'webhooks';
   readonly startExecution?: true;
   readonly stopExecution?: true;
   readonly taskResponse?: true;
   readonly sendEmail?: true;
-  /** Reads the approval-link key, to send a link again. */
+  /** Reads the approval-link key, to send a link again or derive a webhook's secret. */
   readonly linkKey?: true;
   readonly description: string;
 }
@@ -58,6 +59,13 @@ const HTTP_ACCESS: Record<HttpFunctionName, HttpAccess> = {
     description: 'Lets an operator remind the silent party (same link) or extend a waiting step, citing a ticket',
   },
   'get-customer': { table: 'read', description: 'Shows a customer to its owning partner' },
+  'manage-webhooks': {
+    // Webhooks, their failures and test deliveries; queueing a test is granted by WebhookDelivery.grantManage.
+    table: 'webhooks',
+    // Each webhook's signing secret is derived from the key, to be shown once at registration.
+    linkKey: true,
+    description: "Registers, lists and removes a partner's webhooks, and sends them a test event",
+  },
   'approval-page': {
     table: 'readWrite',
     taskResponse: true,
@@ -199,7 +207,8 @@ export class TransferApi extends Construct {
         description: access.description,
         environment: { ...props.environment, publicBaseUrl: this.publicBaseUrl },
       });
-      if (access.table !== undefined) grantTableAccess(props.table, fn, access.table);
+      if (access.table === 'webhooks') grantWebhookAccess(props.table, fn, 'manage');
+      else if (access.table !== undefined) grantTableAccess(props.table, fn, access.table);
       if (access.startExecution) grantStartExecution(fn, props.stateMachineArn);
       if (access.stopExecution) {
         grantStopExecution(fn, executionArns);

@@ -1,6 +1,5 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,8 +12,10 @@ import { EVENT_SOURCE, type EventType } from '../../lambdas/domain/events.ts';
 import { STREAM_FUNCTIONS, handlerEntry, type StreamFunctionName } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge } from '../acknowledgements.ts';
 import { RELAY_EVENT_SOURCE, eventBusName } from '../event-relay.ts';
+import { queueHoldsMessagesAlarm } from './alarms.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
 import { grantOutboxAccess } from './transfer-table.ts';
+import type { WebhookDelivery } from './webhooks.ts';
 
 /** The event the example rule forwards to the operators. */
 const FAILED: EventType = 'transfer.failed';
@@ -102,6 +103,11 @@ export interface EventRelayProps {
   /** Where the dead-letter queue's alarm goes. */
   readonly alertTopic: sns.ITopic;
   /**
+   * Partner webhooks: the relay also queues each event's deliveries to the webhooks subscribed to it.
+   * @default - events go to the bus only
+   */
+  readonly webhooks?: WebhookDelivery;
+  /**
    * The oldest stream record handed to the relay; older ones go to the dead-letter queue.
    * @default Duration.days(1)
    */
@@ -120,7 +126,8 @@ export interface EventRelayProps {
 
 /**
  * The relay of outbox events: the relay-events function, fed by the table's stream filtered to new
- * outbox items ({@link RELAY_EVENT_SOURCE}), publishing each event to the bus once. A batch that keeps
+ * outbox items ({@link RELAY_EVENT_SOURCE}), publishing each event to the bus once and, given
+ * `webhooks`, queueing its webhook deliveries. A batch that keeps
  * failing is split and tried again; what is left after the last try (or too old) goes to an encrypted
  * dead-letter queue, which alarms as soon as it holds a message.
  */
@@ -139,15 +146,19 @@ export class EventRelay extends Construct {
     const name = STREAM_FUNCTIONS.relayEvents;
     this.relay = new TransferFunction(this, constructIdFor(name), {
       entry: handlerEntry('stream', name),
-      description: 'Publishes each new outbox event of the table to the EventBridge bus, once',
+      description:
+        props.webhooks === undefined
+          ? 'Publishes each new outbox event of the table to the EventBridge bus, once'
+          : "Publishes each new outbox event of the table to the EventBridge bus, once, and queues its partners' webhook deliveries",
       environment: props.environment,
-      // A batch of 25: one BatchGetItem, one PutEvents and one UpdateItem per event.
+      // A batch of 25: one BatchGetItem, one PutEvents and one UpdateItem per event, plus its webhook deliveries.
       timeout: Duration.minutes(1),
     });
     this.relay.addEnvironment('EVENT_BUS_NAME', props.eventBus.eventBusName);
     this.functions = { [name]: this.relay };
     props.eventBus.grantPutEventsTo(this.relay);
     grantOutboxAccess(props.table, this.relay);
+    props.webhooks?.grantFanOut(this.relay);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -175,18 +186,12 @@ export class EventRelay extends Construct {
       }),
     );
 
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetters', {
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: props.alarmPeriod ?? Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
+    this.deadLetterAlarm = queueHoldsMessagesAlarm(this, 'DeadLetters', {
+      queue: this.deadLetterQueue,
+      topic: props.alertTopic,
+      period: props.alarmPeriod,
+      description:
         'Transfer events could not be published to the event bus: the dead-letter queue names the stream records; their outbox items are still in the table, without relayedAt.',
     });
-    this.deadLetterAlarm.addAlarmAction(new actions.SnsAction(props.alertTopic));
   }
 }

@@ -89,3 +89,25 @@ export function grantTableAccess(table: dynamodb.ITableV2, grantee: iam.IGrantab
   });
   return items.combine(indexes);
 }
+
+/**
+ * What each part of partner webhooks does on the table (lambdas/adapters/dynamo-webhooks.ts), items only, no
+ * index; transactions need no action of their own, only their items' (`PutItem`, `UpdateItem`, `DeleteItem`):
+ * - `fanOut` (relay-events): queries the webhooks of an event's parties, puts each delivery unless it exists.
+ * - `dispatch` (deliver-webhooks): gets a webhook and a delivery, queries its siblings, updates it under a
+ *   condition, puts the failure listed under the webhook's owner, and leases (puts) and frees (deletes) an endpoint's slots.
+ * - `manage` (manage-webhooks): queries and gets webhooks and failures, puts and deletes webhooks, puts a test delivery.
+ */
+export const WEBHOOK_ACTIONS = {
+  fanOut: ['dynamodb:PutItem', 'dynamodb:Query'],
+  dispatch: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+  manage: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+} as const satisfies Record<string, readonly string[]>;
+
+/**
+ * Lets `grantee` do on the items of `table` what its part of partner webhooks needs ({@link WEBHOOK_ACTIONS}):
+ * narrower than {@link grantTableAccess}, which adds batch and condition-check writes and the indexes.
+ */
+export function grantWebhookAccess(table: dynamodb.ITableV2, grantee: iam.IGrantable, part: keyof typeof WEBHOOK_ACTIONS): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: [...WEBHOOK_ACTIONS[part]], resourceArns: [table.tableArn] });
+}

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerRequest, operationOf, type AwsJsonApi } from '../aws-json.ts';
 import {
   ApiError,
+  JSON_CONTENT_TYPE,
   optionalInteger,
   optionalString,
   readJsonBody,
-  sendError,
-  sendJson,
   serialization,
   TARGET_PREFIX,
   validation,
@@ -226,43 +226,21 @@ export async function startLocalEventBridge(options: LocalEventBridgeOptions): P
     },
   };
 
-  const server = createServer((request, response) => {
-    void handleRequest(request, response);
-  });
-
-  async function handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    try {
-      const url = new URL(request.url ?? '/', 'http://local');
-      if (request.method === 'GET' && url.pathname === '/health') {
-        sendJson(response, 200, { status: 'ok' }, 'application/json');
-        return;
-      }
-      if (request.method === 'GET' && url.pathname === '/events') {
+  const api: AwsJsonApi = {
+    contentType: JSON_CONTENT_TYPE,
+    readBody: readJsonBody,
+    internalError: { code: 'InternalException', message: 'An internal error occurred.' },
+    log: (line) => log(`local EventBridge: ${line}`),
+    routes: {
+      '/events': (url) => {
         const since = Number(url.searchParams.get('since') ?? 0);
-        const events = Number.isFinite(since) && since > 0 ? accepted.filter((event) => Date.parse(event.receivedAt) >= since * 1000) : accepted;
-        sendJson(response, 200, { events }, 'application/json');
-        return;
-      }
-      if (request.method !== 'POST') {
-        throw new ApiError('UnknownOperationException', `${request.method ?? 'UNKNOWN'} ${url.pathname} is not supported`, 404);
-      }
-      const body = await readJsonBody(request);
-      const target = request.headers['x-amz-target'];
-      const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-      const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;
-      if (operation === undefined) {
-        throw new ApiError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`);
-      }
-      sendJson(response, 200, operation(body));
-    } catch (error) {
-      if (error instanceof ApiError) {
-        sendError(response, error);
-        return;
-      }
-      log(`local EventBridge: internal error while handling a request: ${error instanceof Error ? error.name : 'unknown'}`);
-      sendError(response, new ApiError('InternalException', 'An internal error occurred.', 500));
-    }
-  }
+        return { events: Number.isFinite(since) && since > 0 ? accepted.filter((event) => Date.parse(event.receivedAt) >= since * 1000) : accepted };
+      },
+    },
+  };
+  const server = createServer((request, response) => {
+    void answerRequest(request, response, api, (body) => operationOf(request, TARGET_PREFIX, operations)(body));
+  });
 
   await listen(server, options.port, host);
   const { port } = server.address() as AddressInfo;

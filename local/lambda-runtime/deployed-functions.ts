@@ -23,12 +23,32 @@ export interface DeployedFunction {
   readonly environment: Record<string, TemplateValue>;
 }
 
+/** An SQS queue as the template declares it (its local twin is named by its logical id). */
+export interface DeployedQueue {
+  readonly id: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  readonly redrive?: { readonly deadLetterQueueId: string; readonly maxReceiveCount: number };
+}
+
+/** An event source mapping from a queue to a function. */
+export interface DeployedQueueSource {
+  readonly functionName: FunctionName;
+  readonly queueId: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly maxConcurrency?: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
 /** What the synthesized stack tells the local twin. */
 export interface DeployedStack {
   readonly stackName: string;
   readonly functions: readonly DeployedFunction[];
   /** Resource type of each logical id, to stand local values in for references. */
   readonly resourceTypes: Record<string, string>;
+  readonly queues: readonly DeployedQueue[];
+  readonly queueSources: readonly DeployedQueueSource[];
 }
 
 /** The files the stack is synthesized from: any change there synthesizes again. */
@@ -61,6 +81,7 @@ export function deployContext(env: Record<string, string | undefined>): Record<s
     PUBLIC_BASE_URL: 'publicBaseUrl',
     JWT_PARTNER_CLAIM: 'jwtPartnerClaim',
     JWT_ROLES_CLAIM: 'jwtRolesClaim',
+    WEBHOOK_RETRY_SCHEDULE_SECONDS: 'webhookRetrySchedule',
   };
   for (const [variable, key] of Object.entries(fromEnv)) {
     const value = env[variable];
@@ -114,12 +135,14 @@ async function synthesize(context: Record<string, unknown>): Promise<DeployedSta
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties?: Record<string, TemplateValue> }> };
 
-  const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions, ...stack.eventRelay.functions };
+  const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions, ...stack.eventRelay.functions, ...stack.webhooks.functions };
   for (const [key, fn] of Object.entries(stack.workflow.functions)) constructs[WORKFLOW_FUNCTIONS[key as keyof typeof WORKFLOW_FUNCTIONS]] = fn;
 
+  const functionIds = new Map<string, FunctionName>();
   const functions = allFunctions().map(({ name, entry }): DeployedFunction => {
     const resource = constructs[name]?.node.defaultChild;
     if (!(resource instanceof CfnFunction)) throw new Error(`The stack has no function ${name}.`);
+    functionIds.set(stack.getLogicalId(resource), name);
     const properties = template.Resources[stack.getLogicalId(resource)]?.Properties ?? {};
     const variables = (properties.Environment as { Variables?: Record<string, TemplateValue> } | undefined)?.Variables ?? {};
     return {
@@ -134,7 +157,54 @@ async function synthesize(context: Record<string, unknown>): Promise<DeployedSta
     };
   });
   const resourceTypes = Object.fromEntries(Object.entries(template.Resources).map(([id, resource]) => [id, resource.Type]));
-  return { stackName: stack.stackName, functions, resourceTypes };
+  return { stackName: stack.stackName, functions, resourceTypes, ...queuesOf(template.Resources, functionIds) };
+}
+
+/** The logical id an `Fn::GetAtt [id, 'Arn']` or a `Ref` names. */
+function referencedId(value: TemplateValue | undefined): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const getAtt = value['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
+  return typeof value.Ref === 'string' ? value.Ref : undefined;
+}
+
+/** The queues and the queue-fed event source mappings, with SQS's and Lambda's defaults where the template is silent. */
+function queuesOf(
+  resources: Record<string, { Type: string; Properties?: Record<string, TemplateValue> }>,
+  functionIds: ReadonlyMap<string, FunctionName>,
+): Pick<DeployedStack, 'queues' | 'queueSources'> {
+  const number = (value: TemplateValue | undefined, fallback: number) => (typeof value === 'number' ? value : fallback);
+  const queues: DeployedQueue[] = [];
+  const queueSources: DeployedQueueSource[] = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    const properties = resource.Properties ?? {};
+    if (resource.Type === 'AWS::SQS::Queue') {
+      const redrive = properties.RedrivePolicy as { deadLetterTargetArn?: TemplateValue; maxReceiveCount?: TemplateValue } | undefined;
+      const deadLetterQueueId = referencedId(redrive?.deadLetterTargetArn);
+      queues.push({
+        id,
+        visibilityTimeoutSeconds: number(properties.VisibilityTimeout, 30),
+        retentionSeconds: number(properties.MessageRetentionPeriod, 345_600),
+        ...(deadLetterQueueId ? { redrive: { deadLetterQueueId, maxReceiveCount: number(redrive?.maxReceiveCount, 10) } } : {}),
+      });
+    }
+    if (resource.Type === 'AWS::Lambda::EventSourceMapping') {
+      const queueId = referencedId(properties.EventSourceArn);
+      const functionName = functionIds.get(referencedId(properties.FunctionName) ?? '');
+      if (queueId === undefined || resources[queueId]?.Type !== 'AWS::SQS::Queue' || functionName === undefined) continue;
+      const scaling = properties.ScalingConfig as { MaximumConcurrency?: TemplateValue } | undefined;
+      const types = properties.FunctionResponseTypes;
+      queueSources.push({
+        functionName,
+        queueId,
+        batchSize: number(properties.BatchSize, 10),
+        maxBatchingWindowSeconds: number(properties.MaximumBatchingWindowInSeconds, 0),
+        ...(typeof scaling?.MaximumConcurrency === 'number' ? { maxConcurrency: scaling.MaximumConcurrency } : {}),
+        reportBatchItemFailures: Array.isArray(types) && types.includes('ReportBatchItemFailures'),
+      });
+    }
+  }
+  return { queues, queueSources };
 }
 
 /** Local stand-ins for what a function's environment refers to. */
@@ -148,6 +218,8 @@ export interface LocalResources {
   readonly alertTopicArn: string;
   /** The approval-link key itself, handed over where the deployed function gets a Secrets Manager ARN. */
   readonly approvalLinkKey: string;
+  /** The local URL of a queue, by its logical id. */
+  readonly queueUrl: (id: string) => string;
 }
 
 const SECRET = Symbol('secret');
@@ -186,6 +258,8 @@ export function resolveEnvironment(fn: DeployedFunction, stack: DeployedStack, l
           return eventBusName(stack.stackName);
         case 'AWS::SecretsManager::Secret':
           return SECRET;
+        case 'AWS::SQS::Queue':
+          return local.queueUrl(id);
         default:
           return fail(variable, `a reference to ${id} (${stack.resourceTypes[id] ?? 'unknown'})`);
       }

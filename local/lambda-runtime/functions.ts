@@ -81,6 +81,9 @@ interface Environment {
  * crashes is discarded, as Lambda discards it. The quotas are Lambda's: 6 MB request and response,
  * and the function's timeout.
  */
+/** The execution environments a local function has at most, unless told otherwise. */
+export const MAX_ENVIRONMENTS = 8;
+
 export class LocalLambda {
   private readonly environments: Environment[] = [];
   private readonly waiting: Array<() => void> = [];
@@ -91,7 +94,7 @@ export class LocalLambda {
     readonly spec: LocalFunctionSpec,
     private readonly log: FunctionLogSink = processStreams,
     /** At most this many environments at once; further invocations wait for one to be free. */
-    private readonly maxEnvironments = 8,
+    private readonly maxEnvironments = MAX_ENVIRONMENTS,
   ) {}
 
   /** Invokes the function synchronously (RequestResponse) with `event`, answering its result. */

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import * as z from '../../lambdas/domain/zod.ts';
 import { LOCAL_REGION } from '../lambda-context.ts';
+import type { EventDeliveriesSource } from './event-deliveries.ts';
 import { oneLine } from './redact.ts';
 import {
   currentState,
@@ -76,6 +77,7 @@ export class OperatorOverview {
     private readonly sfn: SFNClient,
     private readonly stateMachineArn: string,
     private readonly transfers: TransferSource,
+    private readonly events: EventDeliveriesSource,
   ) {}
 
   /** The transfers, newest first, each with its execution's status and current state. */
@@ -90,12 +92,12 @@ export class OperatorOverview {
     return { items, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
   }
 
-  /** One transfer with its execution and the merged timeline; null when the transfer does not exist. */
+  /** One transfer with its execution, the merged timeline and its events' deliveries; null when the transfer does not exist. */
   async detail(id: string): Promise<TransferDetailView | null> {
     if (!EXECUTION_NAME.test(id)) return null;
     const transfer = await this.transfers.get(id);
     if (!transfer) return null;
-    const execution = await this.execution(id, true);
+    const [execution, events] = await Promise.all([this.execution(id, true), this.events.eventsOf(id)]);
     const row = transferRow(transfer, execution?.view ?? null);
     return {
       transfer: {
@@ -110,6 +112,7 @@ export class OperatorOverview {
       },
       execution: execution?.view ?? null,
       timeline: mergeTimelines(execution ? executionTimeline(execution.events) : [], transferTimeline(transfer.history ?? [])),
+      events,
     };
   }
 

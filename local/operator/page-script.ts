@@ -102,6 +102,7 @@ export const OPERATOR_PAGE_SCRIPT = `(function () {
     view.detailText = '';
     clear(byId('transfer-rows'));
     clear(byId('timeline-rows'));
+    clearEvents();
     show(byId('detail'), false);
     signedIn(false);
     var error = byId('signin-error');
@@ -242,6 +243,7 @@ export const OPERATOR_PAGE_SCRIPT = `(function () {
       byId('detail-title').textContent = 'Transfer ' + id;
       clear(byId('detail-facts'));
       clear(byId('timeline-rows'));
+      renderEvents([]);
       fact(byId('detail-facts'), 'Not found', 'There is no transfer ' + id + '.');
       return;
     }
@@ -298,7 +300,83 @@ export const OPERATOR_PAGE_SCRIPT = `(function () {
       tr.appendChild(entry.durationMs === null ? el('td') : cell('Duration', 'nowrap', durationText(entry.durationMs)));
       rows.appendChild(tr);
     });
+    renderEvents(body.events || []);
     tickSince();
+  }
+
+  // ------------------------------------------------------------------ events and deliveries
+
+  function clearEvents() {
+    var table = byId('events');
+    var groups = table.querySelectorAll('tbody');
+    for (var i = 0; i < groups.length; i += 1) table.removeChild(groups[i]);
+  }
+
+  function when(className, label, isoText, millis) {
+    var span = el('span', className, label + ' ' + timeText(isoText, true, millis));
+    span.title = isoText;
+    return span;
+  }
+
+  function timeCell(label, isoText) {
+    var td = cell(label, 'nowrap', isoText ? timeText(isoText, true, false) : '');
+    if (isoText) td.title = isoText;
+    return td;
+  }
+
+  function fullRow(className, text) {
+    var tr = el('tr');
+    var td = el('td', className, text);
+    td.setAttribute('colspan', '7');
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function deliveryRow(d) {
+    var tr = el('tr', 'delivery');
+    tr.appendChild(cell('Webhook', 'webhook mono', d.webhookId));
+    tr.appendChild(cell('URL', 'target mono', d.target));
+    var status = cell('Status');
+    status.appendChild(badge(d.status));
+    tr.appendChild(status);
+    tr.appendChild(cell('Tries', null, d.attempts));
+    var last = cell('Last try', 'last-try');
+    if (d.lastStatus !== null) last.appendChild(el('span', 'nowrap', 'HTTP ' + d.lastStatus));
+    if (d.lastError) last.appendChild(el('span', 'detail', d.lastError));
+    if (d.note) last.appendChild(el('span', 'detail', d.note));
+    tr.appendChild(last);
+    if (d.status === 'pending' && !d.nextAttemptAt) tr.appendChild(cell('Next try', 'nowrap', 'queued'));
+    else tr.appendChild(timeCell('Next try', d.nextAttemptAt));
+    tr.appendChild(timeCell('Delivered / failed at', d.settledAt));
+    return tr;
+  }
+
+  /** One group of rows per event: the event (type, id, when, whether the bus has it), then its deliveries. */
+  function renderEvents(events) {
+    clearEvents();
+    var table = byId('events');
+    show(byId('events-wrap'), events.length > 0);
+    show(byId('events-empty'), events.length === 0);
+    events.forEach(function (event) {
+      var group = el('tbody');
+      var head = el('tr', 'event-head');
+      var th = el('th');
+      th.setAttribute('scope', 'colgroup');
+      th.setAttribute('colspan', '7');
+      var published = event.relayedAt
+        ? when('when published', 'Published to the bus', event.relayedAt, true)
+        : el('span', 'when not-published', event.inOutbox ? 'Not yet published to the bus' : 'No longer in the outbox');
+      [el('span', 'event', event.type), el('span', 'mono', event.id), when('when', 'Occurred', event.occurredAt, true), published].forEach(function (part, i) {
+        // Spaces between the parts, so that they read (and copy) as words.
+        if (i > 0) th.appendChild(document.createTextNode(' '));
+        th.appendChild(part);
+      });
+      head.appendChild(th);
+      group.appendChild(head);
+      if (event.deliveries.length === 0) group.appendChild(fullRow('muted', 'No webhook deliveries.'));
+      event.deliveries.forEach(function (d) { group.appendChild(deliveryRow(d)); });
+      table.appendChild(group);
+    });
   }
 
   function loadDetail() {

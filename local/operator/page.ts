@@ -85,6 +85,18 @@ ${BLOCK_CSS}
 details { margin-top: 4px; }
 summary { cursor: pointer; color: ${COLOURS.brand}; font-size: 13px; }
 pre { margin: 6px 0 0; padding: 8px; background: ${COLOURS.page}; border-radius: 6px; font-size: 12px; max-height: 20rem; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+.deliveries tr.event-head th { background: ${COLOURS.card}; border-left: 0; border-right: 0; padding: 16px 8px 8px; font-weight: 400; white-space: normal; }
+.deliveries tbody:first-of-type tr.event-head th { padding-top: 8px; }
+.event-head .event { margin-right: 10px; }
+.event-head .mono { margin-right: 10px; overflow-wrap: anywhere; }
+.event-head .when { color: ${COLOURS.muted}; margin-right: 10px; white-space: nowrap; }
+.published::before { content: "\\2713\\00a0"; }
+.not-published { color: ${COLOURS.warnLine}; font-weight: 600; }
+.target { overflow-wrap: anywhere; min-width: 10rem; }
+.last-try { overflow-wrap: anywhere; min-width: 10rem; }
+.deliveries td.webhook { white-space: nowrap; overflow-wrap: normal; }
+.status-delivered { background: ${OK.bg}; color: ${OK.ink}; border-color: #abefc6; }
+.status-pending { background: ${COLOURS.infoBg}; color: ${COLOURS.brand}; border-color: #b7d1ea; }
 .site-footer { max-width: 1280px; margin: 0 auto 32px; padding: 0 20px; color: ${COLOURS.muted}; font-size: 13px; }
 @media (max-width: 640px) {
   main { margin-top: 16px; padding: 0 8px; }
@@ -103,6 +115,11 @@ pre { margin: 6px 0 0; padding: 8px; background: ${COLOURS.page}; border-radius:
   .timeline tr.tone-ok { box-shadow: inset 4px 0 0 ${OK.ink}; }
   .timeline tr.tone-warn { box-shadow: inset 4px 0 0 ${COLOURS.warnLine}; background: ${COLOURS.warnBg}; }
   .timeline tr.tone-error { box-shadow: inset 4px 0 0 ${COLOURS.error}; background: ${COLOURS.errorBg}; }
+  .deliveries tr.event-head { border: 0; padding: 0; margin: 16px 0 8px; }
+  .deliveries tr.event-head th { display: block; padding: 0; border: 0; }
+  .event-head .event, .event-head .mono, .event-head .when { display: block; margin: 0; white-space: normal; }
+  .deliveries td.webhook { white-space: normal; overflow-wrap: anywhere; }
+  .deliveries td[data-label]::before { font-family: ${FONT_STACK}; font-size: 14px; }
 }
 `;
 
@@ -183,6 +200,10 @@ export function operatorPage(): string {
 <table class="facts" id="detail-facts"></table>
 <h3>Timeline</h3>
 <div class="scroll"><table class="data stack timeline" id="timeline"><thead><tr><th scope="col">Time</th><th scope="col">Source</th><th scope="col">Event</th><th scope="col">State</th><th scope="col">Detail</th><th scope="col">Duration</th></tr></thead><tbody id="timeline-rows"></tbody></table></div>
+<h3 id="events-title">Events and deliveries</h3>
+<p class="hint">Each event the transfer emitted, whether it is published to the event bus yet, and under it every delivery to a webhook. A webhook's URL shows its host and path only.</p>
+<p class="hint" id="events-empty" hidden>No events yet.</p>
+<div class="scroll" id="events-wrap"><table class="data stack deliveries" id="events" aria-labelledby="events-title"><thead><tr><th scope="col">Webhook</th><th scope="col">URL</th><th scope="col">Status</th><th scope="col">Tries</th><th scope="col">Last try</th><th scope="col">Next try</th><th scope="col">Delivered / failed at</th></tr></thead></table></div>
 </section>
 </div>
 </main>

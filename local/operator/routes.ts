@@ -3,12 +3,16 @@
  * the page, public because it holds no data, and its JSON routes behind the JWT authorizer, for
  * operators only (401 without a valid token, 403 for a partner's).
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Caller } from '../../lambdas/domain/caller.ts';
 import { DomainError, ForbiddenError, NotFoundError, TransientError } from '../../lambdas/domain/errors.ts';
 import type { ApiEvent } from '../../lambdas/handlers/http/api.ts';
 import type { Services } from '../../lambdas/composition.ts';
 import type { LocalRoute } from '../http-api/server.ts';
+import { LOCAL_REGION } from '../lambda-context.ts';
+import { TableEventDeliveries, type EventDeliveriesSource } from './event-deliveries.ts';
 import { localSfnClient, OperatorOverview, type ListQuery, type TransferSource } from './overview.ts';
 import { OPERATOR_PAGE_HEADERS, operatorPage } from './page.ts';
 
@@ -16,6 +20,9 @@ export interface OperatorRouteOptions {
   /** The local Step Functions API (AWS_ENDPOINT_URL_SFN of the stack). */
   sfnEndpoint: string;
   stateMachineArn: string;
+  /** DynamoDB Local as the stack's functions reach it (AWS_ENDPOINT_URL_DYNAMODB), for the outbox and deliveries. */
+  dynamodbEndpoint: string;
+  tableName: string;
 }
 
 export const OPERATOR_PAGE_PATH = '/operator';
@@ -68,17 +75,27 @@ function listQuery(event: ApiEvent): ListQuery {
 
 export function operatorRoutes(options: OperatorRouteOptions): LocalRoute[] {
   let sfn: SFNClient | undefined;
+  let events: EventDeliveriesSource | undefined;
   const overview = (services: Services, caller: Caller) => {
     sfn ??= localSfnClient(options.sfnEndpoint);
-    return new OperatorOverview(sfn, options.stateMachineArn, serviceSource(services, caller));
+    events ??= new TableEventDeliveries(
+      DynamoDBDocumentClient.from(new DynamoDBClient({
+        endpoint: options.dynamodbEndpoint,
+        region: LOCAL_REGION,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts: 2,
+      })),
+      options.tableName,
+    );
+    return new OperatorOverview(sfn, options.stateMachineArn, serviceSource(services, caller), events);
   };
-  /** The product's own errors keep their status; anything else (the local Step Functions API gone) is a 503. */
+  /** The product's own errors keep their status; anything else (the local Step Functions API or DynamoDB Local gone) is a 503. */
   const reading = async <T>(read: Promise<T>): Promise<T> => {
     try {
       return await read;
     } catch (error) {
       if (error instanceof DomainError) throw error;
-      throw new TransientError('The operator view could not read the local Step Functions API; try again.');
+      throw new TransientError('The operator view could not read the local Step Functions API or DynamoDB Local; try again.');
     }
   };
   const list = lazy((api) => {

@@ -2,6 +2,7 @@
  * The operator view as plain text for a terminal: aligned columns, one line per row, every value
  * redacted and stripped of control characters (a payload must not be able to drive the terminal).
  */
+import type { DeliveryView, EventView } from './event-deliveries.ts';
 import { oneLine } from './redact.ts';
 import { dateText, type TimelineEntry, type TransferDetailView, type TransferRow } from './timeline.ts';
 
@@ -78,7 +79,41 @@ export function transferDetailText(view: TransferDetailView): string {
   }
   const labelWidth = Math.max(...facts.map(([label]) => width(label)));
   const header = facts.map(([label, value]) => `${pad(label, labelWidth)}  ${oneLine(value, 300)}`).join('\n');
-  return `${header}\n\n${timelineTable(view.timeline)}`;
+  return `${header}\n\n${timelineTable(view.timeline)}\n\n${eventsText(view.events)}`;
+}
+
+/** Whether the bus has the event: when the relay published it, or why it has not. */
+export function publishedText(event: Pick<EventView, 'relayedAt' | 'inOutbox'>): string {
+  if (event.relayedAt) return `published ${utcText(event.relayedAt, true)}`;
+  return event.inOutbox ? 'not yet published' : 'no longer in the outbox';
+}
+
+/** The last try: its HTTP status, why it failed, and why the delivery was dropped. */
+export function lastTryText(delivery: Pick<DeliveryView, 'lastStatus' | 'lastError' | 'note'>): string {
+  const status = delivery.lastStatus === null ? null : `HTTP ${delivery.lastStatus}`;
+  const attempt = status && delivery.lastError ? `${status}: ${delivery.lastError}` : (status ?? delivery.lastError);
+  return [attempt, delivery.note].filter((part) => part !== null && part !== '').join(' ') || '—';
+}
+
+function nextTryText(delivery: Pick<DeliveryView, 'status' | 'nextAttemptAt'>): string {
+  if (delivery.status !== 'pending') return '—';
+  return delivery.nextAttemptAt ? utcText(delivery.nextAttemptAt) : 'queued';
+}
+
+/** Each event on a line (time, type, id, whether the bus has it), its webhook deliveries in a table under it. */
+export function eventsText(events: readonly EventView[]): string {
+  const title = 'EVENTS AND DELIVERIES (UTC)';
+  if (events.length === 0) return `${title}\nNo events yet.`;
+  const blocks = events.map((event) => {
+    const head = [utcText(event.occurredAt, true), event.type, event.id, publishedText(event)].map((cell) => oneLine(cell, 200)).join('  ');
+    if (event.deliveries.length === 0) return `${head}\n  No webhook deliveries.`;
+    const table = textTable(
+      ['WEBHOOK', 'TARGET', 'STATUS', 'TRIES', 'LAST TRY', 'NEXT TRY', 'DELIVERED/FAILED'],
+      event.deliveries.map((d) => [d.webhookId, d.target, d.status, String(d.attempts), oneLine(lastTryText(d), 200), nextTryText(d), utcText(d.settledAt)]),
+    );
+    return `${head}\n${table.split('\n').map((line) => `  ${line}`).join('\n')}`;
+  });
+  return `${title}\n${blocks.join('\n\n')}`;
 }
 
 /** A decline as operators read it: the step, the ground's code and the partner's words, who signed. */

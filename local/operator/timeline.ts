@@ -5,6 +5,7 @@
  * is redacted (no task token, secret or bearer token) and safe to print or to put in a page as text.
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
+import type { EventView } from './event-deliveries.ts';
 import { oneLine, redactJsonText, redactValue } from './redact.ts';
 
 export interface PartyView {
@@ -104,6 +105,8 @@ export interface TransferDetailView {
   };
   execution: ExecutionView | null;
   timeline: TimelineEntry[];
+  /** The transfer's outbox events in order, each with its webhook deliveries. */
+  events: EventView[];
 }
 
 const TERMINAL_EXECUTION = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);

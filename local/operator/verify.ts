@@ -51,8 +51,18 @@ export async function verifyTransfer(store: DynamoTransferStore, id: string, exp
   return { ok, lines, fingerprint: record.fingerprint };
 }
 
-/** A store on the local stack's DynamoDB Local, or (with `aws`) on the table TABLE_NAME names through the default credentials. */
-export function tableStore(options: { aws: boolean }): { store: DynamoTransferStore; where: string; close: () => void } {
+/** The table as the CLI reads it: the local stack's DynamoDB Local, or (with `aws`) the table TABLE_NAME names through the default credentials. */
+export interface TableAccess {
+  db: DynamoDBDocumentClient;
+  tableName: string;
+  /** The local endpoint; undefined on AWS. */
+  endpoint: string | undefined;
+  /** The table and where it is, for messages. */
+  where: string;
+  close: () => void;
+}
+
+export function tableAccess(options: { aws: boolean }): TableAccess {
   const tableName = process.env.TABLE_NAME ?? 'customer-transfers';
   const endpoint = options.aws ? undefined : (process.env.AWS_ENDPOINT_URL_DYNAMODB || `http://127.0.0.1:${process.env.DYNAMODB_PORT || '8000'}`);
   const client = new DynamoDBClient({
@@ -60,8 +70,16 @@ export function tableStore(options: { aws: boolean }): { store: DynamoTransferSt
     region: process.env.AWS_REGION ?? LOCAL_REGION,
   });
   return {
-    store: new DynamoTransferStore(DynamoDBDocumentClient.from(client), tableName),
+    db: DynamoDBDocumentClient.from(client),
+    tableName,
+    endpoint,
     where: `${tableName}${endpoint ? ` at ${endpoint}` : ''}`,
     close: () => client.destroy(),
   };
+}
+
+/** A transfer store on the table {@link tableAccess} reaches. */
+export function tableStore(options: { aws: boolean }): { store: DynamoTransferStore; where: string; close: () => void } {
+  const { db, tableName, where, close } = tableAccess(options);
+  return { store: new DynamoTransferStore(db, tableName), where, close };
 }

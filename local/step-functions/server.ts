@@ -1,8 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { answerRequest, operationOf, type AwsJsonApi } from '../aws-json.ts';
 import { parseStateMachineArn } from './arns.ts';
-import { ApiError, readJsonBody, sendError, sendJson, TARGET_PREFIX } from './protocol.ts';
+import { JSON_CONTENT_TYPE, readJsonBody, TARGET_PREFIX } from './protocol.ts';
 import { prepareDefinition } from './run-definition.ts';
 import { StepFunctionsService } from './service.ts';
 import { TaskTokens } from './task-tokens.ts';
@@ -78,8 +79,14 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
     },
   });
 
+  const api: AwsJsonApi = {
+    contentType: JSON_CONTENT_TYPE,
+    readBody: readJsonBody,
+    internalError: { code: 'InternalFailure', message: 'The local Step Functions server failed to handle the request' },
+    log,
+  };
   const server = createServer((request, response) => {
-    void handleRequest(service, request, response, log);
+    void answerRequest(request, response, api, (body) => operationOf(request, TARGET_PREFIX, service.operations)(body));
   });
   await listen(server, options.port, host);
   const { port } = server.address() as AddressInfo;
@@ -110,37 +117,4 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
-}
-
-async function handleRequest(
-  service: StepFunctionsService,
-  request: IncomingMessage,
-  response: ServerResponse,
-  log: (line: string) => void,
-): Promise<void> {
-  try {
-    const path = (request.url ?? '/').split('?')[0];
-    if (request.method === 'GET' && path === '/health') {
-      sendJson(response, 200, { status: 'ok' });
-      return;
-    }
-    if (request.method !== 'POST') {
-      throw new ApiError('UnknownOperationException', `${request.method ?? 'UNKNOWN'} ${path ?? '/'} is not supported`, 404);
-    }
-    const body = await readJsonBody(request);
-    const target = request.headers['x-amz-target'];
-    const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    const operation = Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
-    if (operation === undefined) {
-      throw new ApiError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`);
-    }
-    sendJson(response, 200, await operation(body));
-  } catch (error) {
-    if (error instanceof ApiError) {
-      sendError(response, error);
-      return;
-    }
-    log(`internal error while handling a request: ${error instanceof Error ? error.name : 'unknown'}`);
-    sendError(response, new ApiError('InternalFailure', 'The local Step Functions server failed to handle the request', 500));
-  }
 }

@@ -2,8 +2,9 @@
  * The local operator view in a real Chromium: an operator pastes a token once, sees every transfer
  * with its execution's current state, opens one and watches its timeline follow the transfer live
  * (no reload) as the partners decide through their emailed links. A partner's token is refused, the
- * token never appears in a URL, no task token reaches the page, and values are shown as text.
- * Screenshots land in test-artifacts/screenshots/operator-*.png.
+ * token never appears in a URL, no task token reaches the page, and values are shown as text. Each
+ * event of a transfer is shown with its webhook deliveries, without a URL's query string, a body sent
+ * or an answer received. Screenshots land in test-artifacts/screenshots/operator-*.png.
  */
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransferView } from '../../local/local-client.ts';
 import { executionArnOf, localSfnClient } from '../../local/operator/overview.ts';
+import { utcText } from '../../local/operator/text.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from '../e2e/local-stack.ts';
+import { ANSWER_EXCERPT, HOSTILE_ERROR, QUERY_SECRET, seedDeliveries } from '../e2e/webhook-deliveries.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 const CURRENT_PARTNER = 'billing@acme-it.example';
@@ -219,6 +222,58 @@ describe('the operator view', () => {
       expect(await sessionToken(page)).toBeNull();
     } finally {
       await context.close();
+    }
+  }, 120_000);
+
+  it('shows each event with its webhook deliveries as text, never a query string, a body or an answer, on a desktop and a phone', async () => {
+    const created = await t.client.call('POST', '/transfers', await t.token({ partnerId: 'P-BLUE' }), { customerIds: ['C-A03'], toPartnerId: 'P-BLUE' });
+    expect(created.status).toBe(201);
+    const id = (created.body as TransferView).id;
+    const seeded = await seedDeliveries(t.stack, id);
+    const operatorToken = await t.token('operator');
+
+    // Not even the page's data carries them.
+    const data = await (await fetch(`${t.stack.urls.api}/operator/api/executions/${id}`, { headers: { authorization: `Bearer ${operatorToken}` } })).text();
+    for (const hidden of [QUERY_SECRET, ANSWER_EXCERPT, 'user:pass', '#frag', seeded.delivered.body]) expect(data).not.toContain(hidden);
+
+    for (const [width, name] of [[1360, 'events'], [390, 'events-phone']] as const) {
+      const { context, page, errors } = await openOperatorPage(width);
+      try {
+        await pasteToken(page, operatorToken);
+        await page.locator(`#transfer-rows button[data-id="${id}"]`).click();
+        const events = page.locator('#events');
+        await events.locator('tr.event-head').nth(1).waitFor({ timeout: 15_000 });
+        const heads = await events.locator('tr.event-head').allInnerTexts();
+        const words = (text: string | undefined) => (text ?? '').replace(/\s+/g, ' ').trim();
+        expect(words(heads[0])).toMatch(new RegExp(`^transfer\\.requested ${seeded.event.id} Occurred ${utcText(seeded.event.occurredAt, true)} Published to the bus \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3}$`));
+        expect(words(heads[1])).toBe(`transfer.failed ${seeded.held.id} Occurred ${utcText(seeded.held.occurredAt, true)} Not yet published to the bus`);
+
+        const groups = events.locator('tbody');
+        const rows = await groups.nth(0).locator('tr.delivery').evaluateAll((trs) =>
+          trs.map((tr) => Array.from((tr as unknown as { cells: ArrayLike<{ innerText: string }> }).cells, (td) => td.innerText.trim())));
+        expect(rows).toEqual([
+          [seeded.delivered.webhookId, '127.0.0.1:4100/hooks/acme', 'delivered', '1', 'HTTP 204', '', utcText(seeded.delivered.settledAt)],
+          // The error text is shown as text: no markup of it runs.
+          [seeded.failed.webhookId, 'hooks.bluewave.example/in/transfers', 'failed', '1', HOSTILE_ERROR, '', utcText(seeded.failed.settledAt)],
+          [seeded.retrying.webhookId, 'ops.provider.example/events', 'pending', '2', 'HTTP 503\nThe endpoint answered 503.', utcText(seeded.retrying.nextAttemptAt), ''],
+        ]);
+        expect(await groups.nth(1).locator('td').allInnerTexts()).toEqual(['No webhook deliveries.']);
+        expect(await page.locator('#events script, #events img, main img').count()).toBe(0);
+        expect(await page.title()).not.toBe('pwned');
+        const html = await page.content();
+        for (const hidden of [QUERY_SECRET, ANSWER_EXCERPT, 'user:pass', '#frag', seeded.delivered.body]) expect(html).not.toContain(hidden);
+
+        const overflow = await page.evaluate(() => {
+          const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document;
+          return d.documentElement.scrollWidth - d.documentElement.clientWidth;
+        });
+        if (width < 640) expect(overflow).toBeLessThanOrEqual(1);
+        await screenshot(page, name);
+        await page.locator('#events-wrap').screenshot({ path: `${SCREENSHOTS}operator-${name}-section.png`, animations: 'disabled' });
+        expect(errors).toEqual([]);
+      } finally {
+        await context.close();
+      }
     }
   }, 120_000);
 

@@ -1,4 +1,4 @@
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_SOURCE } from '../../lambdas/domain/events.ts';
 import { eventBusName } from '../../lib/event-relay.ts';
@@ -6,7 +6,7 @@ import type { BusEvent } from '../../local/eventbridge/server.ts';
 import { STACK_NAME } from '../../local/lambda-runtime/deployed-functions.ts';
 import type { TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
-import { createTransfer, daysAfter, documentClient, poller, scanTable, todayInNewYork } from './support.ts';
+import { createTransfer, daysAfter, decide as decideAs, documentClient, failedMove, FULL_TRANSFER_EVENTS, fullTransfer as fullTransferOf, poller, scanTable, todayInNewYork } from './support.ts';
 
 /**
  * Transfer events on the local stack as on AWS: the outbox items each change writes go through the
@@ -113,22 +113,10 @@ async function expectPublished(transferId: string, types: string[], status: stri
   return events;
 }
 
-async function decide(id: string, step: 'release' | 'acceptance', token: string, body: Record<string, unknown>): Promise<TransferView> {
-  const answer = await t.client.call('POST', `/transfers/${id}/${step}`, token, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-  return answer.body as TransferView;
-}
+const decide = (id: string, step: 'release' | 'acceptance', token: string, body: Record<string, unknown>) => decideAs(t, id, step, token, body);
+const fullTransfer = (customerId: string) => fullTransferOf(t, customerId, { acme, blue });
 
-/** Acme files, releases for today and Bluewave accepts, all through the API; the workflow completes the move. */
-async function fullTransfer(customerId: string): Promise<string> {
-  const created = await createTransfer(t, acme, { customerIds: [customerId], toPartnerId: 'P-BLUE', requestedDate: daysAfter(todayInNewYork(), 3) });
-  await decide(created.id, 'release', acme, { decision: 'release', transferDate: 'immediate', signedBy: 'Alice Smith' });
-  await decide(created.id, 'acceptance', blue, { decision: 'accept', signedBy: 'Bob Wave' });
-  await t.client.waitForStatus(created.id, acme, ['COMPLETED'], 30_000);
-  return created.id;
-}
-
-const FULL_TRANSFER = ['transfer.requested', 'transfer.released', 'transfer.accepted', 'transfer.scheduled', 'transfer.completed'];
+const FULL_TRANSFER = FULL_TRANSFER_EVENTS;
 const FULL_TRANSFER_STATUS = ['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'SCHEDULED', 'COMPLETED'];
 
 /** Waits until the relay has caught up: every outbox item written so far is marked relayed. */
@@ -167,25 +155,9 @@ describe.concurrent('transfer events on the local bus', () => {
   });
 
   it('publishes a failed move once', async () => {
-    const created = await createTransfer(t, acme, {
-      customerIds: ['C-A05', 'C-A06'],
-      toPartnerId: 'P-BLUE',
-      release: { transferDate: daysAfter(todayInNewYork(), 3), signedBy: 'Alice Smith' },
-    });
-    const accepted = await decide(created.id, 'acceptance', blue, { decision: 'accept', signedBy: 'Bob Wave' });
-    expect(accepted.status).toBe('SCHEDULED');
-    // While the workflow sleeps until the date, C-A06 changes hands behind the transfer's back.
-    await db.send(
-      new UpdateCommand({
-        TableName: t.stack.tableName,
-        Key: { pk: 'CUSTOMER#C-A06', sk: 'OWNER' },
-        UpdateExpression: 'SET partnerId = :partner',
-        ExpressionAttributeValues: { ':partner': 'P-CORAL' },
-      }),
-    );
-    await t.client.waitForStatus(created.id, operator, ['FAILED', 'COMPLETED'], 30_000);
+    const failed = await failedMove(t, db, ['C-A05', 'C-A06'], { acme, blue });
     await expectPublished(
-      created.id,
+      failed.id,
       ['transfer.requested', 'transfer.released', 'transfer.accepted', 'transfer.scheduled', 'transfer.failed'],
       ['AWAITING_ACCEPTANCE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'SCHEDULED', 'FAILED'],
     );

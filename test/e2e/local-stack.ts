@@ -37,12 +37,14 @@ function summaryFile(): string {
  * answer of its HTTP API is checked against the OpenAPI document (lambdas/contract/).
  */
 export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<TestStack> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'transfer-e2e-'));
+  // A state directory of the caller's (a restart keeps its keys) is the caller's to remove.
+  const ownsStateDir = options.stateDir === undefined;
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'transfer-e2e-')));
   const contract = new AnswerContract();
   const summary = summaryFile();
   const stack = await startLocalStack({
     stateDir,
-    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0, events: 0 },
+    ports: { dynamodb: 0, ses: 0, sfn: 0, api: 0, events: 0, sqs: 0 },
     maxWaitSeconds: 1,
     maxRetryIntervalMs: 200,
     ...options,
@@ -62,7 +64,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
         : signLocalToken({ stateDir, partnerId: who.partnerId, subject: who.subject ?? `someone@${who.partnerId.toLowerCase()}.example` }),
     stop: async () => {
       await stack.stop();
-      await rm(stateDir, { recursive: true, force: true });
+      if (ownsStateDir) await rm(stateDir, { recursive: true, force: true });
       await contract.writeSummary(summary);
       const failure = contract.failure();
       if (failure !== undefined) throw new Error(failure);

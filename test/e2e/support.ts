@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, type ExecutionListItem, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import type { LocalClient, StoredEmail, TransferView } from '../../local/local-client.ts';
 import type { LocalStack } from '../../local/stack.ts';
@@ -71,6 +71,55 @@ export async function createTransfer(t: TestStack, token: string, body: Record<s
   const created = await t.client.call('POST', '/transfers', token, body);
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   return created.body as TransferView;
+}
+
+/** Releases (or declines) as the current partner, or accepts (or declines) as the new one, expecting 200. */
+export async function decide(t: TestStack, id: string, step: 'release' | 'acceptance', token: string, body: Record<string, unknown>): Promise<TransferView> {
+  const answer = await t.client.call('POST', `/transfers/${id}/${step}`, token, body);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  return answer.body as TransferView;
+}
+
+/** The events of a transfer that goes all the way, in order. */
+export const FULL_TRANSFER_EVENTS = ['transfer.requested', 'transfer.released', 'transfer.accepted', 'transfer.scheduled', 'transfer.completed'];
+
+/** Tokens of the two partners most tests move customers between: Acme (the current) and Bluewave (the new). */
+export interface AcmeToBlue {
+  acme: string;
+  blue: string;
+}
+
+/** Acme files a transfer of one customer to Bluewave, releases it for today and Bluewave accepts, all through the API; waits until the workflow completes the move. */
+export async function fullTransfer(t: TestStack, customerId: string, tokens: AcmeToBlue): Promise<string> {
+  const created = await createTransfer(t, tokens.acme, { customerIds: [customerId], toPartnerId: 'P-BLUE', requestedDate: daysAfter(todayInNewYork(), 3) });
+  await decide(t, created.id, 'release', tokens.acme, { decision: 'release', transferDate: 'immediate', signedBy: 'Alice Smith' });
+  await decide(t, created.id, 'acceptance', tokens.blue, { decision: 'accept', signedBy: 'Bob Wave' });
+  await t.client.waitForStatus(created.id, tokens.acme, ['COMPLETED'], 30_000);
+  return created.id;
+}
+
+/**
+ * A move that fails: Acme files two customers to Bluewave released for a date ahead, Bluewave accepts,
+ * and while the workflow sleeps until the date (the stack's `maxWaitSeconds`, a few seconds) the second
+ * customer changes hands behind the transfer's back. Answers the transfer once it has ended.
+ */
+export async function failedMove(t: TestStack, db: DynamoDBDocumentClient, [kept, lost]: [string, string], tokens: AcmeToBlue): Promise<TransferView> {
+  const created = await createTransfer(t, tokens.acme, {
+    customerIds: [kept, lost],
+    toPartnerId: 'P-BLUE',
+    release: { transferDate: daysAfter(todayInNewYork(), 3), signedBy: 'Alice Smith' },
+  });
+  const accepted = await decide(t, created.id, 'acceptance', tokens.blue, { decision: 'accept', signedBy: 'Bob Wave' });
+  expect(accepted.status).toBe('SCHEDULED');
+  await db.send(
+    new UpdateCommand({
+      TableName: t.stack.tableName,
+      Key: { pk: `CUSTOMER#${lost}`, sk: 'OWNER' },
+      UpdateExpression: 'SET partnerId = :partner',
+      ExpressionAttributeValues: { ':partner': 'P-CORAL' },
+    }),
+  );
+  return t.client.waitForStatus(created.id, tokens.acme, ['FAILED', 'COMPLETED'], 30_000);
 }
 
 /** Reads a transfer through the API, expecting 200. */

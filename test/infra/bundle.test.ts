@@ -10,7 +10,7 @@ import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allFunctions } from '../../lambdas/handlers/catalog.ts';
 import { cdkBundling, esbuildOptions } from '../../lib/bundling.ts';
-import { allowedActionsByFunction, synthesize } from './synth.ts';
+import { allowedActionsByFunction, allowedResourcesByFunction, resourceIdOf, synthesize } from './synth.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = 'lambdas/handlers/http/get-transfer.ts';
@@ -151,24 +151,36 @@ describe('a function bundle, built as CDK builds it', () => {
   });
 });
 
+/** What a function's role allows: its actions, and whether it may queue webhook deliveries (send to that queue). */
+interface Access {
+  readonly actions: Set<string>;
+  readonly queuesDeliveries: boolean;
+}
+
 /**
  * The adapters beyond DynamoDB (lambdas/composition.ts `Adapters`): the file, the package of its
- * client, and the IAM action that shows a function may call that service.
+ * client, and the grant that shows a function may call that service.
  */
 const ADAPTERS = [
-  { file: 'lambdas/adapters/sfn-workflow.ts', pkg: '@aws-sdk/client-sfn', granted: (actions: Set<string>) => [...actions].some((a) => a.startsWith('states:')) },
-  { file: 'lambdas/adapters/ses-mailer.ts', pkg: '@aws-sdk/client-sesv2', granted: (actions: Set<string>) => actions.has('ses:SendEmail') },
-  { file: 'lambdas/adapters/sns-alerts.ts', pkg: '@aws-sdk/client-sns', granted: (actions: Set<string>) => actions.has('sns:Publish') },
+  { file: 'lambdas/adapters/sfn-workflow.ts', pkg: '@aws-sdk/client-sfn', granted: ({ actions }: Access) => [...actions].some((a) => a.startsWith('states:')) },
+  { file: 'lambdas/adapters/ses-mailer.ts', pkg: '@aws-sdk/client-sesv2', granted: ({ actions }: Access) => actions.has('ses:SendEmail') },
+  { file: 'lambdas/adapters/sns-alerts.ts', pkg: '@aws-sdk/client-sns', granted: ({ actions }: Access) => actions.has('sns:Publish') },
   {
     file: 'lambdas/adapters/link-key.ts',
     pkg: '@aws-sdk/client-secrets-manager',
-    granted: (actions: Set<string>) => actions.has('secretsmanager:GetSecretValue'),
+    granted: ({ actions }: Access) => actions.has('secretsmanager:GetSecretValue'),
   },
   // The relay's publisher (passed to `composeRelay` by lambdas/handlers/stream/relay-events.ts).
   {
     file: 'lambdas/adapters/eventbridge-publisher.ts',
     pkg: '@aws-sdk/client-eventbridge',
-    granted: (actions: Set<string>) => actions.has('events:PutEvents'),
+    granted: ({ actions }: Access) => actions.has('events:PutEvents'),
+  },
+  // The deliveries queue: sqs:SendMessage on it, not the relay's on its stream dead-letter queue, which Lambda sends to.
+  {
+    file: 'lambdas/adapters/sqs-delivery-queue.ts',
+    pkg: '@aws-sdk/client-sqs',
+    granted: ({ queuesDeliveries }: Access) => queuesDeliveries,
   },
 ] as const;
 
@@ -192,13 +204,17 @@ describe('each function bundle', () => {
   });
 
   it("holds the adapter and SDK client of exactly the services its role may call, no other", () => {
-    const allowed = allowedActionsByFunction(synthesize());
+    const synthesized = synthesize();
+    const allowed = allowedActionsByFunction(synthesized);
+    const deliveriesQueue = JSON.stringify({ 'Fn::GetAtt': [resourceIdOf(synthesized.stack, synthesized.stack.webhooks.queue), 'Arn'] });
+    const sends = allowedResourcesByFunction(synthesized, 'sqs:SendMessage');
     expect(Object.keys(allowed).sort()).toEqual(Object.keys(ENTRIES).sort());
     const mismatches: string[] = [];
     for (const [name, actions] of Object.entries(allowed)) {
       const inBundle = files.get(name) ?? [];
+      const queuesDeliveries = (sends[name] ?? []).some((resource) => JSON.stringify(resource) === deliveriesQueue);
       for (const adapter of ADAPTERS) {
-        const granted = adapter.granted(actions);
+        const granted = adapter.granted({ actions, queuesDeliveries });
         const bundled = inBundle.includes(adapter.file);
         const client = inBundle.some((path) => path.startsWith(`node_modules/${adapter.pkg}/`));
         if (bundled !== granted || client !== granted) mismatches.push(`${name}: ${adapter.file} granted ${granted}, bundled ${bundled}, client ${client}`);

@@ -87,7 +87,7 @@ describe('CORS for portal pages (context portalOrigins)', () => {
       CorsConfiguration: {
         AllowOrigins: [PORTAL, 'http://localhost:5173'],
         AllowHeaders: ['authorization', 'content-type', 'idempotency-key'],
-        AllowMethods: ['GET', 'POST', 'HEAD'],
+        AllowMethods: ['GET', 'POST', 'DELETE', 'HEAD'],
         ExposeHeaders: ['location'],
         MaxAge: PORTAL_CORS.maxAgeSeconds,
         AllowCredentials: Match.absent(),

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, type CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -11,6 +11,13 @@ import { asList, resourceById, resourcesOf, synthesize, type Statement, type Syn
 
 let synthesized: SynthesizedStack;
 let ids: { bus: string; archive: string; rule: string; table: string; queue: string; topic: string; relay: string };
+
+/** The one resource of a type that `pick` keeps, with its logical id. */
+function onlyWhere(type: string, pick: (resource: TemplateResource) => boolean): [string, TemplateResource] {
+  const entries = Object.entries(resourcesOf(synthesized.template, type)).filter(([, resource]) => pick(resource));
+  expect(entries.map(([id]) => id), type).toHaveLength(1);
+  return entries[0] as [string, TemplateResource];
+}
 
 /** The one resource of a type, with its logical id. */
 function only(type: string): [string, TemplateResource] {
@@ -26,7 +33,8 @@ beforeAll(() => {
     archive: only('AWS::Events::Archive')[0],
     rule: only('AWS::Events::Rule')[0],
     table: only('AWS::DynamoDB::GlobalTable')[0],
-    queue: only('AWS::SQS::Queue')[0],
+    // The webhook deliveries have queues of their own: see webhooks.test.ts.
+    queue: synthesized.stack.getLogicalId(synthesized.stack.eventRelay.deadLetterQueue.node.defaultChild as CfnResource),
     topic: only('AWS::SNS::Topic')[0],
     relay: synthesized.functionIds['relay-events'] ?? '',
   };
@@ -109,7 +117,7 @@ function matches(pattern: unknown, value: unknown): boolean {
 
 describe('the relay', () => {
   function mapping(): Record<string, unknown> {
-    return only('AWS::Lambda::EventSourceMapping')[1].Properties ?? {};
+    return onlyWhere('AWS::Lambda::EventSourceMapping', (resource) => JSON.stringify(resource.Properties?.FunctionName) === JSON.stringify({ Ref: ids.relay }))[1].Properties ?? {};
   }
 
   it('reads the table stream, from its oldest record, in batches as RELAY_EVENT_SOURCE says', () => {
@@ -157,9 +165,8 @@ describe('the relay', () => {
 
 describe("the relay's dead-letter queue", () => {
   it('is encrypted, refuses requests without TLS and keeps messages 14 days', () => {
-    expect(only('AWS::SQS::Queue')[1].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
-    const policy = only('AWS::SQS::QueuePolicy')[1].Properties ?? {};
-    expect(policy.Queues).toEqual([{ Ref: ids.queue }]);
+    expect(resourceById(synthesized.template, ids.queue).Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    const policy = onlyWhere('AWS::SQS::QueuePolicy', (resource) => JSON.stringify(resource.Properties?.Queues) === JSON.stringify([{ Ref: ids.queue }]))[1].Properties ?? {};
     const statements = (policy.PolicyDocument as { Statement: Statement[] }).Statement;
     expect(statements).toContainEqual(
       expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -171,7 +178,7 @@ describe("the relay's dead-letter queue", () => {
   it('alarms to the alert topic as soon as it holds a message', () => {
     const alarms = Object.values(resourcesOf(synthesized.template, 'AWS::CloudWatch::Alarm'))
       .map((alarm) => alarm.Properties ?? {})
-      .filter((alarm) => alarm.Namespace === 'AWS/SQS');
+      .filter((alarm) => alarm.Namespace === 'AWS/SQS' && JSON.stringify(alarm.Dimensions).includes(`"${ids.queue}"`));
     expect(alarms).toEqual([
       expect.objectContaining({
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -188,8 +195,11 @@ describe("the relay's dead-letter queue", () => {
   });
 
   it('may be written to by the relay only', () => {
+    const queueArn = JSON.stringify({ 'Fn::GetAtt': [ids.queue, 'Arn'] });
     const writers = Object.values(resourcesOf(synthesized.template, 'AWS::IAM::Policy')).filter((policy) =>
-      (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement.some((statement) => asList(statement.Action).includes('sqs:SendMessage')),
+      (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement.some(
+        (statement) => asList(statement.Action).includes('sqs:SendMessage') && asList(statement.Resource).some((resource) => JSON.stringify(resource) === queueArn),
+      ),
     );
     expect(writers.map((policy) => policy.Properties?.Roles)).toEqual([[{ Ref: expect.stringMatching(/^EventRelayRelayEventsRole/) }]]);
   });

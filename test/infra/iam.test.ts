@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HTTP_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { allFunctions } from '../../lambdas/handlers/catalog.ts';
 import { resolveIntrinsics } from '../../lib/render-definition.ts';
-import { PSEUDO_REFS, resourceById, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
+import { PSEUDO_REFS, resourceById, resourceIdOf, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
 
 interface Statement {
   Effect: string;
@@ -27,6 +27,13 @@ const READ_STREAM = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb
 const SEND_TO_DEAD_LETTERS = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
 const PUT_EVENTS = ['events:PutEvents'];
 const OUTBOX = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'];
+// Partner webhooks, on the table's items only (see WEBHOOK_ACTIONS): the relay's fan-out, the dispatcher, the routes.
+const WEBHOOK_FAN_OUT = ['dynamodb:PutItem', 'dynamodb:Query'];
+const WEBHOOK_DISPATCH = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+const WEBHOOK_MANAGE = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
+// Queueing a delivery's try; and what the SQS event source needs to hand the dispatcher its messages (as CDK grants it).
+const QUEUE_DELIVERY = ['sqs:SendMessage'];
+const CONSUME_DELIVERIES = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'];
 
 /** Exactly what each function's role may do: the narrowest grant per step. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
@@ -42,13 +49,15 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'cancel-transfer': [...TABLE_READ_WRITE, ...STOP_EXECUTION, ...SEND_EMAIL],
   'operate-transfer': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...READ_LINK_KEY],
   'approval-page': [...TABLE_READ_WRITE, ...TASK_RESPONSE],
+  'manage-webhooks': [...WEBHOOK_MANAGE, ...READ_LINK_KEY, ...QUEUE_DELIVERY],
   'request-approval': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...TASK_RESPONSE, ...READ_LINK_KEY],
   'remind-or-expire': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...READ_LINK_KEY],
   'schedule-transfer': [...TABLE_READ_WRITE, ...SEND_EMAIL],
   'rehome-customers': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
   'send-confirmations': [...TABLE_READ_WRITE, ...SEND_EMAIL],
   'record-outcome': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
-  'relay-events': [...OUTBOX, ...READ_STREAM, ...SEND_TO_DEAD_LETTERS, ...PUT_EVENTS],
+  'relay-events': [...new Set([...OUTBOX, ...WEBHOOK_FAN_OUT, ...READ_STREAM, ...SEND_TO_DEAD_LETTERS, ...PUT_EVENTS, ...QUEUE_DELIVERY])],
+  'deliver-webhooks': [...new Set([...WEBHOOK_DISPATCH, ...READ_LINK_KEY, ...CONSUME_DELIVERIES, ...QUEUE_DELIVERY])],
 };
 
 let synthesized: SynthesizedStack;
@@ -91,10 +100,8 @@ function resourcesFor(name: string, action: string): unknown[] {
 
 describe('function roles', () => {
   it('covers every function', () => {
-    expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual(
-      [...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(STREAM_FUNCTIONS)].sort(),
-    );
-    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(19);
+    expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual(allFunctions().map(({ name }) => name).sort());
+    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(21);
   });
 
   it.each(Object.entries(EXPECTED_ACTIONS))('%s may do exactly what its step needs', (name, expected) => {
@@ -156,11 +163,11 @@ describe('function roles', () => {
     }
   });
 
-  it('lets only the functions that create or re-send links read the approval-link key, and no other secret', () => {
+  it('lets only the functions that create or re-send links, or derive webhook secrets, read the approval-link key, and no other secret', () => {
     const secretIds = Object.keys(resourcesOf(synthesized.template, 'AWS::SecretsManager::Secret'));
     expect(secretIds).toHaveLength(1);
     const readers = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('secretsmanager:GetSecretValue'));
-    expect(readers.sort()).toEqual(['operate-transfer', 'remind-or-expire', 'request-approval']);
+    expect(readers.sort()).toEqual(['deliver-webhooks', 'manage-webhooks', 'operate-transfer', 'remind-or-expire', 'request-approval']);
     for (const name of readers) {
       for (const action of READ_LINK_KEY) expect(templateResourcesFor(name, action), `${name} ${action}`).toEqual([{ Ref: secretIds[0] }]);
     }
@@ -168,7 +175,7 @@ describe('function roles', () => {
     const granted = Object.values(resourcesOf(synthesized.template, 'AWS::IAM::Policy')).filter((policy) =>
       JSON.stringify(policy.Properties?.PolicyDocument).includes('secretsmanager:'),
     );
-    expect(granted).toHaveLength(3);
+    expect(granted).toHaveLength(5);
   });
 
   it('lets create-transfer keep its idempotency records in the table', () => {
@@ -180,21 +187,27 @@ describe('function roles', () => {
 
   it('lets only the relay read the stream, send to its dead-letter queue and put events, each on that resource only', () => {
     const [tableId] = Object.keys(resourcesOf(synthesized.template, 'AWS::DynamoDB::GlobalTable'));
-    const [queueId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SQS::Queue'));
+    const queueId = resourceIdOf(synthesized.stack, synthesized.stack.eventRelay.deadLetterQueue);
     const [busId] = Object.keys(resourcesOf(synthesized.template, 'AWS::Events::EventBus'));
+    const onResource = (name: string, action: string, resource: unknown) =>
+      templateResourcesFor(name, action).some((granted) => JSON.stringify(granted) === JSON.stringify(resource));
     for (const [actions, resource] of [
       [READ_STREAM, { 'Fn::GetAtt': [tableId, 'StreamArn'] }],
       [SEND_TO_DEAD_LETTERS, { 'Fn::GetAtt': [queueId, 'Arn'] }],
       [PUT_EVENTS, { 'Fn::GetAtt': [busId, 'Arn'] }],
     ] as const) {
       for (const action of actions) {
-        expect(Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes(action)), action).toEqual(['relay-events']);
-        expect(templateResourcesFor('relay-events', action), action).toEqual([resource]);
+        expect(Object.keys(EXPECTED_ACTIONS).filter((name) => onResource(name, action, resource)), action).toEqual(['relay-events']);
+        // sqs:SendMessage also reaches the webhook deliveries' queue: see webhooks.test.ts.
+        const others = action === 'sqs:SendMessage' ? [{ 'Fn::GetAtt': [resourceIdOf(synthesized.stack, synthesized.stack.webhooks.queue), 'Arn'] }] : [];
+        expect(templateResourcesFor('relay-events', action), action).toEqual(expect.arrayContaining([resource, ...others]));
+        expect(templateResourcesFor('relay-events', action), action).toHaveLength(1 + others.length);
       }
     }
-    // The outbox adapter's two calls, on the table itself: no index, no other item action.
-    for (const action of OUTBOX) expect(templateResourcesFor('relay-events', action), action).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
-    expect(actionsOf('relay-events').filter((action) => action.startsWith('dynamodb:') && !READ_STREAM.includes(action))).toEqual(OUTBOX);
+    // The outbox adapter's two calls and the webhook fan-out's two, on the table itself: no index, no other item action.
+    const items = [...new Set([...OUTBOX, ...WEBHOOK_FAN_OUT])].sort();
+    for (const action of items) expect(templateResourcesFor('relay-events', action), action).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
+    expect(actionsOf('relay-events').filter((action) => action.startsWith('dynamodb:') && !READ_STREAM.includes(action))).toEqual(items);
   });
 
   it('scopes item actions to the table, and only Query to its indexes, each by name', () => {
@@ -204,6 +217,11 @@ describe('function roles', () => {
     for (const name of Object.keys(EXPECTED_ACTIONS)) {
       const statements = statementsOf(name).filter((s) => asList(s.Action).some((a) => a.startsWith('dynamodb:')));
       if (name === 'relay-events') continue; // its own test above
+      if (name === 'manage-webhooks' || name === 'deliver-webhooks') {
+        // Webhooks and deliveries are found by key, never through an index.
+        expect(statements.map((statement) => statement.Resource), name).toEqual([tableArn]);
+        continue;
+      }
       if (name === 'health' || name === 'openapi') {
         expect(statements).toEqual([]);
         continue;
@@ -238,6 +256,7 @@ describe('every policy statement in the stack', () => {
     const actions = statements.filter((statement) => !refusesPlainText(statement)).flatMap((statement) => asList(statement.Action));
     expect(actions.length).toBeGreaterThan(50);
     for (const action of actions) expect(action).not.toMatch(/^\*$|:\*$/);
-    expect(statements.filter(refusesPlainText).flatMap((statement) => asList(statement.Action)).sort()).toEqual(['sns:Publish', 'sqs:*']);
+    // The alert topic, and the three queues: the relay's dead letters, the webhook deliveries and theirs.
+    expect(statements.filter(refusesPlainText).flatMap((statement) => asList(statement.Action)).sort()).toEqual(['sns:Publish', 'sqs:*', 'sqs:*', 'sqs:*']);
   });
 });

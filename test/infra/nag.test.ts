@@ -170,6 +170,7 @@ describe('cdk-nag AwsSolutions checks', () => {
           'OperateTransfer',
           'GetCustomer',
           'ApprovalPage',
+          'ManageWebhooks',
         ].map(
           (id) => `AwsSolutions-IAM5 Api/${id}Role`,
         ),
@@ -177,6 +178,7 @@ describe('cdk-nag AwsSolutions checks', () => {
           (id) => `AwsSolutions-IAM5 Workflow/${id}Role`,
         ),
         'AwsSolutions-IAM5 EventRelay/RelayEventsRole',
+        'AwsSolutions-IAM5 Webhooks/DeliverWebhooksRole',
         // Log delivery and X-Ray of the state machine.
         'AwsSolutions-IAM5 Workflow/StateMachine',
         // The relay's on-failure destination, which cdk-nag does not see as a dead-letter queue.

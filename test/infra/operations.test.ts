@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HTTP_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { allFunctions } from '../../lambdas/handlers/catalog.ts';
 import { STEP_STATUS, TRANSFER_STATUSES } from '../../lambdas/domain/transfer.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/business-metrics.ts';
 import { DECLINE_REASON_CODES } from '../../lambdas/domain/decline-reasons.ts';
 import { resolveIntrinsics } from '../../lib/render-definition.ts';
 import { PSEUDO_REFS, resourcesOf, synthesize, type SynthesizedStack, type TemplateResource } from './synth.ts';
 
-const ALL_FUNCTIONS = [...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(STREAM_FUNCTIONS)];
+const ALL_FUNCTIONS = allFunctions().map(({ name }) => name);
 const STEPS = Object.keys(STEP_STATUS);
 
 /** One CloudWatch metric stream: namespace, name and dimensions. */

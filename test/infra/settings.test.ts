@@ -18,6 +18,7 @@ describe('deployment settings from context', () => {
       approvalWindowSeconds: 1_209_600,
       reminderIntervalSeconds: 259_200,
       lockDays: 30,
+      webhookRetrySchedule: [5, 30, 120, 600, 3600, 21_600, 86_400],
     });
   });
 

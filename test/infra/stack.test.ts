@@ -1,11 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HTTP_FUNCTIONS, STREAM_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { allFunctions } from '../../lambdas/handlers/catalog.ts';
 import { TABLE_INDEXES, TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.ts';
 import { resolveIntrinsics } from '../../lib/render-definition.ts';
 import { PSEUDO_REFS, resourceById, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
 
-const ALL_FUNCTIONS = [...HTTP_FUNCTIONS, ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(STREAM_FUNCTIONS)];
+const ALL_FUNCTIONS = allFunctions().map(({ name }) => name);
 
 /** The environment variable names the handlers' composition root reads. */
 const FUNCTION_ENVIRONMENT = [
@@ -36,8 +36,8 @@ function environmentOf(s: SynthesizedStack, name: string): Record<string, unknow
 }
 
 describe('functions', () => {
-  it('are the nineteen catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
-    expect(ALL_FUNCTIONS).toHaveLength(19);
+  it('are the twenty-one catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
+    expect(ALL_FUNCTIONS).toHaveLength(21);
     synthesized.template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
     expect(Object.keys(synthesized.functionIds).sort()).toEqual([...ALL_FUNCTIONS].sort());
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
@@ -53,15 +53,22 @@ describe('functions', () => {
     }
   });
 
-  it('all get the same deployment facts, by the names the handlers read; only the relay is told the event bus', () => {
+  it('all get the same deployment facts, by the names the handlers read; only the relay is told the event bus, only webhook functions the queue', () => {
     const reference = environmentOf(synthesized, 'health');
+    const queueing = ['relay-events', 'manage-webhooks', 'deliver-webhooks'];
     for (const name of ALL_FUNCTIONS) {
-      const { EVENT_BUS_NAME, ...environment } = environmentOf(synthesized, name);
+      const { EVENT_BUS_NAME, WEBHOOK_QUEUE_URL, WEBHOOK_RETRY_SCHEDULE_SECONDS, WEBHOOK_ALLOW_PRIVATE_TARGETS, ...environment } = environmentOf(
+        synthesized,
+        name,
+      );
       expect(Object.keys(environment).sort(), name).toEqual(
         [...FUNCTION_ENVIRONMENT, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL'].sort(),
       );
       expect(environment, name).toEqual(reference);
       expect(EVENT_BUS_NAME !== undefined, name).toBe(name === 'relay-events');
+      expect([WEBHOOK_QUEUE_URL !== undefined, WEBHOOK_RETRY_SCHEDULE_SECONDS !== undefined], name).toEqual([queueing.includes(name), queueing.includes(name)]);
+      // Only the functions that check a target's address: when registering and when delivering.
+      expect(WEBHOOK_ALLOW_PRIVATE_TARGETS, name).toBe(['manage-webhooks', 'deliver-webhooks'].includes(name) ? 'false' : undefined);
     }
     expect(reference).toMatchObject({
       SENDER_EMAIL: 'transfers@example.com',
@@ -204,8 +211,8 @@ describe('alerts', () => {
     const [stateMachineId] = Object.keys(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine'));
     const alarms = Object.values(resourcesOf(synthesized.template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties ?? {});
     // Plus three on business metrics (FAILED transfers, re-home errors, email failures): see operations.test.ts;
-    // and one on the relay's dead-letter queue: see events.test.ts.
-    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 1);
+    // one on the relay's dead-letter queue (events.test.ts) and one on the webhook deliveries' (webhooks.test.ts).
+    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 2);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
         AlarmActions: [{ Ref: topicId }],
@@ -252,6 +259,8 @@ describe('the stack', () => {
       'EventBusName',
       'StateMachineArn',
       'TableName',
+      'WebhookDeadLetterQueueUrl',
+      'WebhookQueueUrl',
     ]);
   });
 });

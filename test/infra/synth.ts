@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
+import { App, CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../../lambdas/handlers/catalog.ts';
 import { TransferStack } from '../../lib/transfer-stack.ts';
 
 /** The feature flags `cdk synth` runs with, so tests see the template that deploys. */
@@ -18,7 +17,7 @@ export function featureFlags(): Record<string, unknown> {
 export interface SynthesizedStack {
   stack: TransferStack;
   template: Template;
-  /** Logical id of every function, by its kebab-case name (`create-transfer`, `rehome-customers`, `relay-events`, ...). */
+  /** Logical id of every function, by its kebab-case name (`create-transfer`, `rehome-customers`, `relay-events`, `deliver-webhooks`, ...). */
   functionIds: Record<string, string>;
 }
 
@@ -32,11 +31,15 @@ export function synthesize(context: Record<string, unknown> = {}): SynthesizedSt
   const stack = new TransferStack(app, 'TransferTest');
   const template = Template.fromStack(stack);
   const functionIds: Record<string, string> = {};
-  for (const [name, fn] of Object.entries({ ...stack.api.functions, ...stack.eventRelay.functions })) functionIds[name] = logicalIdOf(stack, fn);
-  for (const key of Object.keys(WORKFLOW_FUNCTIONS) as WorkflowFunctionKey[]) {
-    functionIds[WORKFLOW_FUNCTIONS[key]] = logicalIdOf(stack, stack.workflow.functions[key]);
-  }
+  for (const [name, fn] of Object.entries(stack.functions)) functionIds[name] = logicalIdOf(stack, fn);
   return { stack, template, functionIds };
+}
+
+/** The logical id of a construct's own CloudFormation resource (a queue's, a table's). */
+export function resourceIdOf(stack: TransferStack, construct: Construct): string {
+  const resource = construct.node.defaultChild;
+  if (!(resource instanceof CfnResource)) throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  return stack.getLogicalId(resource);
 }
 
 function logicalIdOf(stack: TransferStack, fn: Construct): string {
@@ -113,6 +116,17 @@ export function allowedActionsByFunction(synthesized: SynthesizedStack): Record<
       const statements = statementsOfRole(synthesized.template, roleIdOf(resourceById(synthesized.template, logicalId), 'Role'));
       const actions = statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => asList(statement.Action) as string[]);
       return [name, new Set(actions)];
+    }),
+  );
+}
+
+/** The resources each function's role may perform `action` on, as the template gives them, by the function's kebab-case name. */
+export function allowedResourcesByFunction(synthesized: SynthesizedStack, action: string): Record<string, unknown[]> {
+  return Object.fromEntries(
+    Object.entries(synthesized.functionIds).map(([name, logicalId]) => {
+      const statements = statementsOfRole(synthesized.template, roleIdOf(resourceById(synthesized.template, logicalId), 'Role'));
+      const granting = statements.filter((statement) => statement.Effect === 'Allow' && asList(statement.Action).includes(action));
+      return [name, granting.flatMap((statement) => asList(statement.Resource))];
     }),
   );
 }

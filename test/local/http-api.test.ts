@@ -380,7 +380,7 @@ describe('local HTTP API (API Gateway HTTP API twin)', () => {
         expect({ path, status: reply.status, body: reply.body }).toEqual({ path, status: 204, body: '' });
         expect(corsHeaders(reply)).toEqual({
           'access-control-allow-origin': PORTAL,
-          'access-control-allow-methods': 'GET,POST,HEAD',
+          'access-control-allow-methods': 'GET,POST,DELETE,HEAD',
           'access-control-allow-headers': 'authorization,content-type,idempotency-key',
           'access-control-max-age': '3600',
         });

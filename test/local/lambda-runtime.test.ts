@@ -152,7 +152,7 @@ describe('a function run from its minified bundle by the local Lambda runtime', 
 describe('the functions as the synthesized stack deploys them', () => {
   it('reads each function\'s handler, runtime, timeout, memory and environment from the template', async () => {
     const stack = await deployedStack({ jwtIssuer: 'https://issuer.transfer.localhost/', jwtAudience: 'transfer-portal', approvalWindowSeconds: '600' });
-    expect(stack.functions).toHaveLength(19);
+    expect(stack.functions).toHaveLength(21);
     const rehome = stack.functions.find((fn) => fn.name === 'rehome-customers');
     if (rehome === undefined) throw new Error('no rehome-customers function');
     expect(rehome).toMatchObject({ handler: 'index.handler', runtime: 'nodejs24.x', timeoutSeconds: 120, memoryMb: 512 });
@@ -163,6 +163,7 @@ describe('the functions as the synthesized stack deploys them', () => {
       apiUrl: 'http://127.0.0.1:3999',
       alertTopicArn: '',
       approvalLinkKey: 'k'.repeat(40),
+      queueUrl: (id: string) => `http://127.0.0.1:1/000000000000/${id}`,
     });
     expect(environment).toMatchObject({
       TABLE_NAME: 'local-table',
@@ -196,6 +197,7 @@ describe('the relay as the synthesized stack deploys it', () => {
       apiUrl: 'http://127.0.0.1:3999',
       alertTopicArn: '',
       approvalLinkKey: 'k'.repeat(40),
+      queueUrl: (id: string) => `http://127.0.0.1:1/000000000000/${id}`,
     });
     expect(environment).toMatchObject({ EVENT_BUS_NAME: eventBusName(STACK_NAME), TABLE_NAME: 'local-table' });
     expect(eventBusName(STACK_NAME)).toBe('CustomerTransfer-events');

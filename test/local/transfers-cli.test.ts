@@ -19,8 +19,11 @@ import { signLocalToken } from '../../local/jwt-keys.ts';
 import { LocalClient, type TransferView } from '../../local/local-client.ts';
 import { executionArnOf, localSfnClient } from '../../local/operator/overview.ts';
 import { REDACTED, redactJsonText, redactText, redactValue } from '../../local/operator/redact.ts';
+import { eventDeliveries, urlTarget } from '../../local/operator/event-deliveries.ts';
+import { eventsText, utcText as utc } from '../../local/operator/text.ts';
 import { currentState, executionTimeline, formatDuration, mergeTimelines, transferTimeline } from '../../local/operator/timeline.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { ANSWER_EXCERPT, HOSTILE_ERROR, QUERY_SECRET, seedDeliveries } from '../e2e/webhook-deliveries.ts';
 
 const repoRoot = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const USAGE = 'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID';
@@ -46,7 +49,18 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> 
       ['--import', 'tsx', 'local/transfers-cli.ts', ...args],
       {
         cwd: repoRoot,
-        env: { ...process.env, API_PORT: portOf(stack.urls.api), SFN_PORT: portOf(stack.urls.sfn), LOCAL_STATE_DIR: stateDir, STATE_MACHINE_ARN: '', ...env },
+        env: {
+          ...process.env,
+          API_PORT: portOf(stack.urls.api),
+          SFN_PORT: portOf(stack.urls.sfn),
+          // The table as an operator names it (no SDK endpoint of its own): `show` reads the events' deliveries there.
+          DYNAMODB_PORT: portOf(stack.urls.dynamodb),
+          TABLE_NAME: stack.tableName,
+          AWS_ENDPOINT_URL_DYNAMODB: '',
+          LOCAL_STATE_DIR: stateDir,
+          STATE_MACHINE_ARN: '',
+          ...env,
+        },
         timeout: 60_000,
       },
       (error, stdout, stderr) => {
@@ -194,7 +208,7 @@ describe('npm run transfers', () => {
     expect(text).toMatch(/^Current state +Await acceptance by new partner$/m);
     expect(text).toMatch(/^From → to +Acme IT Services \(P-ACME\) → Bluewave Networks \(P-BLUE\)$/m);
 
-    const timeline = text.slice(text.indexOf('TIME (UTC)'));
+    const timeline = text.slice(text.indexOf('TIME (UTC)'), text.indexOf('\n\nEVENTS AND DELIVERIES (UTC)\n'));
     const [timelineHeader = '', ...events] = timeline.trimEnd().split('\n');
     expect(timelineHeader).toMatch(/^TIME \(UTC\) +EVENT +STATE +DETAIL$/);
     const cells = events.map((line) => columns(timelineHeader, line));
@@ -217,6 +231,13 @@ describe('npm run transfers', () => {
     expect(cells[find('Task scheduled', 'Await release from current partner')]?.DETAIL).toContain('request-approval, waits for a task token');
     expect(cells[find('RELEASED')]?.DETAIL).toContain('by Alice Smith (P-ACME)');
     expect(find('Exited', 'Await acceptance by new partner')).toBe(-1);
+
+    // The transfer's events follow the timeline: the request (published by now) and the release (the relay
+    // may still be at it), with no webhook to deliver to.
+    const published = text.slice(text.indexOf('EVENTS AND DELIVERIES (UTC)')).trimEnd().split('\n');
+    expect(published[1], text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} {2}transfer\.requested {2}evt_[0-9a-f]{32} {2}published \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
+    expect(published.filter((line) => / {2}transfer\.released {2}evt_[0-9a-f]{32} {2}(published \d{4}-|not yet published$)/.test(line)), text).toHaveLength(1);
+    expect(published.filter((line) => line === '  No webhook deliveries.')).toHaveLength(2);
 
     // No task token, even though the history's task parameters hold them; no control characters.
     const tokens = await taskTokens(id);
@@ -291,10 +312,68 @@ describe('npm run transfers', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   }, 180_000);
 
+  it('shows each event with its webhook deliveries: URL host and path only, never a query string, body or answer', async () => {
+    const created = await client.call('POST', '/transfers', await token({ partnerId: 'P-ACME' }), { customerIds: ['C-2001'], toPartnerId: 'P-ACME' });
+    expect(created.status).toBe(201);
+    const id = (created.body as TransferView).id;
+    const seeded = await seedDeliveries(stack, id);
+
+    const shown = await runCli(['show', id]);
+    expect(shown.stderr).toBe('');
+    expect(shown.code).toBe(0);
+    const text = shown.stdout;
+    const lines = text.slice(text.indexOf('\n\nEVENTS AND DELIVERIES (UTC)\n') + 2).trimEnd().split('\n');
+    expect(lines[0]).toBe('EVENTS AND DELIVERIES (UTC)');
+    expect(lines[1]?.startsWith(`${utc(seeded.event.occurredAt, true)}  transfer.requested  ${seeded.event.id}  published `), lines[1]).toBe(true);
+    expect(lines[1]).toMatch(/ published \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
+    const header = lines[2] ?? '';
+    expect(header).toMatch(/^ {2}WEBHOOK +TARGET +STATUS +TRIES +LAST TRY +NEXT TRY +DELIVERED\/FAILED$/);
+    expect(lines.slice(3, 6).map((line) => columns(header.slice(2), line.slice(2)))).toEqual([
+      {
+        WEBHOOK: seeded.delivered.webhookId,
+        TARGET: '127.0.0.1:4100/hooks/acme',
+        STATUS: 'delivered',
+        TRIES: '1',
+        'LAST TRY': 'HTTP 204',
+        'NEXT TRY': '—',
+        'DELIVERED/FAILED': utc(seeded.delivered.settledAt),
+      },
+      {
+        WEBHOOK: seeded.failed.webhookId,
+        TARGET: 'hooks.bluewave.example/in/transfers',
+        STATUS: 'failed',
+        TRIES: '1',
+        // Printed as it is (a terminal runs no markup), but on one line.
+        'LAST TRY': HOSTILE_ERROR,
+        'NEXT TRY': '—',
+        'DELIVERED/FAILED': utc(seeded.failed.settledAt),
+      },
+      {
+        WEBHOOK: seeded.retrying.webhookId,
+        TARGET: 'ops.provider.example/events',
+        STATUS: 'pending',
+        TRIES: '2',
+        'LAST TRY': 'HTTP 503: The endpoint answered 503.',
+        'NEXT TRY': utc(seeded.retrying.nextAttemptAt),
+        'DELIVERED/FAILED': '—',
+      },
+    ]);
+    expect(lines.slice(6)).toEqual(['', `${utc(seeded.held.occurredAt, true)}  transfer.failed  ${seeded.held.id}  not yet published`, '  No webhook deliveries.']);
+
+    // Nothing of the query strings (a partner's token), the user info, the fragment, the bodies sent or the answers.
+    for (const secret of [QUERY_SECRET, ANSWER_EXCERPT, 'user:pass', '#frag', '?token', '?sig', '?api_key', seeded.delivered.body]) {
+      expect(text).not.toContain(secret);
+    }
+  }, 120_000);
+
   it('answers exit 1 for a transfer that does not exist, and for a token the stack does not know', async () => {
     const missing = await runCli(['show', 'TR-20990101-NOSUCHONE0']);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe(`transfers: no transfer TR-20990101-NOSUCHONE0 on the local stack at ${stack.urls.api}`);
+
+    const noTable = await runCli(['show', 'TR-20990101-NOSUCHONE0'], { DYNAMODB_PORT: String(await freePort()) });
+    expect(noTable.code).toBe(1);
+    expect(noTable.stderr.trim()).toMatch(/^transfers: DynamoDB Local does not answer at http:\/\/127\.0\.0\.1:\d+ \(DYNAMODB_PORT\): start the stack with "npm start"$/);
 
     const otherDir = await mkdtemp(join(tmpdir(), 'transfers-cli-other-'));
     try {
@@ -377,6 +456,55 @@ describe('the operator view\'s reading of payloads and histories', () => {
     ];
     expect(currentState(caught, 'SUCCEEDED').label).toBe('SUCCEEDED');
     expect(executionTimeline(caught).find((e) => e.event === 'Caught')?.detail).toContain('-> Record confirmation failure and alert operators');
+  });
+
+  it('joins a transfer\'s events with their deliveries, in order, showing a URL\'s host and path and never a body', () => {
+    expect(urlTarget('https://user:pw@hooks.example:8443/in/acme?token=abc#frag')).toBe('hooks.example:8443/in/acme');
+    expect(urlTarget('http://127.0.0.1:4100/?sig=1')).toBe('127.0.0.1:4100/');
+    expect(urlTarget('not a url?token=abc')).toBe('not a url');
+    const event = (id: string, type: string, occurredAt: string) => ({ id, type, occurredAt, transferId: 'TR-1', transfer: {} });
+    const outbox = [
+      { kind: 'outbox', event: event('evt_b', 'transfer.completed', '2026-01-01T00:00:05.000Z') },
+      { kind: 'outbox', event: event('evt_a2', 'transfer.accepted', '2026-01-01T00:00:03.000Z'), relayedAt: '2026-01-01T00:00:03.400Z' },
+      { kind: 'outbox', event: event('evt_a1', 'transfer.released', '2026-01-01T00:00:03.000Z'), relayedAt: '2026-01-01T00:00:03.300Z' },
+      { kind: 'outbox-held', event: event('evt_x', 'transfer.failed', '2026-01-01T00:00:09.000Z') },
+    ];
+    const base = {
+      transferId: 'TR-1', partnerId: 'P-ACME', body: '{"secret-body":1}', createdAt: '2026-01-01T00:00:04.000Z', triedAt: null,
+      lastAttempt: null, nextAttemptAt: null, settledAt: null, status: 'pending' as const, attempts: 0,
+    };
+    const views = eventDeliveries(outbox, [
+      { ...base, webhookId: 'wh_2', eventId: 'evt_a1', url: 'https://b.example/x?token=t', eventType: 'transfer.released', order: '2026-01-01T00:00:03.000Z#01',
+        status: 'delivered', attempts: 1, nextAttemptAt: '2026-01-01T00:00:09.000Z', settledAt: '2026-01-01T00:00:04.100Z',
+        lastAttempt: { ok: true, status: 200, error: null, excerpt: 'answer-excerpt', durationMs: 5, at: '2026-01-01T00:00:04.000Z' } },
+      { ...base, webhookId: 'wh_1', eventId: 'evt_a1', url: 'https://a.example/y', eventType: 'transfer.released', order: '2026-01-01T00:00:03.000Z#01',
+        attempts: 1, nextAttemptAt: '2026-01-01T00:00:34.000Z',
+        lastAttempt: { ok: false, status: null, error: 'Failed for https://a.example/y?token=abc: refused.', excerpt: '', durationMs: 5, at: '2026-01-01T00:00:04.000Z' } },
+      { ...base, webhookId: 'wh_1', eventId: 'evt_gone', url: 'https://a.example/y', eventType: 'transfer.requested', order: '2026-01-01T00:00:01.000Z#00',
+        status: 'dropped', note: 'The webhook was removed.', settledAt: '2026-01-01T00:00:02.000Z' },
+    ]);
+    expect(views.map((v) => [v.id, v.type, v.relayedAt, v.inOutbox, v.deliveries.map((d) => d.webhookId)])).toEqual([
+      ['evt_gone', 'transfer.requested', null, false, ['wh_1']],
+      ['evt_a1', 'transfer.released', '2026-01-01T00:00:03.300Z', true, ['wh_1', 'wh_2']],
+      ['evt_a2', 'transfer.accepted', '2026-01-01T00:00:03.400Z', true, []],
+      ['evt_b', 'transfer.completed', null, true, []],
+    ]);
+    expect(views[1]?.deliveries).toEqual([
+      { webhookId: 'wh_1', target: 'a.example/y', status: 'pending', attempts: 1, lastStatus: null, lastError: 'Failed for https://a.example/y: refused.',
+        lastAttemptAt: '2026-01-01T00:00:04.000Z', nextAttemptAt: '2026-01-01T00:00:34.000Z', settledAt: null, note: null },
+      { webhookId: 'wh_2', target: 'b.example/x', status: 'delivered', attempts: 1, lastStatus: 200, lastError: null,
+        lastAttemptAt: '2026-01-01T00:00:04.000Z', nextAttemptAt: null, settledAt: '2026-01-01T00:00:04.100Z', note: null },
+    ]);
+    const text = eventsText(views);
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      'EVENTS AND DELIVERIES (UTC)',
+      '2026-01-01 00:00:01.000  transfer.requested  evt_gone  no longer in the outbox',
+      '  WEBHOOK  TARGET       STATUS   TRIES  LAST TRY                  NEXT TRY  DELIVERED/FAILED',
+      '  wh_1     a.example/y  dropped  0      The webhook was removed.  —         2026-01-01 00:00:02',
+    ]);
+    expect(text).toContain('\n2026-01-01 00:00:05.000  transfer.completed  evt_b  not yet published\n  No webhook deliveries.');
+    for (const hidden of ['secret-body', 'answer-excerpt', 'token', 'evt_x']) expect(text).not.toContain(hidden);
+    expect(eventsText([])).toBe('EVENTS AND DELIVERIES (UTC)\nNo events yet.');
   });
 
   it('merges the transfer\'s history in time order and formats durations', () => {

@@ -4,6 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import middy from '@middy/core';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { eventBridgePublisher } from '../../adapters/eventbridge-publisher.ts';
+import { sqsDeliveryQueue } from '../../adapters/sqs-delivery-queue.ts';
 import { composeRelay } from '../../composition.ts';
 import type { TransferEvent } from '../../domain/events.ts';
 import { logger } from '../logger.ts';
@@ -19,17 +20,18 @@ function outboxEvent(record: DynamoDBRecord): TransferEvent | undefined {
 }
 
 /**
- * The table's stream, filtered to new outbox items: publishes each event once, in order. A record
+ * The table's stream, filtered to new outbox items: makes each event's webhook deliveries and publishes
+ * it once, in order. A record
  * that could not be published is reported (with every later one), so the stream hands them again.
  */
 export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse, Error, Context>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (event) => {
-    relay ??= composeRelay(eventBridgePublisher);
+    relay ??= composeRelay(eventBridgePublisher, sqsDeliveryQueue);
     const records = event.Records.map((record) => ({ record, event: outboxEvent(record) }));
     const events = records.flatMap(({ event: outbox }) => (outbox ? [outbox] : []));
     const result = await relay.relay(events);
-    logger.info('Relayed outbox events', { published: result.published, skipped: result.skipped, unpublished: result.unpublished.length });
+    logger.info('Relayed outbox events', { published: result.published, skipped: result.skipped, unpublished: result.unpublished.length, deliveries: result.deliveries });
     if (result.unpublished.length === 0) return { batchItemFailures: [] };
     // The stream hands the batch again from the first record still to publish (the relay may have
     // published in another order than the records': see inChangeOrder).

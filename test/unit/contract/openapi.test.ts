@@ -9,6 +9,7 @@ import type { CustomerPage } from '../../../lambdas/domain/directory.ts';
 import type { Eligibility } from '../../../lambdas/domain/eligibility.ts';
 import type { TransferPage } from '../../../lambdas/domain/ports.ts';
 import type { TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import type { Webhook, WebhookService } from '../../../lambdas/domain/webhooks.ts';
 import type * as z from '../../../lambdas/domain/zod.ts';
 import { HTTP_ROUTES } from '../../../lambdas/handlers/catalog.ts';
 import { handler } from '../../../lambdas/handlers/http/openapi.ts';
@@ -149,7 +150,8 @@ describe('the OpenAPI document', () => {
       }
       for (const [status, raw] of Object.entries(operation.responses)) {
         const { response, at } = resolved(raw, `${base}${pointer('responses', status)}`);
-        if (status.startsWith('2') && method !== 'head') {
+        // HEAD answers and 204 (No Content) have no body to show.
+        if (status.startsWith('2') && status !== '204' && method !== 'head') {
           const withExamples = Object.values((response.content ?? {}) as Record<string, JsonObject>).filter((media) => media.examples !== undefined);
           expect(withExamples.length, `${key} ${status} example`).toBeGreaterThan(0);
         }
@@ -196,5 +198,9 @@ const mirrors: {
   customerPage: Mutual<Output<typeof responses.customerPage>, CustomerPage>;
   billing: Mutual<Output<typeof responses.billingAdvice>, BillingAdvice>;
   eligibility: Mutual<EligibilityAnswer, Eligibility>;
-} = { transfer: true, transferPage: true, customerPage: true, billing: true, eligibility: true };
+  webhook: Mutual<Output<typeof responses.webhook>, Webhook>;
+  newWebhook: Mutual<Output<typeof responses.newWebhook>, Awaited<ReturnType<WebhookService['register']>>>;
+  webhookList: Mutual<Output<typeof responses.webhookList>, Awaited<ReturnType<WebhookService['list']>>>;
+  webhookTest: Mutual<Output<typeof responses.webhookTestQueued>, Awaited<ReturnType<WebhookService['test']>>>;
+} = { transfer: true, transferPage: true, customerPage: true, billing: true, eligibility: true, webhook: true, newWebhook: true, webhookList: true, webhookTest: true };
 void mirrors;

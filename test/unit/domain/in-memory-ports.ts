@@ -39,6 +39,7 @@ import {
 } from '../../../lambdas/domain/transfer.ts';
 import { WorkflowSteps } from '../../../lambdas/domain/workflow-steps.ts';
 import type { Notice } from '../../../lambdas/domain/notices.ts';
+import type { Delivery, DeliveryQueuePort, DeliveryRef, DeliveryWake, StoredWebhook, WebhookStorePort } from '../../../lambdas/domain/webhooks.ts';
 import { renderNotice, type EmailMessage } from '../../../lambdas/presentation/emails.ts';
 
 export interface StoredCustomer extends Customer {
@@ -518,4 +519,120 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the call to fail');
+}
+
+/** Webhooks and deliveries as the DynamoDB store keeps them: the same refusals, and claims and settles only on their condition. */
+export class InMemoryWebhookStore implements WebhookStorePort {
+  readonly webhooks = new Map<string, StoredWebhook>();
+  readonly deliveries = new Map<string, Delivery>();
+  /** Failed deliveries listed under their owner, in the order settled (without their body). */
+  readonly failures: Array<Omit<Delivery, 'body'>> = [];
+  /** Every delivery written (not those already there). */
+  readonly written: Delivery[] = [];
+  /** Every claim asked for, and whether it was granted. */
+  readonly claims: Array<{ eventId: string; seen: number; granted: boolean }> = [];
+  /** Ids looked up with find. */
+  readonly found: string[] = [];
+
+  private static keyOf(ref: DeliveryRef): string {
+    return `${ref.transferId ?? '-'}#${ref.webhookId}#${ref.eventId}`;
+  }
+
+  async add(webhook: StoredWebhook, limit: number): Promise<void> {
+    const owned = await this.owned(webhook.partnerId);
+    const same = owned.find((other) => other.url === webhook.url);
+    if (same) throw new ConflictError('WEBHOOK_EXISTS', 'A webhook with this URL is already registered.', { id: same.id });
+    if (owned.length >= limit) throw new ConflictError('TOO_MANY_WEBHOOKS', `At most ${limit} webhooks may be registered.`, { limit });
+    this.webhooks.set(webhook.id, structuredClone(webhook));
+  }
+
+  async owned(partnerId: string | null): Promise<StoredWebhook[]> {
+    return [...this.webhooks.values()].filter((webhook) => webhook.partnerId === partnerId).map((webhook) => structuredClone(webhook));
+  }
+
+  async find(id: string): Promise<StoredWebhook | undefined> {
+    this.found.push(id);
+    const webhook = this.webhooks.get(id);
+    return webhook ? structuredClone(webhook) : undefined;
+  }
+
+  async remove(webhook: StoredWebhook): Promise<void> {
+    this.webhooks.delete(webhook.id);
+  }
+
+  async recentFailures(partnerId: string | null, limit: number): Promise<Delivery[]> {
+    return this.failures
+      .filter((failure) => failure.partnerId === partnerId)
+      .slice(-limit)
+      .reverse()
+      .map((failure) => structuredClone(failure) as Delivery);
+  }
+
+  async subscribersOf(partnerIds: readonly string[]): Promise<StoredWebhook[]> {
+    return [...this.webhooks.values()]
+      .filter((webhook) => webhook.partnerId === null || partnerIds.includes(webhook.partnerId))
+      .map((webhook) => structuredClone(webhook));
+  }
+
+  async addDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+    for (const delivery of deliveries) {
+      const key = InMemoryWebhookStore.keyOf(delivery);
+      if (this.deliveries.has(key)) continue;
+      this.deliveries.set(key, structuredClone(delivery));
+      this.written.push(structuredClone(delivery));
+    }
+  }
+
+  async delivery(ref: DeliveryRef): Promise<Delivery | undefined> {
+    const delivery = this.deliveries.get(InMemoryWebhookStore.keyOf(ref));
+    return delivery ? structuredClone(delivery) : undefined;
+  }
+
+  async siblings(ref: DeliveryRef): Promise<Delivery[]> {
+    if (ref.transferId === null) return [];
+    return [...this.deliveries.values()]
+      .filter((delivery) => delivery.transferId === ref.transferId && delivery.webhookId === ref.webhookId)
+      .map((delivery) => structuredClone(delivery));
+  }
+
+  async deliveriesOf(transferId: string): Promise<Delivery[]> {
+    return [...this.deliveries.values()].filter((delivery) => delivery.transferId === transferId).map((delivery) => structuredClone(delivery));
+  }
+
+  async claim(ref: DeliveryRef, seen: number, at: string, nextAttemptAt: string | null): Promise<boolean> {
+    const delivery = this.deliveries.get(InMemoryWebhookStore.keyOf(ref));
+    const granted = delivery !== undefined && delivery.status === 'pending' && delivery.attempts === seen;
+    this.claims.push({ eventId: ref.eventId, seen, granted });
+    if (granted) Object.assign(delivery, { attempts: seen + 1, triedAt: at, nextAttemptAt });
+    return granted;
+  }
+
+  async settle(delivery: Delivery, change: Pick<Delivery, 'status' | 'lastAttempt' | 'settledAt'> & { note?: string }): Promise<void> {
+    const stored = this.deliveries.get(InMemoryWebhookStore.keyOf(delivery));
+    // Only the try it tells of, as the table's condition.
+    if (stored === undefined || stored.status !== 'pending' || stored.attempts !== delivery.attempts) return;
+    Object.assign(stored, structuredClone(change));
+    if (change.status === 'failed' && change.settledAt !== null) {
+      const { body: _body, ...failed } = { ...delivery, ...change };
+      this.failures.push(structuredClone(failed));
+    }
+  }
+}
+
+/** A deliveries queue that keeps every wake with its delay, and when it was asked for. */
+export class RecordingDeliveryQueue implements DeliveryQueuePort {
+  readonly sent: Array<{ wake: DeliveryWake; delaySeconds: number; at: Date }> = [];
+
+  constructor(
+    private readonly clock: Clock,
+    /** Where the order of wakes and other calls is written, if anywhere. */
+    private readonly log?: string[],
+  ) {}
+
+  async wake(wakes: readonly DeliveryWake[], delaySeconds: number): Promise<void> {
+    for (const wake of wakes) {
+      this.sent.push({ wake: { ...wake }, delaySeconds, at: this.clock.now() });
+      this.log?.push(`wake ${wake.eventId} attempt ${wake.attempt} in ${delaySeconds} s`);
+    }
+  }
 }
