@@ -21,7 +21,7 @@ import {
   type BenchStack,
   type TransferRun,
 } from './harness.ts';
-import { ENDPOINT_SLOTS } from '../lambdas/domain/webhook-dispatch.ts';
+import { ENDPOINT_SLOTS, SLOW_ENDPOINT_SLOTS } from '../lambdas/domain/webhook-dispatch.ts';
 import { startReceiver, type BenchReceiver } from './webhook-receivers.ts';
 
 const TRANSFERS = 200;
@@ -57,6 +57,9 @@ export interface ThroughputFigures {
   slowDelayP50Ms: number;
   /** Requests beyond the first per message at the fast receivers (repeats; none expected). */
   webhookRepeats: number;
+  /** The fast receivers' delays in a second run without the slow receiver. */
+  controlWebhookDelayP50Ms: number;
+  controlWebhookDelayP99Ms: number;
 }
 
 interface BusEvent {
@@ -88,7 +91,18 @@ async function register(stack: BenchStack, partnerId: string, url: string): Prom
   if (answer.status !== 201) throw new Error(`POST /webhooks for ${partnerId} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 200)}`);
 }
 
-export async function measureThroughput(): Promise<BenchSection<ThroughputFigures>> {
+interface Round {
+  runs: TransferRun[];
+  errors: Record<string, number>;
+  problems: string[];
+  wallSeconds: number;
+  bus: { perTransfer: number; delays: number[]; repeats: number };
+  fastReceivers: number;
+  webhooks: { fast: { count: number; delays: number[] }; slow: { count: number; delays: number[] }; repeats: number };
+}
+
+/** One run of the 200 transfers on a fresh stack, with the slow receiver's webhook registered or not. */
+async function runRound(withSlowReceiver: boolean): Promise<Round> {
   const ids = customerIds('C-TP', TRANSFERS);
   progress(`throughput: starting the local stack with ${TRANSFERS} customers`);
   const stack = await startBenchStack({ directory: benchDirectory(ids.map((id) => ({ id, domains: 2, users: 2 }))) });
@@ -97,15 +111,15 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
   const runs: TransferRun[] = [];
   let wallSeconds = Number.NaN;
   let bus = { perTransfer: Number.NaN, delays: [] as number[], repeats: 0 };
-  // Both partners' systems answer at once; the new partner has a second endpoint that takes 5 s per answer.
+  // Both partners' systems answer at once; the new partner may have a second endpoint that takes 5 s per answer.
   const fast = [await startReceiver(), await startReceiver()];
   const slow = await startReceiver(SLOW_ANSWER_MS);
   let webhooks = { fast: { count: 0, delays: [] as number[] }, slow: { count: 0, delays: [] as number[] }, repeats: 0 };
   try {
     await register(stack, OLD_PARTNER.id, fast[0]?.url ?? '');
     await register(stack, NEW_PARTNER.id, fast[1]?.url ?? '');
-    await register(stack, NEW_PARTNER.id, slow.url);
-    progress(`throughput: ${TRANSFERS} transfers at once`);
+    if (withSlowReceiver) await register(stack, NEW_PARTNER.id, slow.url);
+    progress(`throughput: ${TRANSFERS} transfers at once, ${withSlowReceiver ? 'with' : 'without'} the slow receiver`);
     const begun = Date.now();
     const ticker = setInterval(() => progress(`throughput: ${runs.length} of ${TRANSFERS} completed`), 10_000);
     const settled = await Promise.allSettled(
@@ -153,6 +167,14 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
     await stack.stop();
     await Promise.all([...fast, slow].map((receiver) => receiver.close()));
   }
+  return { runs, errors, problems, wallSeconds, bus, fastReceivers: fast.length, webhooks };
+}
+
+export async function measureThroughput(): Promise<BenchSection<ThroughputFigures>> {
+  const { runs, errors, problems, wallSeconds, bus, fastReceivers, webhooks } = await runRound(true);
+  // The same run without the slow receiver: what the fast ones get when nothing is slow.
+  const control = await runRound(false);
+  problems.push(...control.problems.map((problem) => `Without the slow receiver: ${problem}`));
   const failedCount = Object.values(errors).reduce((a, b) => a + b, 0);
   if (failedCount > 0 && !problems.some((p) => p.startsWith('A transfer failed'))) problems.push(`${failedCount} transfers did not complete`);
 
@@ -172,12 +194,14 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
     eventsPerTransfer: bus.perTransfer,
     eventDelayP50Ms: percentile(bus.delays, 50),
     eventDelayP99Ms: percentile(bus.delays, 99),
-    webhookMessagesPerTransfer: runs.length === 0 ? Number.NaN : webhooks.fast.count / fast.length / runs.length,
+    webhookMessagesPerTransfer: runs.length === 0 ? Number.NaN : webhooks.fast.count / fastReceivers / runs.length,
     webhookDelayP50Ms: percentile(webhooks.fast.delays, 50),
     webhookDelayP99Ms: percentile(webhooks.fast.delays, 99),
     slowDelivered: webhooks.slow.count,
     slowDelayP50Ms: percentile(webhooks.slow.delays, 50),
     webhookRepeats: webhooks.repeats,
+    controlWebhookDelayP50Ms: percentile(control.webhooks.fast.delays, 50),
+    controlWebhookDelayP99Ms: percentile(control.webhooks.fast.delays, 99),
   };
   const errorSummary = failedCount === 0 ? 'none' : Object.entries(errors).map(([stage, n]) => `${n} at ${stage}`).join(', ');
   return {
@@ -191,7 +215,8 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
       'then counted per transfer, and each one\'s delay taken from its change (`occurredAt`) to the bus\'s receipt. ' +
       'Three partner webhooks receive every event: one of the old partner and one of the new, answering at once, and a second of the new ' +
       `partner that answers each message after ${SLOW_ANSWER_MS / 1000} s (receivers on 127.0.0.1). Each message's delay runs from its change ` +
-      'to its first arrival at a receiver; the fast receivers are waited for, the slow one is read as it stands then.',
+      'to its first arrival at a receiver; the fast receivers are waited for, the slow one is read as it stands then. ' +
+      'A second run on a fresh stack, without the slow receiver, gives the fast receivers\' delays when nothing is slow.',
     figures,
     tables: [
       markdownTable(
@@ -216,7 +241,7 @@ export async function measureThroughput(): Promise<BenchSection<ThroughputFigure
       `${figures.transfersPerMinute.toFixed(0)} transfers per minute on this machine, with everything (API, workflow engine, handlers, emulators) on its 2 cores (no target).`,
       `Acceptance to completion: p50 ${ms(figures.acceptanceToCompletionP50Ms)}, p99 ${ms(figures.acceptanceToCompletionP99Ms)} (no target; scheduling, re-homing and both confirmations, while the other transfers run).`,
       `Events: ${figures.eventsPerTransfer.toFixed(1)} per transfer on the bus, each once; from a change to its event on the bus p50 ${ms(figures.eventDelayP50Ms)}, p99 ${ms(figures.eventDelayP99Ms)} (no target; the stream's 1 s batching window included).`,
-      `Webhooks: ${figures.webhookMessagesPerTransfer.toFixed(1)} messages per transfer at each fast receiver (${figures.webhookRepeats} repeats); from a change to its message p50 ${ms(figures.webhookDelayP50Ms)}, p99 ${ms(figures.webhookDelayP99Ms)}, beside a receiver taking ${SLOW_ANSWER_MS / 1000} s per answer, which had ${figures.slowDelivered} messages by then (p50 ${ms(figures.slowDelayP50Ms)}: it gets at most ${ENDPOINT_SLOTS} tries at once). No target; the slow one must not slow the others.`,
+      `Webhooks: ${figures.webhookMessagesPerTransfer.toFixed(1)} messages per transfer at each fast receiver (${figures.webhookRepeats} repeats); from a change to its message p50 ${ms(figures.webhookDelayP50Ms)}, p99 ${ms(figures.webhookDelayP99Ms)}, beside a receiver taking ${SLOW_ANSWER_MS / 1000} s per answer, which had ${figures.slowDelivered} messages by then (p50 ${ms(figures.slowDelayP50Ms)}: a slow endpoint gets at most ${SLOW_ENDPOINT_SLOTS} tries at once, a quick one ${ENDPOINT_SLOTS}). Without the slow receiver: p50 ${ms(figures.controlWebhookDelayP50Ms)}, p99 ${ms(figures.controlWebhookDelayP99Ms)}. No target; the slow one must not slow the others.`,
     ],
     problems,
   };

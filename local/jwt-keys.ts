@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
+import { replaceFile } from './replace-file.ts';
 
 /** Signing algorithm of the local issuer: RSA, the only kind API Gateway's HTTP API JWT authorizer verifies. */
 export const LOCAL_JWT_ALG = 'RS256';
@@ -152,9 +153,7 @@ export async function loadOrCreateSigningKey(stateDir: string): Promise<LocalSig
   await chmod(privateFile, 0o600);
   const publicJwks = { keys: [publicPart(jwk)] };
   const jwksFile = join(dir, PUBLIC_JWKS_FILE);
-  const jwksTmp = `${jwksFile}.${process.pid}.${randomUUID()}.tmp`;
-  await writeFile(jwksTmp, `${JSON.stringify(publicJwks, null, 2)}\n`, { mode: 0o644 });
-  await rename(jwksTmp, jwksFile);
+  await replaceFile(jwksFile, `${JSON.stringify(publicJwks, null, 2)}\n`, 0o644);
   const privateKey = await importJWK(jwk, LOCAL_JWT_ALG);
   if (privateKey instanceof Uint8Array) {
     throw new Error(`The local signing key in ${dir} is not an asymmetric key.`);

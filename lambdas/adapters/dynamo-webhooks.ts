@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../domain/errors.ts';
-import type { Delivery, DeliveryRef, EndpointSlotsPort, StoredWebhook, WebhookStorePort } from '../domain/webhooks.ts';
+import type { Delivery, DeliveryRef, EndpointSlot, EndpointSlotsPort, StoredWebhook, WebhookStorePort } from '../domain/webhooks.ts';
 import { queryPartition } from './query-partition.ts';
-import { DELIVERY_PREFIX, keys } from './table-keys.ts';
+import { DELIVERY_PREFIX, SLOT_PREFIX, keys } from './table-keys.ts';
 import { TTL_ATTRIBUTE } from './table-schema.ts';
 import { asTransient, transientOr } from './transient.ts';
+
+/** How long an endpoint's slot is kept after its last lease: its last try's duration tells the next dispatcher how fast the endpoint answers. */
+const SLOT_KEPT_SECONDS = 3600;
 
 /** How long deliveries and failures are kept for the operator view and `GET /webhooks`. */
 export const DELIVERY_RETENTION_SECONDS = 30 * 86_400;
@@ -122,45 +125,54 @@ export class DynamoWebhookStore implements WebhookStorePort, EndpointSlotsPort {
     return (await queryPartition(this.db, this.tableName, keys.transfer(transferId).pk, DELIVERY_PREFIX)).map(deliveryOf);
   }
 
-  async acquire(webhookId: string, slots: number, until: Date, now: Date): Promise<string | undefined> {
-    // From a random slot on, so that dispatchers racing for one endpoint spread over its slots.
-    const first = Math.floor(Math.random() * slots);
-    for (let offset = 0; offset < slots; offset += 1) {
-      const slot = (first + offset) % slots;
-      const lease = randomBytes(8).toString('hex');
-      try {
-        await this.db.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              ...keys.endpointSlot(webhookId, slot),
-              kind: 'webhook-slot',
-              lease,
-              leaseUntil: until.toISOString(),
-              [TTL_ATTRIBUTE]: Math.floor(until.getTime() / 1000) + 3600,
-            },
-            ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
-            ExpressionAttributeValues: { ':now': now.toISOString() },
-          }),
-        );
-        return `${slot}:${lease}`;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw transientOr(error);
-      }
-    }
-    return undefined;
+  async slots(webhookId: string, now: Date): Promise<EndpointSlot[]> {
+    const { pk } = keys.endpointSlot(webhookId, 0);
+    const at = now.toISOString();
+    return (await queryPartition(this.db, this.tableName, pk, SLOT_PREFIX)).map((item) => ({
+      slot: Number(String(item.sk).slice(SLOT_PREFIX.length)),
+      leasedAt: typeof item.leaseUntil === 'string' && item.leaseUntil >= at && typeof item.leasedAt === 'string' ? new Date(item.leasedAt) : null,
+      lastTry: typeof item.lastTryMs === 'number' && typeof item.lastTryEndedAt === 'string' ? { ms: item.lastTryMs, endedAt: new Date(item.lastTryEndedAt) } : null,
+    }));
   }
 
-  async release(webhookId: string, held: string): Promise<void> {
+  async take(webhookId: string, slot: number, until: Date, now: Date): Promise<string | undefined> {
+    const lease = randomBytes(8).toString('hex');
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.endpointSlot(webhookId, slot),
+          UpdateExpression: 'SET #kind = :kind, #lease = :lease, #leasedAt = :now, #leaseUntil = :until, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#leaseUntil) OR #leaseUntil < :now',
+          ExpressionAttributeNames: { '#kind': 'kind', '#lease': 'lease', '#leasedAt': 'leasedAt', '#leaseUntil': 'leaseUntil', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: {
+            ':kind': 'webhook-slot',
+            ':lease': lease,
+            ':now': now.toISOString(),
+            ':until': until.toISOString(),
+            ':ttl': Math.floor(until.getTime() / 1000) + SLOT_KEPT_SECONDS,
+          },
+        }),
+      );
+      return `${slot}:${lease}`;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw transientOr(error);
+      return undefined;
+    }
+  }
+
+  async release(webhookId: string, held: string, tryMs: number, now: Date): Promise<void> {
     const [slot, lease] = held.split(':');
     try {
       await this.db.send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.tableName,
           Key: keys.endpointSlot(webhookId, Number(slot)),
+          UpdateExpression: 'SET #lastTryMs = :ms, #lastTryEndedAt = :now REMOVE #lease, #leasedAt, #leaseUntil',
           // A lease that ran out may be another try's slot by now.
-          ConditionExpression: 'lease = :lease',
-          ExpressionAttributeValues: { ':lease': lease },
+          ConditionExpression: '#lease = :lease',
+          ExpressionAttributeNames: { '#lease': 'lease', '#leasedAt': 'leasedAt', '#leaseUntil': 'leaseUntil', '#lastTryMs': 'lastTryMs', '#lastTryEndedAt': 'lastTryEndedAt' },
+          ExpressionAttributeValues: { ':lease': lease, ':ms': tryMs, ':now': now.toISOString() },
         }),
       );
     } catch (error) {

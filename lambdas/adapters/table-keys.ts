@@ -13,6 +13,8 @@ export const OUTBOX_PREFIX = '#OUTBOX#';
 
 /** Sort key prefix of webhook deliveries: in a transfer's partition, '#' keeps them out of every read of the transfer. */
 export const DELIVERY_PREFIX = '#DELIVERY#';
+/** Sort key prefix of an endpoint's delivery slots, in its webhook's partition. */
+export const SLOT_PREFIX = 'SLOT#';
 /** The owner key of the provider's own webhooks (partner ids start with a letter or digit). */
 const PROVIDER_OWNER = '*provider';
 
@@ -49,7 +51,7 @@ export const keys = {
   ownedWebhook: (owner: string | null, id: string) => ({ pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`, sk: `WEBHOOK#${id}` }),
   ownerWebhooks: (owner: string | null) => ({ pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`, prefix: 'WEBHOOK#' }),
   /** One of the slots that cap the tries to a webhook's endpoint at once, leased per try. */
-  endpointSlot: (webhookId: string, slot: number) => ({ pk: `WEBHOOK#${webhookId}`, sk: `SLOT#${slot}` }),
+  endpointSlot: (webhookId: string, slot: number) => ({ pk: `WEBHOOK#${webhookId}`, sk: `${SLOT_PREFIX}${slot}` }),
   /** A delivery that failed for good, listed under its webhook's owner, newest last. */
   webhookFailure: (owner: string | null, at: string, eventId: string, webhookId: string) => ({
     pk: `WEBHOOKS#${owner ?? PROVIDER_OWNER}`,

@@ -18,14 +18,33 @@ export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 30, 120, 60
 const DUE_SLACK_MS = 1000;
 
 /**
- * Tries to one endpoint at once. A slow endpoint (each answer taking seconds) then holds at most this
- * many of the dispatcher's invocations, and every other endpoint keeps the rest.
+ * Tries to one endpoint at once while it answers quickly: at least {@link SLOW_ENDPOINT_SLOTS} requests
+ * of the last minute, each answered under {@link QUICK_TRY_MS}, and no try under way for
+ * {@link UNDER_WAY_SLOW_MS}.
  */
-export const ENDPOINT_SLOTS = 3;
+export const ENDPOINT_SLOTS = 10;
+/**
+ * Tries to one endpoint at once otherwise: a slow endpoint (each answer taking seconds), or one not
+ * heard from lately, holds at most this many of the dispatcher's invocations, and every other endpoint
+ * keeps the rest.
+ */
+export const SLOW_ENDPOINT_SLOTS = 3;
+/** A request that an endpoint answers under this long is quick. */
+const QUICK_TRY_MS = 2000;
+/** A try under way this long (its request, and the writes around it) shows an endpoint that has turned slow. */
+const UNDER_WAY_SLOW_MS = 5000;
+/** Tries that ended longer ago than this no longer say how the endpoint answers. */
+const TRY_REMEMBERED_MS = 60_000;
 /** How long a slot is leased for one try: the try's 10 s limit, and a margin. */
 const SLOT_LEASE_MS = 15_000;
 /** When the last try is checked for a recorded outcome: well after the dispatcher's 30 s timeout. */
 const FINAL_CHECK_SECONDS = 120;
+/**
+ * When a delivery held behind an earlier one of its transfer looks again by itself. The earlier one's
+ * dispatcher wakes it as soon as that one is settled; this wait only covers a dispatcher that died in
+ * between, so a held delivery costs one look, not one a second.
+ */
+const HELD_RECHECK_SECONDS = 20;
 /** The longest a try put off for a busy endpoint waits before it asks again. */
 const MAX_DEFERRAL_SECONDS = 60;
 
@@ -94,6 +113,7 @@ export class WebhookDispatcher {
     if (webhook === undefined) {
       const at = clock.now().toISOString();
       await store.settle(delivery, { status: 'dropped', lastAttempt: delivery.lastAttempt, settledAt: at, note: 'The webhook was removed.' });
+      await this.wakeNext(delivery);
       return 'dropped';
     }
 
@@ -106,6 +126,7 @@ export class WebhookDispatcher {
         settledAt: now.toISOString(),
         note: 'The last try was made, but its outcome was never recorded.',
       });
+      await this.wakeNext(delivery);
       return 'failed';
     }
     if (delivery.nextAttemptAt !== null && Date.parse(delivery.nextAttemptAt) - now.getTime() > DUE_SLACK_MS) {
@@ -121,31 +142,50 @@ export class WebhookDispatcher {
 
     const earlier = await this.earlierPending(delivery, now.getTime());
     if (earlier !== undefined) {
-      // Soon while the earlier one is queued or under way; else when its next try is due.
+      // While the earlier one is queued or under way, its settling wakes this one; else this one looks again when its next try is due.
       const underWay = earlier.attempts === 0 || (earlier.lastAttempt?.at !== earlier.triedAt && !abandoned(earlier, now.getTime()));
-      const until = underWay || earlier.nextAttemptAt === null ? 0 : Date.parse(earlier.nextAttemptAt) - now.getTime();
+      const until = underWay || earlier.nextAttemptAt === null ? HELD_RECHECK_SECONDS * 1000 : Date.parse(earlier.nextAttemptAt) - now.getTime();
       await queue.wake([wake], delaySeconds(until));
       return 'held';
     }
 
     const slots = this.deps.slots;
-    const lease = slots ? await slots.acquire(webhook.id, ENDPOINT_SLOTS, new Date(now.getTime() + SLOT_LEASE_MS), now) : undefined;
-    if (slots && lease === undefined) {
-      // Put off, without counting a try: each time longer (with jitter), so a backlog for one slow endpoint stays quiet.
+    const acquired = slots ? await this.acquire(slots, webhook.id, now) : undefined;
+    if (acquired !== undefined && 'quick' in acquired) {
+      // Put off, without counting a try: behind a quick endpoint for a second; behind a slow one each
+      // time longer (with jitter), so its backlog stays quiet.
+      if (acquired.quick) {
+        await queue.wake([wake], 1);
+        return 'deferred';
+      }
       const deferrals = (wake.deferrals ?? 0) + 1;
       const wait = Math.min(MAX_DEFERRAL_SECONDS, 2 ** Math.min(deferrals, 6)) * (0.5 + (this.deps.random ?? Math.random)() / 2);
       await queue.wake([{ ...wake, deferrals }], delaySeconds(wait * 1000));
       return 'deferred';
     }
+    // The slot is held for the request alone: freed once the endpoint answered, before the outcome is written.
+    let held = acquired?.lease;
+    const release = async (requestMs?: number) => {
+      const lease = held;
+      held = undefined;
+      const end = this.deps.clock.now();
+      if (slots && lease !== undefined) await slots.release(webhook.id, lease, requestMs ?? end.getTime() - now.getTime(), end);
+    };
     try {
-      return await this.attempt(wake, delivery, webhook, now);
+      return await this.attempt(wake, delivery, webhook, now, release);
     } finally {
-      if (slots && lease !== undefined) await slots.release(webhook.id, lease);
+      await release();
     }
   }
 
-  /** One counted try, its outcome recorded. */
-  private async attempt(wake: DeliveryWake, delivery: Delivery, webhook: StoredWebhook, now: Date): Promise<DispatchOutcome> {
+  /** One counted try, its outcome recorded; `answered` is told how long the request took once the endpoint answered. */
+  private async attempt(
+    wake: DeliveryWake,
+    delivery: Delivery,
+    webhook: StoredWebhook,
+    now: Date,
+    answered: (requestMs: number) => Promise<void>,
+  ): Promise<DispatchOutcome> {
     const { store, queue, clock } = this.deps;
     const tried = delivery.attempts;
     const retryAfter = this.deps.retrySchedule[tried];
@@ -158,18 +198,62 @@ export class WebhookDispatcher {
 
     const secret = webhookSecret(await this.deps.linkKey.key(), webhook.id, webhook.nonce);
     const attempt = await this.deps.transport.post(webhook.url, webhookHeaders(secret, delivery.eventId, now, delivery.body), delivery.body);
+    await answered(attempt.durationMs);
     const claimed: Delivery = { ...delivery, attempts: tried + 1, triedAt: at, nextAttemptAt };
     const settledAt = clock.now().toISOString();
     if (attempt.ok) {
       await store.settle(claimed, { status: 'delivered', lastAttempt: { ...attempt, at }, settledAt });
+      await this.wakeNext(delivery);
       return 'delivered';
     }
     if (nextAttemptAt === null) {
       await store.settle(claimed, { status: 'failed', lastAttempt: { ...attempt, at }, settledAt });
+      await this.wakeNext(delivery);
       return 'failed';
     }
     await store.settle(claimed, { status: 'pending', lastAttempt: { ...attempt, at }, settledAt: null });
     return 'retrying';
+  }
+
+  /**
+   * A slot of the endpoint for one try: one of {@link ENDPOINT_SLOTS} while it answers quickly, else one
+   * of {@link SLOW_ENDPOINT_SLOTS}. Without a free one, whether the endpoint is quick.
+   */
+  private async acquire(slots: EndpointSlotsPort, webhookId: string, now: Date): Promise<{ lease: string } | { quick: boolean }> {
+    const state = await slots.slots(webhookId, now);
+    const leasedAt = state.flatMap((slot) => (slot.leasedAt === null ? [] : [slot.leasedAt.getTime()]));
+    const recent = state.flatMap((slot) => (slot.lastTry !== null && now.getTime() - slot.lastTry.endedAt.getTime() < TRY_REMEMBERED_MS ? [slot.lastTry.ms] : []));
+    const quick =
+      recent.length >= SLOW_ENDPOINT_SLOTS &&
+      recent.every((ms) => ms < QUICK_TRY_MS) &&
+      leasedAt.every((at) => now.getTime() - at < UNDER_WAY_SLOW_MS);
+    const allowed = quick ? ENDPOINT_SLOTS : SLOW_ENDPOINT_SLOTS;
+    if (leasedAt.length < allowed) {
+      const busy = new Set(state.filter((slot) => slot.leasedAt !== null).map((slot) => slot.slot));
+      const free = Array.from({ length: allowed }, (_, slot) => slot).filter((slot) => !busy.has(slot));
+      // From a random free slot on, so that dispatchers racing for one endpoint spread over its slots.
+      const first = Math.floor((this.deps.random ?? Math.random)() * free.length);
+      const until = new Date(now.getTime() + SLOT_LEASE_MS);
+      for (let offset = 0; offset < free.length; offset += 1) {
+        const slot = free[(first + offset) % free.length] ?? 0;
+        const lease = await slots.take(webhookId, slot, until, now);
+        if (lease !== undefined) return { lease };
+      }
+    }
+    return { quick };
+  }
+
+  /**
+   * After a delivery is settled, the next one of its webhook and transfer still pending (held behind it)
+   * is woken at once rather than left to look again by itself.
+   */
+  private async wakeNext(settled: Delivery): Promise<void> {
+    if (settled.transferId === null) return;
+    const next = (await this.deps.store.siblings(settled))
+      .filter((other) => other.status === 'pending' && other.order > settled.order)
+      .sort((a, b) => (a.order < b.order ? -1 : 1))[0];
+    if (next === undefined) return;
+    await this.deps.queue.wake([{ webhookId: next.webhookId, eventId: next.eventId, transferId: next.transferId, attempt: next.attempts }], 0);
   }
 
   /** The earliest delivery of the same webhook and transfer still pending, made for an earlier event. */

@@ -118,9 +118,20 @@ export interface WebhookStorePort {
  * a dispatcher that dies mid-try frees its slot when the lease runs out).
  */
 export interface EndpointSlotsPort {
-  /** A lease on a free slot of the webhook, or undefined when all `slots` are busy. */
-  acquire(webhookId: string, slots: number, until: Date, now: Date): Promise<string | undefined>;
-  release(webhookId: string, lease: string): Promise<void>;
+  /** The webhook's slots that were ever used: whose lease is live at `now`, and how long their last tries took. */
+  slots(webhookId: string, now: Date): Promise<EndpointSlot[]>;
+  /** A lease on slot `slot` until `until`, or undefined when another try holds it. */
+  take(webhookId: string, slot: number, until: Date, now: Date): Promise<string | undefined>;
+  /** Frees the slot (unless its lease ran out and another try holds it now), noting how long the try took. */
+  release(webhookId: string, lease: string, tryMs: number, now: Date): Promise<void>;
+}
+
+export interface EndpointSlot {
+  slot: number;
+  /** When the try holding it took it; null when it is free (or its lease ran out). */
+  leasedAt: Date | null;
+  /** The last try made in it that ended: how long it held the slot, and when it ended. */
+  lastTry: { ms: number; endedAt: Date } | null;
 }
 
 /** Wakes the dispatcher for deliveries, after a delay (SQS on AWS and in the local stack). */

@@ -95,12 +95,13 @@ export function grantTableAccess(table: dynamodb.ITableV2, grantee: iam.IGrantab
  * index; transactions need no action of their own, only their items' (`PutItem`, `UpdateItem`, `DeleteItem`):
  * - `fanOut` (relay-events): queries the webhooks of an event's parties, puts each delivery unless it exists.
  * - `dispatch` (deliver-webhooks): gets a webhook and a delivery, queries its siblings, updates it under a
- *   condition, puts the failure listed under the webhook's owner, and leases (puts) and frees (deletes) an endpoint's slots.
+ *   condition, puts the failure listed under the webhook's owner, reads (queries) an endpoint's slots and leases
+ *   and frees them (updates under a condition).
  * - `manage` (manage-webhooks): queries and gets webhooks and failures, puts and deletes webhooks, puts a test delivery.
  */
 export const WEBHOOK_ACTIONS = {
   fanOut: ['dynamodb:PutItem', 'dynamodb:Query'],
-  dispatch: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+  dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
   manage: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, version as esbuildVersion } from 'esbuild';
 import { esbuildOptions } from '../../lib/bundling.ts';
+import { replaceFile } from '../replace-file.ts';
 
 /** The repository root: entries and esbuild's working directory hang off it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -77,9 +78,7 @@ async function buildOne(entry: string, functionDir: string, hashOf: (path: strin
     if (hash !== undefined) inputs[path] = hash;
   }
   const manifest: Manifest = { optionsHash: optionsHash(entry), dir, inputs };
-  const temporary = join(functionDir, `manifest.${process.pid}.${randomBytes(4).toString('hex')}.json`);
-  await writeFile(temporary, JSON.stringify(manifest));
-  await rename(temporary, join(functionDir, 'manifest.json'));
+  await replaceFile(join(functionDir, 'manifest.json'), JSON.stringify(manifest));
   await pruneOldBuilds(functionDir, dir);
   return outfile;
 }

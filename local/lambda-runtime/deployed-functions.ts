@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allFunctions, type FunctionName } from '../../lambdas/handlers/catalog.ts';
 import { eventBusName } from '../../lib/event-relay.ts';
 import { localJwtSettings } from '../jwt-keys.ts';
+import { replaceFile } from '../replace-file.ts';
 import { BUILD_DIR, REPO_ROOT } from './bundles.ts';
 
 /** A CloudFormation value as the template holds it: a literal, or an intrinsic function. */
@@ -114,9 +115,7 @@ export async function deployedStack(context: Record<string, string>): Promise<De
   }
   const deployed = await synthesize(fullContext);
   await mkdir(cacheDir, { recursive: true });
-  const temporary = `${cacheFile}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(deployed));
-  await rename(temporary, cacheFile);
+  await replaceFile(cacheFile, JSON.stringify(deployed));
   return deployed;
 }
 

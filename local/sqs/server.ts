@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { answerRequest, operationOf, type AwsJsonApi } from '../aws-json.ts';
+import { replaceFile } from '../replace-file.ts';
 import {
   ApiError,
   batchError,
@@ -784,13 +785,11 @@ function persister(file: string, state: () => PersistedState, log: (line: string
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
-  const temporary = `${file}.${process.pid}.tmp`;
 
   async function write(text: string): Promise<void> {
     try {
       await mkdir(dirname(file), { recursive: true });
-      await writeFile(temporary, text, 'utf8');
-      await rename(temporary, file);
+      await replaceFile(file, text);
     } catch (error) {
       log(`local SQS: writing the messages to ${file} failed (${error instanceof Error ? error.message : String(error)}); they are kept in memory`);
     }

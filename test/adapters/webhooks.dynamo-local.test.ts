@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELIVERY_RETENTION_SECONDS, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-webhooks.ts';
 import { DynamoTransferStore } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import { keys } from '../../lambdas/adapters/table-keys.ts';
+import { TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.ts';
 import { ConflictError } from '../../lambdas/domain/errors.ts';
 import { EVENT_TYPES, type EventType, type TransferEvent } from '../../lambdas/domain/events.ts';
 import { summaryOf, transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
@@ -241,29 +242,49 @@ describe('deliveries', () => {
 });
 
 describe('endpoint slots', () => {
-  it('lease each of an endpoint\'s slots to one try at a time, free a slot on release, and take back a lease that ran out', async () => {
+  const now = new Date('2026-03-10T15:00:00.000Z');
+  const later = (ms: number) => new Date(now.getTime() + ms);
+
+  it('lease a slot to one try at a time, free it on release with the try\'s duration, and take back a lease that ran out', async () => {
     const id = 'wh_5107000000000000000000000000aaaa';
-    const now = new Date('2026-03-10T15:00:00.000Z');
-    const until = new Date(now.getTime() + 15_000);
-    const first = await webhooks.acquire(id, 2, until, now);
-    const second = await webhooks.acquire(id, 2, until, now);
-    expect(first).toMatch(/^[01]:[0-9a-f]{16}$/);
-    expect(second).toMatch(/^[01]:[0-9a-f]{16}$/);
-    expect(first?.split(':')[0]).not.toBe(second?.split(':')[0]);
-    expect(await webhooks.acquire(id, 2, until, now)).toBeUndefined();
+    expect(await webhooks.slots(id, now)).toEqual([]);
+    const first = await webhooks.take(id, 0, later(15_000), now);
+    expect(first).toMatch(/^0:[0-9a-f]{16}$/);
+    expect(await webhooks.take(id, 0, later(16_000), later(1000))).toBeUndefined();
+    const second = await webhooks.take(id, 4, later(17_000), later(2000));
+    expect(await webhooks.slots(id, later(3000))).toEqual([
+      { slot: 0, leasedAt: now, lastTry: null },
+      { slot: 4, leasedAt: later(2000), lastTry: null },
+    ]);
 
-    await webhooks.release(id, first ?? '');
-    const third = await webhooks.acquire(id, 2, until, now);
-    expect(third?.split(':')[0]).toBe(first?.split(':')[0]);
+    await webhooks.release(id, first ?? '', 120, later(4000));
+    expect(await webhooks.slots(id, later(4000))).toEqual([
+      { slot: 0, leasedAt: null, lastTry: { ms: 120, endedAt: later(4000) } },
+      { slot: 4, leasedAt: later(2000), lastTry: null },
+    ]);
+    const third = await webhooks.take(id, 0, later(20_000), later(5000));
+    expect(third).toMatch(/^0:/);
+    // Taken again, the slot keeps its last try's duration until this try ends.
+    expect((await webhooks.slots(id, later(5000)))[0]).toEqual({ slot: 0, leasedAt: later(5000), lastTry: { ms: 120, endedAt: later(4000) } });
 
-    // Past the leases' end, a dispatcher that died mid-try no longer holds its slot.
-    const later = new Date(until.getTime() + 1);
-    expect(await webhooks.acquire(id, 2, new Date(later.getTime() + 15_000), later)).toBeDefined();
-    // A lease that ran out and was taken by another try is not freed by its first holder.
-    await webhooks.release(id, second ?? '');
-    await webhooks.release(id, third ?? '');
-    expect(await webhooks.acquire(id, 2, new Date(later.getTime() + 15_000), later)).toBeDefined();
-    expect(await webhooks.acquire(id, 2, new Date(later.getTime() + 15_000), later)).toBeUndefined();
+    // Past its lease's end, a dispatcher that died mid-try no longer holds its slot; it cannot free it once another try took it.
+    expect((await webhooks.slots(id, later(17_001)))[1]).toEqual({ slot: 4, leasedAt: null, lastTry: null });
+    const fourth = await webhooks.take(id, 4, later(32_001), later(17_001));
+    expect(fourth).toMatch(/^4:/);
+    await webhooks.release(id, second ?? '', 9000, later(18_000));
+    expect((await webhooks.slots(id, later(18_000)))[1]).toEqual({ slot: 4, leasedAt: later(17_001), lastTry: null });
+  });
+
+  it('give a slot to one of many dispatchers racing for it', async () => {
+    const id = 'wh_5107000000000000000000000000bbbb';
+    const leases = await Promise.all(Array.from({ length: 8 }, () => webhooks.take(id, 2, later(15_000), now)));
+    expect(leases.filter((lease) => lease !== undefined)).toHaveLength(1);
+  });
+
+  it('live beside their webhook, expiring an hour after their last lease ends', async () => {
+    const id = 'wh_5107000000000000000000000000cccc';
+    await webhooks.take(id, 1, later(15_000), now);
+    expect(await rawItem(keys.endpointSlot(id, 1))).toMatchObject({ pk: `WEBHOOK#${id}`, sk: 'SLOT#1', kind: 'webhook-slot', [TTL_ATTRIBUTE]: Math.floor(later(15_000).getTime() / 1000) + 3600 });
   });
 });
 

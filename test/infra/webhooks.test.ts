@@ -187,7 +187,7 @@ describe('the dispatcher', () => {
   });
 
   it('may read webhooks and deliveries and record its tries on the table items, nothing more', () => {
-    expect(actionsOn('deliver-webhooks', arnOf(ids.table))).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(actionsOn('deliver-webhooks', arnOf(ids.table))).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     const dynamo = allowsOf('deliver-webhooks').filter((statement) => asList(statement.Action).some((action) => String(action).startsWith('dynamodb:')));
     expect(dynamo.flatMap((statement) => asList(statement.Resource))).toEqual([arnOf(ids.table)]);
   });

@@ -39,7 +39,16 @@ import {
 } from '../../../lambdas/domain/transfer.ts';
 import { WorkflowSteps } from '../../../lambdas/domain/workflow-steps.ts';
 import type { Notice } from '../../../lambdas/domain/notices.ts';
-import type { Delivery, DeliveryQueuePort, DeliveryRef, DeliveryWake, StoredWebhook, WebhookStorePort } from '../../../lambdas/domain/webhooks.ts';
+import type {
+  Delivery,
+  DeliveryQueuePort,
+  DeliveryRef,
+  DeliveryWake,
+  EndpointSlot,
+  EndpointSlotsPort,
+  StoredWebhook,
+  WebhookStorePort,
+} from '../../../lambdas/domain/webhooks.ts';
 import { renderNotice, type EmailMessage } from '../../../lambdas/presentation/emails.ts';
 
 export interface StoredCustomer extends Customer {
@@ -634,5 +643,56 @@ export class RecordingDeliveryQueue implements DeliveryQueuePort {
       this.sent.push({ wake: { ...wake }, delaySeconds, at: this.clock.now() });
       this.log?.push(`wake ${wake.eventId} attempt ${wake.attempt} in ${delaySeconds} s`);
     }
+  }
+}
+
+/** An endpoint's slots as the table keeps them: leases that run out, and each slot's last try. */
+export class InMemoryEndpointSlots implements EndpointSlotsPort {
+  readonly items = new Map<string, { lease: string | null; leasedAt: Date | null; leaseUntil: Date | null; lastTry: EndpointSlot['lastTry'] }>();
+  private leases = 0;
+
+  constructor(
+    /** Where takes and releases are written, if anywhere. */
+    private readonly log?: string[],
+  ) {}
+
+  slots(webhookId: string, now: Date): Promise<EndpointSlot[]> {
+    const state = [...this.items]
+      .filter(([key]) => key.startsWith(`${webhookId}#`))
+      .map(([key, item]) => ({
+        slot: Number(key.split('#')[1]),
+        leasedAt: item.leaseUntil !== null && item.leaseUntil.getTime() >= now.getTime() ? item.leasedAt : null,
+        lastTry: item.lastTry,
+      }));
+    return Promise.resolve(structuredClone(state));
+  }
+
+  take(webhookId: string, slot: number, until: Date, now: Date): Promise<string | undefined> {
+    const key = `${webhookId}#${slot}`;
+    const item = this.items.get(key);
+    if (item?.leaseUntil && item.leaseUntil.getTime() >= now.getTime()) return Promise.resolve(undefined);
+    this.leases += 1;
+    const lease = `lease-${this.leases}`;
+    this.items.set(key, { lease, leasedAt: now, leaseUntil: until, lastTry: item?.lastTry ?? null });
+    this.log?.push(`take slot ${slot}`);
+    return Promise.resolve(`${slot}:${lease}`);
+  }
+
+  release(webhookId: string, held: string, tryMs: number, now: Date): Promise<void> {
+    const [slot, lease] = held.split(':');
+    const item = this.items.get(`${webhookId}#${slot}`);
+    this.log?.push(`release slot ${slot} after ${tryMs} ms`);
+    if (item?.lease === lease) this.items.set(`${webhookId}#${slot}`, { lease: null, leasedAt: null, leaseUntil: null, lastTry: { ms: tryMs, endedAt: now } });
+    return Promise.resolve();
+  }
+
+  /** Sets what the table says of a slot. */
+  set(webhookId: string, slot: number, state: { leasedAt?: Date; lastTry?: { ms: number; endedAt: Date } }): void {
+    this.items.set(`${webhookId}#${slot}`, {
+      lease: state.leasedAt ? `preset-${slot}` : null,
+      leasedAt: state.leasedAt ?? null,
+      leaseUntil: state.leasedAt ? new Date(state.leasedAt.getTime() + 15_000) : null,
+      lastTry: state.lastTry ?? null,
+    });
   }
 }

@@ -22,7 +22,7 @@ import {
   type WebhookTransportPort,
 } from '../../../lambdas/domain/webhooks.ts';
 import { sampleTransfer } from '../adapters/support.ts';
-import { FixedClock, InMemoryWebhookStore, LINK_KEY, RecordingDeliveryQueue, failure, linkKey } from './in-memory-ports.ts';
+import { FixedClock, InMemoryEndpointSlots, InMemoryWebhookStore, LINK_KEY, RecordingDeliveryQueue, failure, linkKey } from './in-memory-ports.ts';
 
 const T0 = new Date('2026-03-10T15:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000).toISOString();
@@ -388,39 +388,113 @@ describe('a delivery\'s tries', () => {
     expect(await world.store.recentFailures('P-NORTH', 20)).toHaveLength(1);
   });
 
-  it('puts a try off while every slot of its endpoint is busy, without counting it, each time longer, and makes it once a slot is free', async () => {
-    const held = new Set<string>();
-    const slots = {
-      busy: true,
-      acquire: (_id: string, count: number) => {
-        if (slots.busy || held.size >= count) return Promise.resolve(undefined);
-        held.add('lease');
-        return Promise.resolve('0:lease');
-      },
-      release: (_id: string, lease: string) => {
-        held.delete(lease.split(':')[1] ?? '');
-        return Promise.resolve();
-      },
-    };
+  const ago = (ms: number) => new Date(T0.getTime() - ms);
+
+  /** A world whose dispatcher keeps to the endpoint's slots, with the event fanned out; slot calls are logged. */
+  async function withSlots() {
     const world = setup();
+    const slots = new InMemoryEndpointSlots(world.log);
     const dispatcher = new WebhookDispatcher({ ...world, linkKey, retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS, slots, random: () => 0.5 });
     const event = transferEvent('transfer.requested', at(0));
     await world.fanOut.fanOut([event]);
+    world.log.length = 0;
+    return { world, slots, dispatcher, event, ref: refOf(event) };
+  }
 
-    expect(await dispatcher.dispatch({ ...refOf(event), attempt: 0 })).toBe('deferred');
-    expect(await dispatcher.dispatch({ ...refOf(event), attempt: 0, deferrals: 3 })).toBe('deferred');
+  it('puts a try off while a slow endpoint\'s 3 slots are busy, without counting it, each time longer, and makes it once a slot is free', async () => {
+    const { world, slots, dispatcher, event, ref } = await withSlots();
+    // Its last tries took 5 s each; three are under way.
+    for (const slot of [0, 1, 2]) slots.set(WEBHOOK.id, slot, { leasedAt: ago(2000), lastTry: { ms: 5000, endedAt: ago(3000) } });
+
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('deferred');
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0, deferrals: 3 })).toBe('deferred');
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0, deferrals: 9 })).toBe('deferred');
+    // After the fan-out's own wake:
     expect(world.queue.sent.slice(1).map((sent) => [sent.wake.deferrals, sent.delaySeconds])).toEqual([
       [1, 2],
       [4, 12],
+      [10, 45],
     ]);
-    expect(await stored(world, refOf(event))).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(await stored(world, ref)).toMatchObject({ status: 'pending', attempts: 0 });
     expect(world.transport.posts).toEqual([]);
 
-    slots.busy = false;
-    expect(await dispatcher.dispatch({ ...refOf(event), attempt: 0, deferrals: 4 })).toBe('delivered');
-    expect(held.size).toBe(0);
+    slots.set(WEBHOOK.id, 1, { lastTry: { ms: 5000, endedAt: T0 } });
+    world.log.length = 0;
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0, deferrals: 4 })).toBe('delivered');
+    // The slot is held for the request alone, freed with the request's duration before the outcome is written.
+    expect(world.log).toEqual(['take slot 1', `wake ${event.id} attempt 1 in 5 s`, `post ${event.id}`, 'release slot 1 after 12 ms']);
+    expect((await slots.slots(WEBHOOK.id, T0)).find((slot) => slot.slot === 1)).toEqual({ slot: 1, leasedAt: null, lastTry: { ms: 12, endedAt: T0 } });
     // The next try's wake carries no deferrals of the try before.
-    expect(world.queue.sent.at(-1)?.wake).toEqual({ ...refOf(event), attempt: 1 });
+    expect(world.queue.sent.at(-1)?.wake).toEqual({ ...ref, attempt: 1 });
+  });
+
+  it('gives an endpoint whose last tries were quick up to 10 tries at once, and puts the 11th off for a second, no longer each time', async () => {
+    const { world, slots, dispatcher, ref } = await withSlots();
+    for (let slot = 0; slot < 9; slot += 1) slots.set(WEBHOOK.id, slot, { leasedAt: ago(200), lastTry: { ms: 40, endedAt: ago(300) } });
+    slots.set(WEBHOOK.id, 9, { lastTry: { ms: 40, endedAt: ago(300) } });
+
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('delivered');
+    expect(world.log[0]).toBe('take slot 9');
+
+    const second = transferEvent('transfer.requested', at(0), 'TR-20260310-DISPATCH02');
+    await world.fanOut.fanOut([second]);
+    slots.set(WEBHOOK.id, 9, { leasedAt: T0, lastTry: { ms: 40, endedAt: ago(300) } });
+    expect(await dispatcher.dispatch({ ...refOf(second), attempt: 0, deferrals: 3 })).toBe('deferred');
+    expect(world.queue.sent.at(-1)).toMatchObject({ wake: { ...refOf(second), attempt: 0, deferrals: 3 }, delaySeconds: 1 });
+  });
+
+  it('holds an endpoint to 3 tries at once while a try under way has held its slot for 5 s or more, however quick its last tries were', async () => {
+    const { world, slots, dispatcher, ref } = await withSlots();
+    for (const slot of [0, 1, 2]) slots.set(WEBHOOK.id, slot, { leasedAt: slot === 0 ? ago(5000) : ago(100), lastTry: { ms: 40, endedAt: ago(2000) } });
+
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('deferred');
+    expect(world.queue.sent.at(-1)?.wake.deferrals).toBe(1);
+    slots.set(WEBHOOK.id, 0, { leasedAt: ago(4999), lastTry: { ms: 40, endedAt: ago(2000) } });
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('delivered');
+    expect(world.log).toContain('take slot 6');
+  });
+
+  it('holds an endpoint to 3 tries at once when one of its last requests took 2 s or more', async () => {
+    const { world, slots, dispatcher, ref } = await withSlots();
+    for (const slot of [0, 1]) slots.set(WEBHOOK.id, slot, { leasedAt: ago(100), lastTry: { ms: 40, endedAt: ago(2000) } });
+    slots.set(WEBHOOK.id, 2, { leasedAt: ago(100), lastTry: { ms: 1999, endedAt: ago(2000) } });
+    slots.set(WEBHOOK.id, 3, { lastTry: { ms: 2000, endedAt: ago(2000) } });
+
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('deferred');
+    slots.set(WEBHOOK.id, 3, { lastTry: { ms: 1999, endedAt: ago(2000) } });
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('delivered');
+    expect(world.transport.posts).toHaveLength(1);
+  });
+
+  it('holds an endpoint to 3 tries at once until 3 tries of the last minute tell it is quick (a new or idle endpoint)', async () => {
+    const { slots, dispatcher, ref } = await withSlots();
+    for (const slot of [0, 1, 2]) slots.set(WEBHOOK.id, slot, { leasedAt: ago(100), lastTry: slot === 0 ? undefined : { ms: 40, endedAt: ago(2000) } });
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('deferred');
+
+    for (const slot of [0, 1, 2]) slots.set(WEBHOOK.id, slot, { leasedAt: ago(100), lastTry: { ms: 40, endedAt: slot === 0 ? ago(60_000) : ago(2000) } });
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('deferred');
+
+    slots.set(WEBHOOK.id, 0, { leasedAt: ago(100), lastTry: { ms: 40, endedAt: ago(59_999) } });
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('delivered');
+  });
+
+  it('takes another free slot when one is taken by a racing dispatcher, and frees the slot when the request throws', async () => {
+    const { world, slots, dispatcher, ref } = await withSlots();
+    const take = slots.take.bind(slots);
+    let raced = false;
+    slots.take = async (webhookId, slot, until, now) => {
+      if (!raced) {
+        raced = true;
+        await take(webhookId, slot, until, now);
+        return undefined;
+      }
+      return take(webhookId, slot, until, now);
+    };
+    world.transport.script = [new Error('the socket broke')];
+
+    expect(await failure(dispatcher.dispatch({ ...ref, attempt: 0 }))).toBeInstanceOf(Error);
+    expect(world.log.filter((line) => line.startsWith('take') || line.startsWith('release'))).toEqual(['take slot 1', 'take slot 2', 'release slot 2 after 0 ms']);
+    expect((await slots.slots(WEBHOOK.id, T0)).filter((slot) => slot.leasedAt !== null).map((slot) => slot.slot)).toEqual([1]);
   });
 
   it('drops a delivery whose webhook was removed, without a try', async () => {
@@ -452,20 +526,47 @@ describe('the order a webhook hears of a transfer in', () => {
   const released = transferEvent('transfer.released', at(0));
   const scheduled = transferEvent('transfer.scheduled', at(60));
 
-  it('holds a later event while an earlier one of the same transfer is pending, and sends it once that is delivered', async () => {
+  it('holds a later event while an earlier one of the same transfer is pending, and wakes it at once when that one is delivered', async () => {
     const world = setup();
     await world.fanOut.fanOut([requested, released]);
     world.log.length = 0;
 
-    // The later one's wake comes first.
+    // The later one's wake comes first: it looks again by itself only after 20 s, should no one wake it.
     expect(await world.dispatcher.dispatch({ ...refOf(released), attempt: 0 })).toBe('held');
-    expect(world.log).toEqual([`wake ${released.id} attempt 0 in 1 s`]);
+    expect(world.log).toEqual([`wake ${released.id} attempt 0 in 20 s`]);
     expect(world.store.claims).toEqual([]);
 
+    world.log.length = 0;
     expect(await world.dispatcher.dispatch({ ...refOf(requested), attempt: 0 })).toBe('delivered');
-    world.clock.current = new Date(T0.getTime() + 1000);
+    expect(world.log).toEqual([`wake ${requested.id} attempt 1 in 5 s`, `post ${requested.id}`, `wake ${released.id} attempt 0 in 0 s`]);
     expect(await world.dispatcher.dispatch({ ...refOf(released), attempt: 0 })).toBe('delivered');
     expect(world.transport.posts.map((p) => p.headers['webhook-id'])).toEqual([requested.id, released.id]);
+    // The last one of the transfer wakes no one.
+    expect(world.log.at(-1)).toBe(`post ${released.id}`);
+  });
+
+  it('wakes only the next pending event of the same webhook and transfer, not the ones after it nor another transfer\'s', async () => {
+    const world = setup();
+    const otherTransfer = transferEvent('transfer.released', at(30), 'TR-20260310-DISPATCH02');
+    await world.fanOut.fanOut([requested, released, scheduled, otherTransfer]);
+    world.log.length = 0;
+
+    expect(await world.dispatcher.dispatch({ ...refOf(requested), attempt: 0 })).toBe('delivered');
+    expect(world.log.filter((line) => line.endsWith('in 0 s'))).toEqual([`wake ${released.id} attempt 0 in 0 s`]);
+  });
+
+  it('wakes the next event when the earlier one failed for good, and when it was dropped with its webhook', async () => {
+    const world = setup([]);
+    await world.fanOut.fanOut([requested, released, scheduled]);
+    world.transport.script = [refused(500)];
+    world.log.length = 0;
+
+    expect(await world.dispatcher.dispatch({ ...refOf(requested), attempt: 0 })).toBe('failed');
+    expect(world.log.at(-1)).toBe(`wake ${released.id} attempt 0 in 0 s`);
+
+    world.store.webhooks.delete(WEBHOOK.id);
+    expect(await world.dispatcher.dispatch({ ...refOf(released), attempt: 0 })).toBe('dropped');
+    expect(world.log.at(-1)).toBe(`wake ${scheduled.id} attempt 0 in 0 s`);
   });
 
   it('holds it until the earlier one\'s retry is due, and sends it after that retry is delivered', async () => {
@@ -510,8 +611,9 @@ describe('the order a webhook hears of a transfer in', () => {
 
     world.clock.current = new Date(T0.getTime() + 1000);
     expect(await world.dispatcher.dispatch({ ...refOf(released), attempt: 0 })).toBe('held');
-    expect(world.queue.sent.at(-1)?.delaySeconds).toBe(1);
-    // Two minutes on, the try is over: the wake comes back when the retry is due, not every second.
+    // No settling will wake it: it looks again by itself.
+    expect(world.queue.sent.at(-1)?.delaySeconds).toBe(20);
+    // Two minutes on, the try is over: the wake comes back when the retry is due, not every 20 s.
     world.clock.current = new Date(T0.getTime() + 120_000);
     expect(await world.dispatcher.dispatch({ ...refOf(released), attempt: 0 })).toBe('held');
     expect(world.queue.sent.at(-1)?.delaySeconds).toBe(480);
