@@ -1,5 +1,6 @@
-import { Annotations, CfnOutput, CfnRule, Fn, Stack, type StackProps } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import { Annotations, Aspects, CfnOutput, CfnRule, Fn, Stack, type IAspect, type StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct, IConstruct } from 'constructs';
 import { WORKFLOW_FUNCTIONS, type FunctionName, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
 import { AlertTopic, OperatorAlarms } from './constructs/alarms.ts';
 import { TransferApi } from './constructs/api.ts';
@@ -12,6 +13,7 @@ import { TransferTable } from './constructs/transfer-table.ts';
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseWebhookRetrySchedule, WebhookDelivery } from './constructs/webhooks.ts';
 import { TransferWorkflow, transferStateMachineArn } from './constructs/workflow.ts';
 import { parsePortalOrigins } from './cors.ts';
+import { chooseStage, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS } from './stages.ts';
 
 /** The deployment's settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`). */
 export interface TransferSettings {
@@ -41,10 +43,21 @@ export interface TransferSettings {
    */
   readonly senderEmail: string;
   /**
-   * The DevOps team: scheduled transfers are escalated here, and it is subscribed to the alert topic.
+   * The DevOps team: scheduled transfers are escalated here.
    * @default 'devops@example.com'
    */
   readonly devopsEmail: string;
+  /**
+   * Subscribed (by email) to the alert topic: alarms and failed transfers.
+   * @default - devopsEmail
+   */
+  readonly alarmEmail: string;
+  /**
+   * Days the stack's log groups (functions, state machine, API access) keep their logs; one of
+   * CloudWatch Logs' periods ({@link LOG_RETENTION_DAYS}).
+   * @default 30
+   */
+  readonly logRetentionDays: number;
   /**
    * Origin of approval links, e.g. a custom domain in front of the API; without a trailing slash.
    * @default - the HTTP API's own endpoint
@@ -126,7 +139,11 @@ export function exampleDefaultsRefusal(keys: readonly (keyof typeof EXAMPLE_DEFA
 
 /** Reads and checks {@link TransferSettings}; values given on the command line arrive as strings. */
 export function readTransferSettings(scope: Construct): TransferSettings {
-  const raw = (key: string): unknown => scope.node.tryGetContext(key);
+  const context = (key: string): unknown => scope.node.tryGetContext(key);
+  const choice = chooseStage(context);
+  if ('problem' in choice) throw new Error(choice.problem);
+  // A -c flag (or a top-level cdk.json value) overrides the stage's value.
+  const raw = (key: string): unknown => context(key) ?? choice.settings[key];
   const text = (key: string, fallback: string): string => {
     const value = raw(key) ?? fallback;
     if (typeof value !== 'string' || value.trim() === '') throw new Error(`Context ${key} must be a non-empty string.`);
@@ -160,6 +177,11 @@ export function readTransferSettings(scope: Construct): TransferSettings {
   } catch {
     throw new Error(`Context transferTimezone must be an IANA time zone, got "${timeZone}".`);
   }
+  const devopsEmail = email('devopsEmail', EXAMPLE_DEFAULTS.devopsEmail);
+  const logRetentionDays = count('logRetentionDays', DEFAULT_LOG_RETENTION_DAYS);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    throw new Error(`Context logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}.`);
+  }
   const jwtIssuer = url('jwtIssuer', EXAMPLE_DEFAULTS.jwtIssuer, ['https:']) ?? EXAMPLE_DEFAULTS.jwtIssuer;
   const portalOrigins = parsePortalOrigins(raw('portalOrigins'), 'Context portalOrigins');
   // Handlers append paths to it, so a trailing slash would double up.
@@ -171,7 +193,8 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     jwtPartnerClaim: text('jwtPartnerClaim', 'partner_id'),
     jwtRolesClaim: text('jwtRolesClaim', 'roles'),
     senderEmail: email('senderEmail', EXAMPLE_DEFAULTS.senderEmail),
-    devopsEmail: email('devopsEmail', EXAMPLE_DEFAULTS.devopsEmail),
+    devopsEmail,
+    alarmEmail: email('alarmEmail', devopsEmail),
     publicBaseUrl,
     transferTimezone: timeZone,
     approvalWindowSeconds: count('approvalWindowSeconds', 1_209_600),
@@ -180,6 +203,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     lockDays: count('lockDays', 30, 0),
     runbookUrl: url('runbookUrl', undefined, ['https:', 'http:']),
     portalOrigins: portalOrigins.length > 0 ? portalOrigins : undefined,
+    logRetentionDays,
     webhookRetrySchedule: parseWebhookRetrySchedule(raw('webhookRetrySchedule') ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE, 'Context webhookRetrySchedule'),
   };
 }
@@ -225,7 +249,7 @@ export class TransferStack extends Stack {
     }
 
     this.table = new TransferTable(this, 'Transfers');
-    this.alerts = new AlertTopic(this, 'Alerts', { email: settings.devopsEmail });
+    this.alerts = new AlertTopic(this, 'Alerts', { email: settings.alarmEmail });
     this.approvalLinkKey = new ApprovalLinkKey(this, 'ApprovalLinkKey');
     const mailer = new Mailer(this, 'Mailer', { senderEmail: settings.senderEmail });
     const stateMachineArn = transferStateMachineArn(this);
@@ -326,5 +350,16 @@ export class TransferStack extends Stack {
     });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'The operations dashboard' });
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.dashboardUrl, description: 'The operations dashboard in the console' });
+
+    Aspects.of(this).add(new LogRetention(settings.logRetentionDays));
+  }
+}
+
+/** Gives every log group of the stack the same retention (the stage's `logRetentionDays`). */
+class LogRetention implements IAspect {
+  constructor(private readonly days: number) {}
+
+  visit(node: IConstruct): void {
+    if (node instanceof logs.CfnLogGroup) node.retentionInDays = this.days;
   }
 }

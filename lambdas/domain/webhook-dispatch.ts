@@ -151,16 +151,14 @@ export class WebhookDispatcher {
 
     const slots = this.deps.slots;
     const acquired = slots ? await this.acquire(slots, webhook.id, now) : undefined;
-    if (acquired !== undefined && 'quick' in acquired) {
-      // Put off, without counting a try: behind a quick endpoint for a second; behind a slow one each
-      // time longer (with jitter), so its backlog stays quiet.
-      if (acquired.quick) {
-        await queue.wake([wake], 1);
-        return 'deferred';
-      }
-      const deferrals = (wake.deferrals ?? 0) + 1;
-      const wait = Math.min(MAX_DEFERRAL_SECONDS, 2 ** Math.min(deferrals, 6)) * (0.5 + (this.deps.random ?? Math.random)() / 2);
-      await queue.wake([{ ...wake, deferrals }], delaySeconds(wait * 1000));
+    if (acquired !== undefined && 'busy' in acquired) {
+      // Put off, without counting a try: behind a quick endpoint for a second; behind one not known yet
+      // a second longer each time; behind a slow one twice as long each time (with jitter), so its
+      // backlog stays quiet.
+      const deferrals = acquired.busy === 'quick' ? (wake.deferrals ?? 0) : (wake.deferrals ?? 0) + 1;
+      const jitter = 0.5 + (this.deps.random ?? Math.random)() / 2;
+      const wait = acquired.busy === 'quick' ? 1 : acquired.busy === 'unknown' ? Math.min(deferrals, 5) : Math.min(MAX_DEFERRAL_SECONDS, 2 ** Math.min(deferrals, 6)) * jitter;
+      await queue.wake([{ ...wake, ...(deferrals > 0 ? { deferrals } : {}) }], delaySeconds(wait * 1000));
       return 'deferred';
     }
     // The slot is held for the request alone: freed once the endpoint answered, before the outcome is written.
@@ -217,16 +215,16 @@ export class WebhookDispatcher {
 
   /**
    * A slot of the endpoint for one try: one of {@link ENDPOINT_SLOTS} while it answers quickly, else one
-   * of {@link SLOW_ENDPOINT_SLOTS}. Without a free one, whether the endpoint is quick.
+   * of {@link SLOW_ENDPOINT_SLOTS}. Without a free one, how the endpoint answers: quickly, slowly (a
+   * request of the last minute took {@link QUICK_TRY_MS} or more, or a try has been under way for
+   * {@link UNDER_WAY_SLOW_MS}), or not known yet (too few requests of the last minute to tell).
    */
-  private async acquire(slots: EndpointSlotsPort, webhookId: string, now: Date): Promise<{ lease: string } | { quick: boolean }> {
+  private async acquire(slots: EndpointSlotsPort, webhookId: string, now: Date): Promise<{ lease: string } | { busy: 'quick' | 'slow' | 'unknown' }> {
     const state = await slots.slots(webhookId, now);
     const leasedAt = state.flatMap((slot) => (slot.leasedAt === null ? [] : [slot.leasedAt.getTime()]));
     const recent = state.flatMap((slot) => (slot.lastTry !== null && now.getTime() - slot.lastTry.endedAt.getTime() < TRY_REMEMBERED_MS ? [slot.lastTry.ms] : []));
-    const quick =
-      recent.length >= SLOW_ENDPOINT_SLOTS &&
-      recent.every((ms) => ms < QUICK_TRY_MS) &&
-      leasedAt.every((at) => now.getTime() - at < UNDER_WAY_SLOW_MS);
+    const slow = recent.some((ms) => ms >= QUICK_TRY_MS) || leasedAt.some((at) => now.getTime() - at >= UNDER_WAY_SLOW_MS);
+    const quick = !slow && recent.length >= SLOW_ENDPOINT_SLOTS;
     const allowed = quick ? ENDPOINT_SLOTS : SLOW_ENDPOINT_SLOTS;
     if (leasedAt.length < allowed) {
       const busy = new Set(state.filter((slot) => slot.leasedAt !== null).map((slot) => slot.slot));
@@ -240,7 +238,7 @@ export class WebhookDispatcher {
         if (lease !== undefined) return { lease };
       }
     }
-    return { quick };
+    return { busy: quick ? 'quick' : slow ? 'slow' : 'unknown' };
   }
 
   /**

@@ -19,8 +19,9 @@ import { createTransfer, decide, documentClient, failedMove, FULL_TRANSFER_EVENT
 
 // Three retries a second apart: four tries in all.
 const RETRY_SCHEDULE = [1, 1, 1];
-// Each waiting step waits 4 s (expiry); the sleep until the transfer date is capped at 3 s (a failed move).
-const WINDOW_SECONDS = 4;
+// Each waiting step waits 10 s (expiry; long enough for a loaded machine to decide in time); the sleep
+// until the transfer date is capped at 3 s (a failed move).
+const WINDOW_SECONDS = 10;
 const SLEEP_SECONDS = 3;
 /** After the expected messages: longer than a retry step, so a repeat would have come by then. */
 const QUIET_MS = 1_500;
@@ -38,7 +39,8 @@ const stackSettings = (allowPrivate: boolean) => ({
   },
 });
 
-const poll = poller(30_000, 100);
+// The deliveries group runs its tests at once on one stack: each waits longer than the default.
+const poll = poller(60_000, 100);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface WebhookBody {
@@ -343,7 +345,7 @@ describe('targets on a stack that allows only public https targets, as on AWS', 
   });
 });
 
-describe.concurrent('webhook deliveries', () => {
+describe.concurrent('webhook deliveries', { timeout: 90_000 }, () => {
   it('delivers a full transfer to both parties and the provider, in order, each once, signed, as the bus has it; nothing to an unrelated partner', async () => {
     const [current, next, unrelated, provider] = await Promise.all([Receiver.start(), Receiver.start(), Receiver.start(), Receiver.start()]);
     const hooks = [

@@ -29,7 +29,7 @@ const PUT_EVENTS = ['events:PutEvents'];
 const OUTBOX = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'];
 // Partner webhooks, on the table's items only (see WEBHOOK_ACTIONS): the relay's fan-out, the dispatcher, the routes.
 const WEBHOOK_FAN_OUT = ['dynamodb:PutItem', 'dynamodb:Query'];
-const WEBHOOK_DISPATCH = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+const WEBHOOK_DISPATCH = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 const WEBHOOK_MANAGE = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
 // Queueing a delivery's try; and what the SQS event source needs to hand the dispatcher its messages (as CDK grants it).
 const QUEUE_DELIVERY = ['sqs:SendMessage'];

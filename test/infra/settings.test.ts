@@ -13,6 +13,8 @@ describe('deployment settings from context', () => {
       jwtRolesClaim: 'roles',
       senderEmail: 'transfers@example.com',
       devopsEmail: 'devops@example.com',
+      alarmEmail: 'devops@example.com',
+      logRetentionDays: 30,
       publicBaseUrl: undefined,
       transferTimezone: 'America/New_York',
       approvalWindowSeconds: 1_209_600,
@@ -46,6 +48,8 @@ describe('deployment settings from context', () => {
     [{ publicBaseUrl: 'transfers.example.com' }, /publicBaseUrl/],
     [{ transferTimezone: 'Mars/Olympus_Mons' }, /transferTimezone/],
     [{ runbookUrl: 'README.md#runbook' }, /runbookUrl/],
+    [{ alarmEmail: 'alarms' }, /alarmEmail/],
+    [{ logRetentionDays: 10 }, /logRetentionDays must be one of 1, 3, 5, 7, 14, 30/],
   ])('reject %o', (context, message) => {
     expect(() => read(context)).toThrow(message);
   });

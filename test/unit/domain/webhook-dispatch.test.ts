@@ -478,6 +478,20 @@ describe('a delivery\'s tries', () => {
     expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('delivered');
   });
 
+  it('puts a try off a second longer each time, up to 5 s, while the busy endpoint is not known to be quick or slow', async () => {
+    const { world, slots, dispatcher, ref } = await withSlots();
+    for (const slot of [0, 1, 2]) slots.set(WEBHOOK.id, slot, { leasedAt: ago(100) });
+
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0 })).toBe('deferred');
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0, deferrals: 2 })).toBe('deferred');
+    expect(await dispatcher.dispatch({ ...ref, attempt: 0, deferrals: 9 })).toBe('deferred');
+    expect(world.queue.sent.slice(1).map((sent) => [sent.wake.deferrals, sent.delaySeconds])).toEqual([
+      [1, 1],
+      [3, 3],
+      [10, 5],
+    ]);
+  });
+
   it('takes another free slot when one is taken by a racing dispatcher, and frees the slot when the request throws', async () => {
     const { world, slots, dispatcher, ref } = await withSlots();
     const take = slots.take.bind(slots);
