@@ -797,6 +797,19 @@ export interface BenchStack {
  * goes straight to DynamoDB Local, so it is not counted.
  */
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
+  // DynamoDB Local's port is picked here, before Java binds it: another server may take it meanwhile
+  // (the stack's own, listening on port 0). Then the stack starts again on another.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startBenchStackOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/Address already in use|EADDRINUSE/.test(errorText(error))) throw error;
+      progress(`the local stack lost a port to another server (attempt ${attempt}); starting it again`);
+    }
+  }
+}
+
+async function startBenchStackOnce(options: BenchStackOptions): Promise<BenchStack> {
   const stateDir = await mkdtemp(join(tmpdir(), 'transfer-bench-'));
   const seedFile = join(stateDir, 'directory.json');
   await writeFile(seedFile, JSON.stringify(options.directory));
