@@ -14,6 +14,8 @@ const configSchema = z.object({
   TABLE_NAME: z.string().check(z.minLength(3)),
   STATE_MACHINE_ARN: text(''),
   SENDER_EMAIL: text('transfers@example.com'),
+  /** The SES configuration set every email is sent through (suppression, reputation, bounce events); none when empty. */
+  SES_CONFIGURATION_SET: text(''),
   DEVOPS_EMAIL: text('devops@example.com'),
   PUBLIC_BASE_URL: text('http://127.0.0.1:3000'),
   TRANSFER_TIMEZONE: z._default(z.string().check(z.refine(isTimeZone, 'must be an IANA time zone')), DEFAULT_POLICY.timeZone),

@@ -218,6 +218,8 @@ export class TransferStack extends Stack {
   readonly settings: TransferSettings;
   readonly table: TransferTable;
   readonly alerts: AlertTopic;
+  /** Who sends the emails, through which configuration set, with the sender's reputation alarms. */
+  readonly mailer: Mailer;
   /** The key approval-link secrets are derived from. */
   readonly approvalLinkKey: ApprovalLinkKey;
   readonly api: TransferApi;
@@ -251,7 +253,8 @@ export class TransferStack extends Stack {
     this.table = new TransferTable(this, 'Transfers');
     this.alerts = new AlertTopic(this, 'Alerts', { email: settings.alarmEmail });
     this.approvalLinkKey = new ApprovalLinkKey(this, 'ApprovalLinkKey');
-    const mailer = new Mailer(this, 'Mailer', { senderEmail: settings.senderEmail });
+    const mailer = new Mailer(this, 'Mailer', { senderEmail: settings.senderEmail, alertTopic: this.alerts.topic });
+    this.mailer = mailer;
     const stateMachineArn = transferStateMachineArn(this);
 
     // Everything every function is told, set once; only the public base URL waits for the API.
@@ -259,6 +262,7 @@ export class TransferStack extends Stack {
       tableName: this.table.table.tableName,
       stateMachineArn,
       senderEmail: settings.senderEmail,
+      sesConfigurationSet: mailer.configurationSetName,
       devopsEmail: settings.devopsEmail,
       alertTopicArn: this.alerts.topic.topicArn,
       // Only the ARN; the functions granted to read the key fetch its value at run time.
@@ -326,7 +330,7 @@ export class TransferStack extends Stack {
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       stateMachine: this.workflow.stateMachine,
       functions,
-      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm, this.webhooks.deadLetterAlarm],
+      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm, this.webhooks.deadLetterAlarm, ...mailer.alarms],
       runbookUrl: settings.runbookUrl,
     });
 

@@ -6,8 +6,8 @@ import { renderNotice, type EmailMessage } from '../presentation/emails.ts';
 import { asTransient } from './transient.ts';
 
 /** The mail adapter of a function that sends email (see `Adapters` in composition.ts). */
-export function sesMailer(config: Pick<Config, 'SENDER_EMAIL' | 'TRANSFER_TIMEZONE'>): MailerPort {
-  return new SesMailer(new SESv2Client({}), config.SENDER_EMAIL, config.TRANSFER_TIMEZONE);
+export function sesMailer(config: Pick<Config, 'SENDER_EMAIL' | 'SES_CONFIGURATION_SET' | 'TRANSFER_TIMEZONE'>): MailerPort {
+  return new SesMailer(new SESv2Client({}), config.SENDER_EMAIL, config.TRANSFER_TIMEZONE, config.SES_CONFIGURATION_SET || undefined);
 }
 
 /** Renders each notice as an email (its times in the deployment's zone) and sends it through SES. */
@@ -16,6 +16,8 @@ export class SesMailer implements MailerPort {
     private readonly ses: SESv2Client,
     private readonly sender: string,
     private readonly timeZone: string,
+    /** Named on every send, so SES suppresses bounced addresses and reports bounces and complaints. */
+    private readonly configurationSet?: string,
   ) {}
 
   async send(notice: Notice): Promise<void> {
@@ -28,6 +30,7 @@ export class SesMailer implements MailerPort {
       this.ses.send(
         new SendEmailCommand({
           FromEmailAddress: this.sender,
+          ...(this.configurationSet ? { ConfigurationSetName: this.configurationSet } : {}),
           Destination: { ToAddresses: message.to },
           Content: {
             Simple: {

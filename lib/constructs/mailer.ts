@@ -1,33 +1,92 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ses from 'aws-cdk-lib/aws-ses';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 /** Properties of a {@link Mailer}. */
 export interface MailerProps {
   /** The address emails are sent from, e.g. `transfers@example.com`. */
   readonly senderEmail: string;
+  /** Where bounces, complaints and the reputation alarms go. */
+  readonly alertTopic: sns.ITopic;
 }
 
+/** SES reviews an account whose bounce rate passes 5%, and may pause its sending past 10%. */
+export const BOUNCE_RATE_ALARM = 0.05;
+/** SES reviews an account whose complaint rate passes 0.1%, and may pause its sending past 0.5%. */
+export const COMPLAINT_RATE_ALARM = 0.001;
+
 /**
- * Who may send the product's emails, and as whom. The SES identity itself (the domain's DKIM
- * records, leaving the sandbox) is set up once per account outside this stack, so this construct
- * only scopes `ses:SendEmail` to that sender.
+ * Who may send the product's emails, as whom, and how SES treats them. Every email goes through the
+ * stack's configuration set: addresses that bounced or complained are suppressed (SES does not send to
+ * them again), reputation metrics are kept for the set, bounces and complaints reach the alert topic,
+ * and alarms fire before SES's own review thresholds, because a paused account stops every approval.
+ * The SES identity itself (the domain's DKIM records, leaving the sandbox) is set up once per account
+ * outside this stack, so `ses:SendEmail` is scoped to that sender and this configuration set.
  */
 export class Mailer extends Construct {
   /** The SES identities the sender may be verified as: its domain and the address itself. */
   readonly identityArns: readonly string[];
+  /** The configuration set every send names (`SES_CONFIGURATION_SET`). */
+  readonly configurationSet: ses.ConfigurationSet;
+  readonly configurationSetName: string;
+  /** Bounce rate and complaint rate of the set's sends, to the alert topic. */
+  readonly alarms: readonly cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: MailerProps) {
     super(scope, id);
+    const stack = Stack.of(this);
     const domain = senderDomain(props.senderEmail);
-    const identityArn = (name: string) =>
-      Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: name });
+    const identityArn = (name: string) => stack.formatArn({ service: 'ses', resource: 'identity', resourceName: name });
     this.identityArns = [identityArn(domain), identityArn(props.senderEmail)];
+
+    // Named after the stack, so each stage has its own and the functions are told a literal name.
+    if (Token.isUnresolved(stack.stackName)) throw new Error('The mailer needs a stack with a literal name.');
+    this.configurationSetName = `${stack.stackName}-mail`.slice(0, 64);
+    this.configurationSet = new ses.ConfigurationSet(this, 'ConfigurationSet', {
+      configurationSetName: this.configurationSetName,
+      suppressionReasons: ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+      reputationMetrics: true,
+      sendingEnabled: true,
+    });
+    this.configurationSet.addEventDestination('BouncesAndComplaints', {
+      destination: ses.EventDestination.snsTopic(props.alertTopic),
+      events: [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT],
+    });
+
+    const rate = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/SES',
+        metricName,
+        dimensionsMap: { 'ses:configuration-set': this.configurationSetName },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(15),
+      });
+    const alarm = (alarmId: string, metricName: string, threshold: number, what: string) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        metric: rate(metricName),
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `The ${what} rate of the transfer emails passed ${threshold * 100}%: SES reviews (and may pause) a sender past it, which would stop every approval. See the bounce and complaint notices on the alert topic.`,
+      });
+      created.addAlarmAction(new actions.SnsAction(props.alertTopic));
+      return created;
+    };
+    this.alarms = [
+      alarm('BounceRateAlarm', 'Reputation.BounceRate', BOUNCE_RATE_ALARM, 'bounce'),
+      alarm('ComplaintRateAlarm', 'Reputation.ComplaintRate', COMPLAINT_RATE_ALARM, 'complaint'),
+    ];
   }
 
-  /** Lets `grantee` send email (SES v2 `SendEmail`, every content type) from the sender only. */
+  /** Lets `grantee` send email (SES v2 `SendEmail`, every content type) from the sender only, through the configuration set. */
   grantSendEmail(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['ses:SendEmail'], resourceArns: [...this.identityArns] });
+    const configurationSetArn = Stack.of(this).formatArn({ service: 'ses', resource: 'configuration-set', resourceName: this.configurationSetName });
+    return iam.Grant.addToPrincipal({ grantee, actions: ['ses:SendEmail'], resourceArns: [...this.identityArns, configurationSetArn] });
   }
 }
 

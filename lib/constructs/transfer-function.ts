@@ -24,6 +24,8 @@ export interface TransferFunctionEnvironment {
   readonly stateMachineArn: string;
   /** `SENDER_EMAIL`: the SES identity emails are sent from. */
   readonly senderEmail: string;
+  /** `SES_CONFIGURATION_SET`: the configuration set every email is sent through. */
+  readonly sesConfigurationSet: string;
   /** `DEVOPS_EMAIL`: where scheduled transfers are escalated. */
   readonly devopsEmail: string;
   /** `ALERT_TOPIC_ARN`: the operators' SNS topic. */
@@ -55,6 +57,7 @@ export function environmentVariables(environment: TransferFunctionEnvironment): 
     TABLE_NAME: environment.tableName,
     STATE_MACHINE_ARN: environment.stateMachineArn,
     SENDER_EMAIL: environment.senderEmail,
+    SES_CONFIGURATION_SET: environment.sesConfigurationSet,
     DEVOPS_EMAIL: environment.devopsEmail,
     ALERT_TOPIC_ARN: environment.alertTopicArn,
     APPROVAL_LINK_KEY_SECRET_ARN: environment.approvalLinkKeySecretArn,

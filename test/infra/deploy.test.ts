@@ -44,8 +44,13 @@ describe('the alert topic policy', () => {
   it("lets CloudWatch alarms of this account, and only those, publish: enforceSSL's policy alone only denies", () => {
     const [topicId] = onlyResource(defaults, 'AWS::SNS::Topic');
     const allows = statements(defaults).filter((statement) => statement.Effect === 'Allow');
-    // The other one lets the failed-transfers rule publish: see events.test.ts.
-    expect(allows.map((statement) => statement.Principal)).toEqual([{ Service: 'cloudwatch.amazonaws.com' }, { Service: 'events.amazonaws.com' }]);
+    // The others let SES publish the configuration set's bounces and complaints (mail.test.ts) and the
+    // failed-transfers rule publish (events.test.ts).
+    expect(allows.map((statement) => statement.Principal)).toEqual([
+      { Service: 'cloudwatch.amazonaws.com' },
+      { Service: 'ses.amazonaws.com' },
+      { Service: 'events.amazonaws.com' },
+    ]);
     const [allow] = allows;
     expect(allow).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Resource: { Ref: topicId } });
     expect(asList(allow?.Action)).toEqual(['sns:Publish']);

@@ -116,7 +116,7 @@ describe('function roles', () => {
     }
   });
 
-  it('gives only the emailing steps ses:SendEmail, and only as the sender', () => {
+  it('gives only the emailing steps ses:SendEmail, and only as the sender through the stack\'s configuration set', () => {
     const senders = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('ses:SendEmail'));
     expect(senders.sort()).toEqual([
       'cancel-transfer',
@@ -130,6 +130,7 @@ describe('function roles', () => {
     ]);
     for (const name of senders) {
       expect(resourcesFor(name, 'ses:SendEmail').sort()).toEqual([
+        'arn:aws:ses:us-east-1:000000000000:configuration-set/TransferTest-mail',
         'arn:aws:ses:us-east-1:000000000000:identity/example.com',
         'arn:aws:ses:us-east-1:000000000000:identity/transfers@example.com',
       ]);

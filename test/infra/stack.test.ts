@@ -12,6 +12,7 @@ const FUNCTION_ENVIRONMENT = [
   'TABLE_NAME',
   'STATE_MACHINE_ARN',
   'SENDER_EMAIL',
+  'SES_CONFIGURATION_SET',
   'DEVOPS_EMAIL',
   'ALERT_TOPIC_ARN',
   'APPROVAL_LINK_KEY_SECRET_ARN',
@@ -211,9 +212,10 @@ describe('alerts', () => {
     const [stateMachineId] = Object.keys(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine'));
     const alarms = Object.values(resourcesOf(synthesized.template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties ?? {});
     // Plus three on business metrics (FAILED transfers, re-home errors, email failures): see operations.test.ts;
-    // one on the relay's dead-letter queue (events.test.ts) and one on the webhook deliveries' (webhooks.test.ts).
-    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 2);
-    for (const alarm of alarms) {
+    // one on the relay's dead-letter queue (events.test.ts) and one on the webhook deliveries' (webhooks.test.ts);
+    // two on the sender's reputation (mail.test.ts).
+    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 2 + 2);
+    for (const alarm of alarms.filter((candidate) => candidate.Namespace !== 'AWS/SES')) {
       expect(alarm).toMatchObject({
         AlarmActions: [{ Ref: topicId }],
         // A queue's depth is a level, not a count: its alarm takes the maximum.

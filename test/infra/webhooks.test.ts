@@ -281,6 +281,7 @@ describe('WebhookDelivery props', () => {
         tableName: table.table.tableName,
         stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:machine',
         senderEmail: 'transfers@provider.test',
+        sesConfigurationSet: 'transfers-mail',
         devopsEmail: 'devops@provider.test',
         alertTopicArn: 'arn:aws:sns:us-east-1:000000000000:alerts',
         approvalLinkKeySecretArn: key.secretArn,

@@ -62,7 +62,7 @@ describe('SesMailer', () => {
   it("shows times in the configured zone, named: the factory takes TRANSFER_TIMEZONE from the configuration", async () => {
     ses.on(SendEmailCommand).resolves({ MessageId: 'm-2' });
 
-    await sesMailer({ SENDER_EMAIL: SENDER, TRANSFER_TIMEZONE: 'America/New_York' }).send(LINK_NOTICE);
+    await sesMailer({ SENDER_EMAIL: SENDER, SES_CONFIGURATION_SET: '', TRANSFER_TIMEZONE: 'America/New_York' }).send(LINK_NOTICE);
     await mailer.send(LINK_NOTICE);
 
     const [newYork, berlin] = ses.commandCalls(SendEmailCommand).map((call) => call.args[0].input.Content?.Simple?.Body);
@@ -70,6 +70,17 @@ describe('SesMailer', () => {
     expect(berlin?.Text?.Data).toContain('Please decide by 2026-12-02 17:05 (Europe/Berlin, UTC+01:00).');
     expect(berlin?.Html?.Data).toContain('2026-12-02 17:05 (Europe/Berlin, UTC+01:00)');
     expect(berlin?.Html?.Data).toContain('href="https://transfers.example.test/approvals/abc"');
+  });
+
+  it('names the configuration set on every send when one is configured (SES_CONFIGURATION_SET), and none when it is empty', async () => {
+    ses.on(SendEmailCommand).resolves({ MessageId: 'm-3' });
+
+    await sesMailer({ SENDER_EMAIL: SENDER, SES_CONFIGURATION_SET: 'CustomerTransfer-prod-mail', TRANSFER_TIMEZONE: ZONE }).send(NOTICE);
+    await sesMailer({ SENDER_EMAIL: SENDER, SES_CONFIGURATION_SET: '', TRANSFER_TIMEZONE: ZONE }).send(NOTICE);
+
+    const [configured, unconfigured] = ses.commandCalls(SendEmailCommand).map((call) => call.args[0].input);
+    expect(configured?.ConfigurationSetName).toBe('CustomerTransfer-prod-mail');
+    expect(unconfigured).not.toHaveProperty('ConfigurationSetName');
   });
 
   it('sends nothing when there is no recipient', async () => {
