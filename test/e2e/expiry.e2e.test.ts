@@ -34,12 +34,16 @@ async function waitForEmails(transferId: string, since: number, subjectStart: st
   });
 }
 
-/** Reminders follow each other (and the first request) about one interval apart. */
+/**
+ * Reminders follow each other (and the first request) about one interval apart. The wait starts with
+ * the request's task, and the request's event is written once its handler ran, later on a loaded
+ * machine: so the first gap may be shorter by that start-up, the others by little.
+ */
 function expectSpacedByInterval(instants: string[]): void {
   const times = instants.map((at) => Date.parse(at));
   for (let i = 1; i < times.length; i++) {
     const gap = (times[i] ?? 0) - (times[i - 1] ?? 0);
-    expect(gap).toBeGreaterThanOrEqual(INTERVAL_MS - 250);
+    expect(gap).toBeGreaterThanOrEqual(INTERVAL_MS - (i === 1 ? 1_000 : 250));
     expect(gap).toBeLessThan(INTERVAL_MS + 1_500);
   }
 }

@@ -1,16 +1,12 @@
 import { sesMailer } from '../../adapters/ses-mailer.ts';
 import { snsAlerts } from '../../adapters/sns-alerts.ts';
-import * as z from '../../domain/zod.ts';
 import { logger } from '../logger.ts';
 import { stepHandler } from './step-handler.ts';
+import { STEP_INPUTS } from './step-inputs.ts';
 
 export const handler = stepHandler(
   { mailer: sesMailer, alerts: snsAlerts },
-  z.object({
-    transferId: z.string().check(z.minLength(1)),
-    outcome: z.enum(['DECLINED', 'CONFIRMATION_FAILED']),
-    failure: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
-  }),
+  STEP_INPUTS.recordOutcome,
   async (input, { steps }) => {
     await steps.recordOutcome({
       transferId: input.transferId,

@@ -1,9 +1,9 @@
 import { sesMailer } from '../../adapters/ses-mailer.ts';
-import * as z from '../../domain/zod.ts';
 import { logger } from '../logger.ts';
 import { stepHandler } from './step-handler.ts';
+import { STEP_INPUTS } from './step-inputs.ts';
 
-export const handler = stepHandler({ mailer: sesMailer }, z.object({ transferId: z.string().check(z.minLength(1)) }), async (input, { steps }) => {
+export const handler = stepHandler({ mailer: sesMailer }, STEP_INPUTS.sendConfirmations, async (input, { steps }) => {
   await steps.sendConfirmations(input);
   logger.info('Confirmations sent');
 });
