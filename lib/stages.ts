@@ -47,6 +47,7 @@ export const stageSchema = z.strictObject({
   runbookUrl: z.optional(z.url({ protocol: /^https?$/ })),
   portalOrigins: z.optional(z.union([z.array(text), text])),
   webhookRetrySchedule: z.optional(z.union([z.array(wholeNumber(1)), text])),
+  senderDomain: z.optional(text),
   logRetentionDays: z.optional(
     z.number().check(z.refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), { message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}` })),
   ),

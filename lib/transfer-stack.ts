@@ -43,6 +43,12 @@ export interface TransferSettings {
    */
   readonly senderEmail: string;
   /**
+   * The sender's domain, made an SES identity by the stack with Easy DKIM (its three DKIM CNAME records
+   * are outputs to publish in DNS); `senderEmail` must be of this domain or one of its subdomains.
+   * @default - the sender identity is set up outside the stack
+   */
+  readonly senderDomain?: string;
+  /**
    * The DevOps team: scheduled transfers are escalated here.
    * @default 'devops@example.com'
    */
@@ -178,6 +184,17 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     throw new Error(`Context transferTimezone must be an IANA time zone, got "${timeZone}".`);
   }
   const devopsEmail = email('devopsEmail', EXAMPLE_DEFAULTS.devopsEmail);
+  const senderEmail = email('senderEmail', EXAMPLE_DEFAULTS.senderEmail);
+  const senderDomain = raw('senderDomain') === undefined ? undefined : text('senderDomain', '').toLowerCase().replace(/\.$/, '');
+  if (senderDomain !== undefined) {
+    if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(senderDomain)) {
+      throw new Error(`Context senderDomain must be a domain name, got "${senderDomain}".`);
+    }
+    const domainOfSender = senderEmail.slice(senderEmail.lastIndexOf('@') + 1).toLowerCase();
+    if (domainOfSender !== senderDomain && !domainOfSender.endsWith(`.${senderDomain}`)) {
+      throw new Error(`Context senderEmail (${senderEmail}) must be an address of senderDomain (${senderDomain}) or of one of its subdomains.`);
+    }
+  }
   const logRetentionDays = count('logRetentionDays', DEFAULT_LOG_RETENTION_DAYS);
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
     throw new Error(`Context logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}.`);
@@ -192,7 +209,8 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     jwtAudience: text('jwtAudience', 'transfer-portal'),
     jwtPartnerClaim: text('jwtPartnerClaim', 'partner_id'),
     jwtRolesClaim: text('jwtRolesClaim', 'roles'),
-    senderEmail: email('senderEmail', EXAMPLE_DEFAULTS.senderEmail),
+    senderEmail,
+    senderDomain,
     devopsEmail,
     alarmEmail: email('alarmEmail', devopsEmail),
     publicBaseUrl,
@@ -253,7 +271,7 @@ export class TransferStack extends Stack {
     this.table = new TransferTable(this, 'Transfers');
     this.alerts = new AlertTopic(this, 'Alerts', { email: settings.alarmEmail });
     this.approvalLinkKey = new ApprovalLinkKey(this, 'ApprovalLinkKey');
-    const mailer = new Mailer(this, 'Mailer', { senderEmail: settings.senderEmail, alertTopic: this.alerts.topic });
+    const mailer = new Mailer(this, 'Mailer', { senderEmail: settings.senderEmail, senderDomain: settings.senderDomain, alertTopic: this.alerts.topic });
     this.mailer = mailer;
     const stateMachineArn = transferStateMachineArn(this);
 
@@ -351,6 +369,12 @@ export class TransferStack extends Stack {
     new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
       value: this.webhooks.deadLetterQueue.queueUrl,
       description: 'Webhook delivery tries the dispatcher kept failing on; redrive them to WebhookQueueUrl once fixed',
+    });
+    mailer.dkimRecords.forEach((record, index) => {
+      new CfnOutput(this, `SenderDkimRecord${index + 1}`, {
+        value: Fn.join(' ', [record.name, 'CNAME', record.value]),
+        description: `DKIM record ${index + 1} of 3 to publish in the sender domain's DNS (name CNAME value)`,
+      });
     });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'The operations dashboard' });
     new CfnOutput(this, 'DashboardUrl', { value: this.dashboard.dashboardUrl, description: 'The operations dashboard in the console' });

@@ -12,6 +12,11 @@ export interface MailerProps {
   readonly senderEmail: string;
   /** Where bounces, complaints and the reputation alarms go. */
   readonly alertTopic: sns.ITopic;
+  /**
+   * The sender's domain, made an SES identity here with Easy DKIM (2048-bit keys SES rotates).
+   * @default - the identity is set up outside the stack
+   */
+  readonly senderDomain?: string;
 }
 
 /** SES reviews an account whose bounce rate passes 5%, and may pause its sending past 10%. */
@@ -35,13 +40,16 @@ export class Mailer extends Construct {
   readonly configurationSetName: string;
   /** Bounce rate and complaint rate of the set's sends, to the alert topic. */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The DKIM CNAME records to publish for the sender domain, when the stack makes its identity. */
+  readonly dkimRecords: readonly ses.DkimRecord[];
 
   constructor(scope: Construct, id: string, props: MailerProps) {
     super(scope, id);
     const stack = Stack.of(this);
     const domain = senderDomain(props.senderEmail);
     const identityArn = (name: string) => stack.formatArn({ service: 'ses', resource: 'identity', resourceName: name });
-    this.identityArns = [identityArn(domain), identityArn(props.senderEmail)];
+    // The identity SES sends as may be the address, its domain, or the stack's sender domain above it.
+    this.identityArns = [...new Set([props.senderDomain ?? domain, domain, props.senderEmail])].map(identityArn);
 
     // Named after the stack, so each stage has its own and the functions are told a literal name.
     if (Token.isUnresolved(stack.stackName)) throw new Error('The mailer needs a stack with a literal name.');
@@ -56,6 +64,16 @@ export class Mailer extends Construct {
       destination: ses.EventDestination.snsTopic(props.alertTopic),
       events: [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT],
     });
+
+    this.dkimRecords = props.senderDomain
+      ? new ses.EmailIdentity(this, 'SenderDomain', {
+          identity: ses.Identity.domain(props.senderDomain),
+          dkimIdentity: ses.DkimIdentity.easyDkim(ses.EasyDkimSigningKeyLength.RSA_2048_BIT),
+          dkimSigning: true,
+          configurationSet: this.configurationSet,
+          feedbackForwarding: true,
+        }).dkimRecords
+      : [];
 
     const rate = (metricName: string) =>
       new cloudwatch.Metric({

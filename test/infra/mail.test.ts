@@ -69,3 +69,33 @@ describe('the configuration set every email is sent through', () => {
     expect(new Set(named)).toEqual(new Set([NAME]));
   });
 });
+
+describe('the sender domain (context senderDomain)', () => {
+  it('is not made by the stack unless asked for', () => {
+    template.resourceCountIs('AWS::SES::EmailIdentity', 0);
+    expect(Object.keys(template.findOutputs('*')).filter((key) => key.startsWith('SenderDkimRecord'))).toEqual([]);
+  });
+
+  it('becomes an SES identity with Easy DKIM (2048-bit), sending through the configuration set, its three DKIM records given as outputs', () => {
+    const withDomain = synthesize({ senderEmail: 'transfers@mail.acme-security.net', senderDomain: 'acme-security.net' });
+    withDomain.template.hasResourceProperties('AWS::SES::EmailIdentity', {
+      EmailIdentity: 'acme-security.net',
+      DkimAttributes: { SigningEnabled: true },
+      DkimSigningAttributes: { NextSigningKeyLength: 'RSA_2048_BIT' },
+      ConfigurationSetAttributes: { ConfigurationSetName: { Ref: resourceIdOf(withDomain.stack, withDomain.stack.mailer.configurationSet) } },
+      FeedbackAttributes: { EmailForwardingEnabled: true },
+    });
+    const outputs = Object.keys(withDomain.template.findOutputs('*')).filter((key) => key.startsWith('SenderDkimRecord'));
+    expect(outputs.sort()).toEqual(['SenderDkimRecord1', 'SenderDkimRecord2', 'SenderDkimRecord3']);
+    // The functions may send as the domain's identity too.
+    expect(JSON.stringify(withDomain.template.toJSON())).toContain(':identity/acme-security.net');
+  });
+
+  it.each([
+    [{ senderEmail: 'transfers@acme-security.net', senderDomain: 'other.net' }, /senderEmail \(transfers@acme-security.net\) must be an address of senderDomain \(other.net\)/],
+    [{ senderEmail: 'transfers@notacme-security.net', senderDomain: 'acme-security.net' }, /must be an address of senderDomain/],
+    [{ senderDomain: 'not a domain' }, /senderDomain must be a domain name/],
+  ])('is refused when it does not fit the sender: %o', (context, message) => {
+    expect(() => synthesize(context)).toThrow(message);
+  });
+});
