@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { App, Tags, Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { chooseStage, stackIdFor } from '../lib/stages.ts';
 import { TransferStack } from '../lib/transfer-stack.ts';
@@ -15,11 +15,10 @@ if ('problem' in choice) {
 }
 
 // Account and region come from the CLI's profile; without one the stack stays environment-agnostic.
-const stack = new TransferStack(app, stackIdFor(choice.stage), {
+new TransferStack(app, stackIdFor(choice.stage), {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: `Customer Transfer Workflow${choice.stage ? ` (${choice.stage})` : ''}: moves a customer between partners with both partners' written consent`,
 });
-if (choice.stage !== undefined) Tags.of(stack).add('stage', choice.stage);
 
 // cdk-nag's AwsSolutions rules run on every synth; an unacknowledged error fails it. Findings that
 // are accepted by design are acknowledged on the construct they concern, with the reason.

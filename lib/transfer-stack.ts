@@ -1,4 +1,4 @@
-import { Annotations, Aspects, CfnOutput, CfnRule, Fn, Stack, type IAspect, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aspects, CfnOutput, CfnRule, Fn, Stack, Tags, type IAspect, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
 import { WORKFLOW_FUNCTIONS, type FunctionName, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
@@ -7,7 +7,7 @@ import { TransferApi } from './constructs/api.ts';
 import { ApprovalLinkKey } from './constructs/approval-link-key.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { EventRelay, TransferEventBus } from './constructs/events.ts';
-import { Mailer } from './constructs/mailer.ts';
+import { domainOfAddress, Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseWebhookRetrySchedule, WebhookDelivery } from './constructs/webhooks.ts';
@@ -17,6 +17,11 @@ import { chooseStage, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS } from './s
 
 /** The deployment's settings, read from CDK context (`cdk.json` or `cdk deploy -c key=value`). */
 export interface TransferSettings {
+  /**
+   * The stage (`-c stage=NAME`) whose settings `stages.NAME` of cdk.json gave; every resource is tagged with it.
+   * @default - no stage: the local defaults
+   */
+  readonly stage?: string;
   /**
    * Issuer (`iss`) of portal JWTs; API Gateway fetches its OIDC discovery document, so it must be https.
    * @default 'https://issuer.example.com/'
@@ -190,7 +195,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(senderDomain)) {
       throw new Error(`Context senderDomain must be a domain name, got "${senderDomain}".`);
     }
-    const domainOfSender = senderEmail.slice(senderEmail.lastIndexOf('@') + 1).toLowerCase();
+    const domainOfSender = domainOfAddress(senderEmail);
     if (domainOfSender !== senderDomain && !domainOfSender.endsWith(`.${senderDomain}`)) {
       throw new Error(`Context senderEmail (${senderEmail}) must be an address of senderDomain (${senderDomain}) or of one of its subdomains.`);
     }
@@ -205,6 +210,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
   const publicBaseUrl = url('publicBaseUrl', undefined, ['https:', 'http:'])?.replace(/\/+$/, '');
 
   return {
+    stage: choice.stage,
     jwtIssuer,
     jwtAudience: text('jwtAudience', 'transfer-portal'),
     jwtPartnerClaim: text('jwtPartnerClaim', 'partner_id'),
@@ -267,6 +273,8 @@ export class TransferStack extends Stack {
         assertions: [{ assert: Fn.conditionEquals(examples.join(' '), 'none'), assertDescription: refusal }],
       });
     }
+
+    if (settings.stage !== undefined) Tags.of(this).add('stage', settings.stage);
 
     this.table = new TransferTable(this, 'Transfers');
     this.alerts = new AlertTopic(this, 'Alerts', { email: settings.alarmEmail });

@@ -64,6 +64,9 @@ function afterTryUnderWay(delivery: Delivery, now: number): number | undefined {
   return now < began + SLOT_LEASE_MS ? began + SLOT_LEASE_MS : began + TRY_ABANDONED_AFTER_MS;
 }
 
+/** How an endpoint answers, as its last requests and the tries under way tell. */
+type EndpointPace = 'quick' | 'slow' | 'unknown';
+
 /** What the dispatcher did with one wake, for its log. */
 export type DispatchOutcome =
   | 'delivered'
@@ -156,8 +159,7 @@ export class WebhookDispatcher {
       // a second longer each time; behind a slow one twice as long each time (with jitter), so its
       // backlog stays quiet.
       const deferrals = acquired.busy === 'quick' ? (wake.deferrals ?? 0) : (wake.deferrals ?? 0) + 1;
-      const jitter = 0.5 + (this.deps.random ?? Math.random)() / 2;
-      const wait = acquired.busy === 'quick' ? 1 : acquired.busy === 'unknown' ? Math.min(deferrals, 5) : Math.min(MAX_DEFERRAL_SECONDS, 2 ** Math.min(deferrals, 6)) * jitter;
+      const wait = deferralSeconds(acquired.busy, deferrals, this.deps.random ?? Math.random);
       await queue.wake([{ ...wake, ...(deferrals > 0 ? { deferrals } : {}) }], delaySeconds(wait * 1000));
       return 'deferred';
     }
@@ -219,7 +221,7 @@ export class WebhookDispatcher {
    * request of the last minute took {@link QUICK_TRY_MS} or more, or a try has been under way for
    * {@link UNDER_WAY_SLOW_MS}), or not known yet (too few requests of the last minute to tell).
    */
-  private async acquire(slots: EndpointSlotsPort, webhookId: string, now: Date): Promise<{ lease: string } | { busy: 'quick' | 'slow' | 'unknown' }> {
+  private async acquire(slots: EndpointSlotsPort, webhookId: string, now: Date): Promise<{ lease: string } | { busy: EndpointPace }> {
     const state = await slots.slots(webhookId, now);
     const leasedAt = state.flatMap((slot) => (slot.leasedAt === null ? [] : [slot.leasedAt.getTime()]));
     const recent = state.flatMap((slot) => (slot.lastTry !== null && now.getTime() - slot.lastTry.endedAt.getTime() < TRY_REMEMBERED_MS ? [slot.lastTry.ms] : []));
@@ -246,23 +248,35 @@ export class WebhookDispatcher {
    * is woken at once rather than left to look again by itself.
    */
   private async wakeNext(settled: Delivery): Promise<void> {
-    if (settled.transferId === null) return;
-    const next = (await this.deps.store.siblings(settled))
-      .filter((other) => other.status === 'pending' && other.order > settled.order)
-      .sort((a, b) => (a.order < b.order ? -1 : 1))[0];
+    const next = (await this.pendingSiblings(settled)).find((other) => other.order > settled.order);
     if (next === undefined) return;
     await this.deps.queue.wake([{ webhookId: next.webhookId, eventId: next.eventId, transferId: next.transferId, attempt: next.attempts }], 0);
   }
 
   /** The earliest delivery of the same webhook and transfer still pending, made for an earlier event. */
   private async earlierPending(delivery: Delivery, now: number): Promise<Delivery | undefined> {
-    if (delivery.transferId === null) return undefined;
-    const siblings = await this.deps.store.siblings(delivery);
-    return siblings
-      .filter((other) => other.status === 'pending' && other.eventId !== delivery.eventId && other.order < delivery.order)
+    return (await this.pendingSiblings(delivery)).find(
       // A last try that died unsettled has no wake to come: what follows it would be held for ever.
-      .filter((other) => !(other.nextAttemptAt === null && abandoned(other, now)))
-      .sort((a, b) => (a.order < b.order ? -1 : 1))[0];
+      (other) => other.eventId !== delivery.eventId && other.order < delivery.order && !(other.nextAttemptAt === null && abandoned(other, now)),
+    );
+  }
+
+  /** The pending deliveries of the same webhook and transfer, in the order of the transfer's life (none for a test event). */
+  private async pendingSiblings(delivery: Delivery): Promise<Delivery[]> {
+    if (delivery.transferId === null) return [];
+    return (await this.deps.store.siblings(delivery)).filter((other) => other.status === 'pending').sort((a, b) => (a.order < b.order ? -1 : 1));
+  }
+}
+
+/** How long a try put off for the `deferrals`-th time waits for a busy endpoint that answers as `busy` says. */
+function deferralSeconds(busy: EndpointPace, deferrals: number, random: () => number): number {
+  switch (busy) {
+    case 'quick':
+      return 1;
+    case 'unknown':
+      return Math.min(deferrals, 5);
+    case 'slow':
+      return Math.min(MAX_DEFERRAL_SECONDS, 2 ** Math.min(deferrals, 6)) * (0.5 + random() / 2);
   }
 }
 

@@ -55,6 +55,39 @@ export class AlertTopic extends Construct {
   }
 }
 
+/** Properties of an {@link alertingAlarm}. */
+export interface AlertingAlarmProps {
+  readonly metric: cloudwatch.IMetric;
+  /** Where the alarm goes. */
+  readonly topic: sns.ITopic;
+  /** What the operator reads. */
+  readonly description: string;
+  /**
+   * When the alarm fires.
+   * @default 1 (with the default operator: at least one in the metric's period)
+   */
+  readonly threshold?: number;
+  /** @default GREATER_THAN_OR_EQUAL_TO_THRESHOLD */
+  readonly comparisonOperator?: cloudwatch.ComparisonOperator;
+}
+
+/**
+ * An alarm sent to `topic` as soon as one period of `metric` passes the threshold; a quiet period
+ * (no data) is not a problem. Every alarm of the stack is made this way.
+ */
+export function alertingAlarm(scope: Construct, id: string, props: AlertingAlarmProps): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, id, {
+    metric: props.metric,
+    threshold: props.threshold ?? 1,
+    comparisonOperator: props.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: props.description,
+  });
+  alarm.addAlarmAction(new actions.SnsAction(props.topic));
+  return alarm;
+}
+
 /** Properties of a {@link queueHoldsMessagesAlarm}. */
 export interface QueueHoldsMessagesAlarmProps {
   /** The queue watched, a dead-letter queue as a rule. */
@@ -75,19 +108,14 @@ export interface QueueHoldsMessagesAlarmProps {
  * queue, one message is already something an operator must redrive or clear.
  */
 export function queueHoldsMessagesAlarm(scope: Construct, id: string, props: QueueHoldsMessagesAlarmProps): cloudwatch.Alarm {
-  const alarm = new cloudwatch.Alarm(scope, id, {
+  return alertingAlarm(scope, id, {
     metric: props.queue.metricApproximateNumberOfMessagesVisible({
       period: props.period ?? Duration.minutes(5),
       statistic: cloudwatch.Stats.MAXIMUM,
     }),
-    threshold: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    evaluationPeriods: 1,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription: props.description,
+    topic: props.topic,
+    description: props.description,
   });
-  alarm.addAlarmAction(new actions.SnsAction(props.topic));
-  return alarm;
 }
 
 /** Properties of {@link OperatorAlarms}. */
@@ -119,26 +147,12 @@ export class OperatorAlarms extends Construct {
   constructor(scope: Construct, id: string, props: OperatorAlarmsProps) {
     super(scope, id);
     const period = props.period ?? Duration.minutes(5);
-    const action = new actions.SnsAction(props.topic);
     const alarmOn = (
       alarmId: string,
       metric: cloudwatch.IMetric,
       description: string,
-      condition: Pick<cloudwatch.AlarmProps, 'threshold' | 'comparisonOperator'> = {
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      },
-    ): cloudwatch.Alarm => {
-      const alarm = new cloudwatch.Alarm(this, alarmId, {
-        metric,
-        ...condition,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      alarm.addAlarmAction(action);
-      return alarm;
-    };
+      condition: Pick<AlertingAlarmProps, 'threshold' | 'comparisonOperator'> = {},
+    ): cloudwatch.Alarm => alertingAlarm(this, alarmId, { metric, description, topic: props.topic, ...condition });
     const sum = { period, statistic: cloudwatch.Stats.SUM };
 
     this.alarms = [

@@ -1,10 +1,10 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { alertingAlarm } from './alarms.ts';
 
 /** Properties of a {@link Mailer}. */
 export interface MailerProps {
@@ -29,11 +29,11 @@ export const COMPLAINT_RATE_ALARM = 0.001;
  * stack's configuration set: addresses that bounced or complained are suppressed (SES does not send to
  * them again), reputation metrics are kept for the set, bounces and complaints reach the alert topic,
  * and alarms fire before SES's own review thresholds, because a paused account stops every approval.
- * The SES identity itself (the domain's DKIM records, leaving the sandbox) is set up once per account
- * outside this stack, so `ses:SendEmail` is scoped to that sender and this configuration set.
+ * The sender's identity is made here with Easy DKIM when `senderDomain` is given, else set up once per
+ * account outside this stack; either way `ses:SendEmail` is scoped to that sender and this set.
  */
 export class Mailer extends Construct {
-  /** The SES identities the sender may be verified as: its domain and the address itself. */
+  /** The SES identities the sender may be verified as: the sender domain, the address's domain, the address itself. */
   readonly identityArns: readonly string[];
   /** The configuration set every send names (`SES_CONFIGURATION_SET`). */
   readonly configurationSet: ses.ConfigurationSet;
@@ -46,7 +46,7 @@ export class Mailer extends Construct {
   constructor(scope: Construct, id: string, props: MailerProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const domain = senderDomain(props.senderEmail);
+    const domain = domainOfAddress(props.senderEmail);
     const identityArn = (name: string) => stack.formatArn({ service: 'ses', resource: 'identity', resourceName: name });
     // The identity SES sends as may be the address, its domain, or the stack's sender domain above it.
     this.identityArns = [...new Set([props.senderDomain ?? domain, domain, props.senderEmail])].map(identityArn);
@@ -83,18 +83,14 @@ export class Mailer extends Construct {
         statistic: cloudwatch.Stats.MAXIMUM,
         period: Duration.minutes(15),
       });
-    const alarm = (alarmId: string, metricName: string, threshold: number, what: string) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
+    const alarm = (alarmId: string, metricName: string, threshold: number, what: string) =>
+      alertingAlarm(this, alarmId, {
         metric: rate(metricName),
+        topic: props.alertTopic,
         threshold,
-        evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The ${what} rate of the transfer emails passed ${threshold * 100}%: SES reviews (and may pause) a sender past it, which would stop every approval. See the bounce and complaint notices on the alert topic.`,
+        description: `The ${what} rate of the transfer emails passed ${threshold * 100}%: SES reviews (and may pause) a sender past it, which would stop every approval. See the bounce and complaint notices on the alert topic.`,
       });
-      created.addAlarmAction(new actions.SnsAction(props.alertTopic));
-      return created;
-    };
     this.alarms = [
       alarm('BounceRateAlarm', 'Reputation.BounceRate', BOUNCE_RATE_ALARM, 'bounce'),
       alarm('ComplaintRateAlarm', 'Reputation.ComplaintRate', COMPLAINT_RATE_ALARM, 'complaint'),
@@ -108,7 +104,8 @@ export class Mailer extends Construct {
   }
 }
 
-function senderDomain(email: string): string {
+/** The domain of a sender address, lower-cased; throws for a token or a string that is not an address. */
+export function domainOfAddress(email: string): string {
   if (Token.isUnresolved(email)) throw new Error('senderEmail must be a literal address, not a token.');
   const match = /^[^@\s]+@([^@\s]+\.[^@\s]+)$/.exec(email);
   if (match?.[1] === undefined) throw new Error(`senderEmail "${email}" is not an email address.`);

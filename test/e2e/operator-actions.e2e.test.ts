@@ -14,9 +14,10 @@ import { createTransfer, documentClient, emailsAbout, eventsOf, linkIn, poller }
  * its window is open.
  */
 
-// Each waiting step waits 6 s, with a reminder every 2 s. The sleep until the transfer date is capped
-// at 30 s, longer than this file runs, so an agreed transfer stays SCHEDULED.
-const WINDOW_MS = 6_000;
+// Each waiting step waits 10 s (long enough for a loaded machine to answer a link in time), with a
+// reminder every 2 s. The sleep until the transfer date is capped at 30 s, longer than this file runs,
+// so an agreed transfer stays SCHEDULED.
+const WINDOW_MS = 10_000;
 const INTERVAL_MS = 2_000;
 const DAY_MS = 86_400_000;
 const OPERATOR = 'operator@provider.example';

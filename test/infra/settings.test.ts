@@ -7,6 +7,7 @@ const read = (context: Record<string, unknown> = {}) => readTransferSettings(new
 describe('deployment settings from context', () => {
   it('default to the documented values', () => {
     expect(read()).toEqual({
+      stage: undefined,
       jwtIssuer: 'https://issuer.example.com/',
       jwtAudience: 'transfer-portal',
       jwtPartnerClaim: 'partner_id',

@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { chooseStage, isExampleValue, stackIdFor } from '../../lib/stages.ts';
 import { readTransferSettings, TransferStack } from '../../lib/transfer-stack.ts';
-import { featureFlags } from './synth.ts';
+import { featureFlags, synthesize } from './synth.ts';
 
 /** cdk.json's context, as `cdk synth` hands it to the app. */
 const cdkContext = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
@@ -101,6 +101,21 @@ describe('a stage\'s stack', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'CustomerTransfer-prod-transfer-workflow' });
     template.hasResourceProperties('AWS::Events::EventBus', { Name: 'CustomerTransfer-prod-events' });
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'CustomerTransfer-prod-operations' });
+  });
+
+  it('tags every taggable resource with the stage, and a stack without a stage with none', () => {
+    const { template } = synth('prod');
+    // The table's tags live on its replica.
+    const [table] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable')) as Array<{ Properties: { Replicas: Array<{ Tags?: unknown }> } }>;
+    expect(JSON.stringify(table?.Properties.Replicas[0]?.Tags)).toContain('{"Key":"stage","Value":"prod"}');
+    for (const type of ['AWS::Lambda::Function', 'AWS::SQS::Queue', 'AWS::SNS::Topic', 'AWS::StepFunctions::StateMachine']) {
+      for (const resource of Object.values(template.findResources(type))) {
+        const tags = JSON.stringify((resource as { Properties?: { Tags?: unknown } }).Properties?.Tags ?? []);
+        expect(tags, type).toContain('{"Key":"stage","Value":"prod"}');
+      }
+    }
+    expect(Object.keys(template.findResources('AWS::Lambda::Function')).length).toBeGreaterThan(20);
+    expect(JSON.stringify(synthesize().template.toJSON())).not.toContain('"Key":"stage"');
   });
 
   it('keeps every log group for the stage\'s logRetentionDays, and sends alarms to its alarmEmail', () => {
