@@ -6,6 +6,7 @@
  * a time, so a route's window holds only its own function's calls.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { lambdaFunctionReference } from '../local/step-functions/arns.ts';
 import { sequentialCalls, type AwsCall } from './call-log.ts';
 import {
   NEW_PARTNER,
@@ -96,7 +97,7 @@ function taskWindows(history: readonly HistoryEvent[]): Array<{ state: string; f
     if (event.stateEnteredEventDetails?.name) state = event.stateEnteredEventDetails.name;
     if (event.type === 'TaskScheduled') {
       const parameters = JSON.parse(event.taskScheduledEventDetails?.parameters ?? '{}') as { FunctionName?: string };
-      open = { state, fn: String(parameters.FunctionName ?? '').split(':function:').pop() ?? '', from: at };
+      open = { state, fn: lambdaFunctionReference(String(parameters.FunctionName ?? '')).name, from: at };
     }
     if ((event.type === 'TaskSucceeded' || event.type === 'TaskFailed' || event.type === 'TaskTimedOut') && open) {
       windows.push({ ...open, to: at });

@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
+import { LIVE_ALIAS, WORKFLOW_FUNCTIONS, type WorkflowFunctionKey } from '../lambdas/handlers/catalog.ts';
 import { buildTransferWorkflow, type WorkflowFunctions } from './workflow-definition.ts';
 
 /** Settings the stack's StateMachine and the local rendering share, so both produce the same document. */
@@ -9,7 +9,8 @@ export const WORKFLOW_QUERY_LANGUAGE = sfn.QueryLanguage.JSON_PATH;
 export const WORKFLOW_COMMENT = 'Customer transfer: written release, written acceptance, sleep until the date, re-home, confirm.';
 
 /**
- * Renders the state machine definition as concrete ASL, with each Lambda's ARN given by `arnFor`.
+ * Renders the state machine definition as concrete ASL, with each Lambda's ARN given by `arnFor`;
+ * each step invokes the function's `live` alias, as the deployed definition does.
  * The local Step Functions API runs exactly this document.
  */
 export function renderWorkflowDefinition(arnFor: (functionName: string) => string): Record<string, unknown> {
@@ -17,7 +18,7 @@ export function renderWorkflowDefinition(arnFor: (functionName: string) => strin
   const functions = Object.fromEntries(
     (Object.keys(WORKFLOW_FUNCTIONS) as WorkflowFunctionKey[]).map((key) => [
       key,
-      lambda.Function.fromFunctionArn(stack, key, arnFor(WORKFLOW_FUNCTIONS[key])),
+      lambda.Function.fromFunctionArn(stack, key, `${arnFor(WORKFLOW_FUNCTIONS[key])}:${LIVE_ALIAS}`),
     ]),
   ) as WorkflowFunctions;
   const chain = buildTransferWorkflow(stack, functions);

@@ -9,6 +9,7 @@ import { OperationsDashboard } from './constructs/dashboard.ts';
 import { EventRelay, TransferEventBus } from './constructs/events.ts';
 import { domainOfAddress, Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
+import { CanaryRollouts } from './constructs/rollouts.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseWebhookRetrySchedule, WebhookDelivery } from './constructs/webhooks.ts';
 import { TransferWorkflow, transferStateMachineArn } from './constructs/workflow.ts';
@@ -234,7 +235,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
 
 /**
  * The Customer Transfer Workflow: table, approval-link key, HTTP API, Step Functions workflow, mail,
- * transfer events (bus, archive, relay), partner webhook delivery, alarms and dashboard.
+ * transfer events (bus, archive, relay), partner webhook delivery, alarms, canary rollouts and dashboard.
  * Settings come from context; see {@link TransferSettings}.
  */
 export class TransferStack extends Stack {
@@ -257,6 +258,8 @@ export class TransferStack extends Stack {
   /** Every function of the catalog, by its kebab-case name. */
   readonly functions: Readonly<Record<FunctionName, TransferFunction>>;
   readonly alarms: OperatorAlarms;
+  /** The API functions' canary rollouts through CodeDeploy, rolled back by their error alarms. */
+  readonly rollouts: CanaryRollouts;
   readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
@@ -353,6 +356,7 @@ export class TransferStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       functions,
     });
+    this.rollouts = new CanaryRollouts(this, 'Rollouts', { functions: this.api.functions, errorAlarms: this.alarms.functionErrors });
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       stateMachine: this.workflow.stateMachine,
       functions,

@@ -10,6 +10,7 @@ import { DynamoDirectory } from '../lambdas/adapters/dynamo-directory.ts';
 import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.ts';
 import {
   HTTP_ROUTES,
+  LIVE_ALIAS,
   QUEUE_FUNCTIONS,
   STREAM_FUNCTIONS,
   WORKFLOW_FUNCTIONS,
@@ -368,7 +369,8 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
         name: fn.name,
         bundle: bundle.file,
         handler: fn.handler,
-        arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn.name}`,
+        // Every caller invokes the live alias, so the context names it as Lambda does.
+        arn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${fn.name}:${LIVE_ALIAS}`,
         region: LOCAL_REGION,
         timeoutSeconds: fn.timeoutSeconds,
         memoryMb: fn.memoryMb,
@@ -429,14 +431,15 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     const deadLetters = deployed.queues.find((queue) => queue.id === deliveries)?.redrive?.deadLetterQueueId ?? '';
     if (deliveries === '' || deadLetters === '') throw new Error('The synthesized stack has no webhook deliveries queue with a dead-letter queue.');
 
+    // Registered under their alias, which is what the definition invokes (as deployed).
     const functions: Record<string, LocalFunction> = {};
     for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
       const lambda = lambdas.get(name);
       if (lambda) {
-        functions[name] = (event) => lambda.invoke(event).catch((error: unknown) => Promise.reject(asStepFunctionsError(error)));
+        functions[`${name}:${LIVE_ALIAS}`] = (event) => lambda.invoke(event).catch((error: unknown) => Promise.reject(asStepFunctionsError(error)));
       } else {
         const handler = await loadHandler('workflow', name);
-        functions[name] = (event) => handler(event, lambdaContext(name, Date.now() + timeoutOf(name)));
+        functions[`${name}:${LIVE_ALIAS}`] = (event) => handler(event, lambdaContext(name, Date.now() + timeoutOf(name)));
       }
     }
     const sfn = await startLocalStepFunctions({

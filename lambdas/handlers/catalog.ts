@@ -50,6 +50,13 @@ export type QueueFunctionName = (typeof QUEUE_FUNCTIONS)[keyof typeof QUEUE_FUNC
 export type FunctionName = HttpFunctionName | WorkflowFunctionName | StreamFunctionName | QueueFunctionName;
 export type FunctionKind = 'http' | 'workflow' | 'stream' | 'queue';
 
+/**
+ * The alias every caller of a function invokes (the HTTP API, the state machine, event source mappings).
+ * It points at the function's current version; for the API functions CodeDeploy moves it to a new
+ * version step by step.
+ */
+export const LIVE_ALIAS = 'live';
+
 /** A handler's file, relative to the repository root: `lambdas/handlers/<kind>/<name>.ts`, exporting `handler`. */
 export function handlerEntry(kind: FunctionKind, name: FunctionName): string {
   return `lambdas/handlers/${kind}/${name}.ts`;

@@ -143,6 +143,8 @@ export interface OperatorAlarmsProps {
 export class OperatorAlarms extends Construct {
   /** Every alarm. */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** Each function's error alarm, by the function's kebab-case name (a canary rollout watches its function's). */
+  readonly functionErrors: Readonly<Record<string, cloudwatch.Alarm>>;
 
   constructor(scope: Construct, id: string, props: OperatorAlarmsProps) {
     super(scope, id);
@@ -154,6 +156,9 @@ export class OperatorAlarms extends Construct {
       condition: Pick<AlertingAlarmProps, 'threshold' | 'comparisonOperator'> = {},
     ): cloudwatch.Alarm => alertingAlarm(this, alarmId, { metric, description, topic: props.topic, ...condition });
     const sum = { period, statistic: cloudwatch.Stats.SUM };
+    this.functionErrors = Object.fromEntries(
+      Object.entries(props.functions).map(([name, fn]) => [name, alarmOn(`${constructIdFor(name)}Errors`, fn.metricErrors(sum), `The ${name} function failed.`)]),
+    );
 
     this.alarms = [
       alarmOn(
@@ -178,9 +183,7 @@ export class OperatorAlarms extends Construct {
         emailFailuresMetric(sum),
         'An email could not be sent through SES: the function logs name the message and the SES error.',
       ),
-      ...Object.entries(props.functions).map(([name, fn]) =>
-        alarmOn(`${constructIdFor(name)}Errors`, fn.metricErrors(sum), `The ${name} function failed.`),
-      ),
+      ...Object.values(this.functionErrors),
     ];
   }
 }

@@ -222,8 +222,8 @@ export class TransferApi extends Construct {
       if (access.sendEmail) props.mailer.grantSendEmail(fn);
       if (access.linkKey) props.approvalLinkKey.grantRead(fn);
       functions[name] = fn;
-      // One integration per function, shared by all its routes.
-      integrations[name] = new HttpLambdaIntegration(`${constructIdFor(name)}Integration`, fn);
+      // One integration per function, shared by all its routes; it invokes the function's `live` alias.
+      integrations[name] = new HttpLambdaIntegration(`${constructIdFor(name)}Integration`, fn.live);
     }
     this.functions = functions;
 

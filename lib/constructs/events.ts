@@ -171,7 +171,7 @@ export class EventRelay extends Construct {
       'This queue is itself a dead-letter queue: the on-failure destination of the relay-events stream mapping, which cdk-nag does not recognise as one (it only looks at queue redrive policies and function DLQs).',
     );
 
-    this.relay.addEventSource(
+    this.relay.live.addEventSource(
       new DynamoEventSource(props.table, {
         // The outbox items written before the relay first ran are relayed too.
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct, IConstruct } from 'constructs';
+import { LIVE_ALIAS } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge } from '../acknowledgements.ts';
 import { cdkBundling } from '../bundling.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../business-metrics.ts';
@@ -112,6 +113,9 @@ export interface TransferFunctionProps {
  * a role that may only write to that log group until a construct grants it more.
  */
 export class TransferFunction extends NodejsFunction {
+  /** The `live` alias ({@link LIVE_ALIAS}) on the version published from this deployment's code and settings. */
+  readonly live: lambda.Alias;
+
   constructor(scope: Construct, id: string, props: TransferFunctionProps) {
     // The log group and role are the function's siblings (`<id>Logs`, `<id>Role`): both must exist before super().
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
@@ -156,6 +160,15 @@ export class TransferFunction extends NodejsFunction {
       'AwsSolutions-IAM5[Resource::*]',
       'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they are granted on "*"; every other statement of this role names its resources.',
     );
+
+    // currentVersion publishes a version (under a new logical id) whenever the code or configuration
+    // changes. CloudFormation deletes the old one only in its cleanup, after the alias has moved, so a
+    // rollout in progress or a rollback still has it; versions do not pile up.
+    this.live = new lambda.Alias(this, 'Live', {
+      aliasName: LIVE_ALIAS,
+      version: this.currentVersion,
+      description: 'What every caller invokes: the HTTP API, the state machine and event source mappings',
+    });
   }
 
   /** The policy of the function's role that grants land in; acknowledge a finding of a grant here, not on the role or function. */
@@ -166,8 +179,8 @@ export class TransferFunction extends NodejsFunction {
   }
 
   /**
-   * Only the unqualified function: nothing publishes versions or aliases, and the workflow invokes
-   * the function by its plain ARN, so `grantInvoke` (the state machine's, too) needs no `<arn>:*`.
+   * Only the unqualified function: callers invoke the `live` alias, whose own grants name the alias
+   * ARN, so a grant on the function itself never needs `<arn>:*` (every version and alias).
    */
   override get resourceArnsForGrantInvoke(): string[] {
     return [this.functionArn];

@@ -130,7 +130,7 @@ export class WebhookDelivery extends Construct {
     // Each webhook's signing secret is derived from this key, so none is stored in the clear.
     props.approvalLinkKey.grantRead(this.dispatcher);
 
-    this.dispatcher.addEventSource(
+    this.dispatcher.live.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: 10,
         reportBatchItemFailures: true,

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { WORKFLOW_FUNCTIONS, handlerEntry, type WorkflowFunctionKey } from '../../lambdas/handlers/catalog.ts';
 import { acknowledge } from '../acknowledgements.ts';
 import { WORKFLOW_COMMENT, WORKFLOW_QUERY_LANGUAGE } from '../render-definition.ts';
-import { buildTransferWorkflow } from '../workflow-definition.ts';
+import { buildTransferWorkflow, type WorkflowFunctions } from '../workflow-definition.ts';
 import type { ApprovalLinkKey } from './approval-link-key.ts';
 import type { Mailer } from './mailer.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
@@ -177,6 +177,8 @@ export class TransferWorkflow extends Construct {
     }
 
     const functions = {} as Record<WorkflowFunctionKey, TransferFunction>;
+    // Each step invokes its function's `live` alias.
+    const aliases = {} as WorkflowFunctions;
     for (const key of Object.keys(WORKFLOW_FUNCTIONS) as WorkflowFunctionKey[]) {
       const name = WORKFLOW_FUNCTIONS[key];
       const access = WORKFLOW_ACCESS[key];
@@ -192,11 +194,12 @@ export class TransferWorkflow extends Construct {
       if (access.publishAlerts) props.alertTopic.grantPublish(fn);
       if (access.linkKey) props.approvalLinkKey.grantRead(fn);
       functions[key] = fn;
+      aliases[key] = fn.live;
     }
     this.functions = functions;
 
     // States get their own scope so that state names never collide with our construct ids.
-    const definition = buildTransferWorkflow(new Construct(this, 'Definition'), functions);
+    const definition = buildTransferWorkflow(new Construct(this, 'Definition'), aliases);
     const executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
       // The vendedlogs prefix keeps CloudWatch Logs' resource policy from growing with every log group.
       logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,

@@ -10,6 +10,9 @@ import { BUILD_DIR, REPO_ROOT } from './bundles.ts';
 /** A CloudFormation value as the template holds it: a literal, or an intrinsic function. */
 type TemplateValue = string | number | boolean | null | TemplateValue[] | { [key: string]: TemplateValue };
 
+/** A template's resources by logical id. */
+type TemplateResources = Record<string, { Type: string; Properties?: Record<string, TemplateValue> }>;
+
 /** One function as the synthesized template deploys it, before its references are resolved. */
 export interface DeployedFunction {
   readonly name: FunctionName;
@@ -132,7 +135,7 @@ async function synthesize(context: Record<string, unknown>): Promise<DeployedSta
   const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   const stack = new TransferStack(app, STACK_NAME);
   const assembly = app.synth();
-  const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties?: Record<string, TemplateValue> }> };
+  const template = assembly.getStackByName(stack.stackName).template as { Resources: TemplateResources };
 
   const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions, ...stack.eventRelay.functions, ...stack.webhooks.functions };
   for (const [key, fn] of Object.entries(stack.workflow.functions)) constructs[WORKFLOW_FUNCTIONS[key as keyof typeof WORKFLOW_FUNCTIONS]] = fn;
@@ -167,9 +170,29 @@ function referencedId(value: TemplateValue | undefined): string | undefined {
   return typeof value.Ref === 'string' ? value.Ref : undefined;
 }
 
+/** Every logical id a value refers to, however deep (`Ref`, `Fn::GetAtt`). */
+function referencedIds(value: TemplateValue | undefined): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  if (Array.isArray(value)) return value.flatMap(referencedIds);
+  const id = referencedId(value);
+  return id === undefined ? Object.values(value).flatMap(referencedIds) : [id];
+}
+
+/**
+ * The function a `FunctionName` invokes: a function of the stack, or the function an alias of the stack
+ * points at (an alias is named as `<function name>:<alias>`, made of the alias's ARN).
+ */
+function invokedFunctionId(resources: TemplateResources, value: TemplateValue | undefined): string | undefined {
+  const ids = [...new Set(referencedIds(value))];
+  const [id] = ids;
+  if (ids.length !== 1 || id === undefined) return undefined;
+  const resource = resources[id];
+  return resource?.Type === 'AWS::Lambda::Alias' ? referencedId(resource.Properties?.FunctionName) : id;
+}
+
 /** The queues and the queue-fed event source mappings, with SQS's and Lambda's defaults where the template is silent. */
 function queuesOf(
-  resources: Record<string, { Type: string; Properties?: Record<string, TemplateValue> }>,
+  resources: TemplateResources,
   functionIds: ReadonlyMap<string, FunctionName>,
 ): Pick<DeployedStack, 'queues' | 'queueSources'> {
   const number = (value: TemplateValue | undefined, fallback: number) => (typeof value === 'number' ? value : fallback);
@@ -189,7 +212,7 @@ function queuesOf(
     }
     if (resource.Type === 'AWS::Lambda::EventSourceMapping') {
       const queueId = referencedId(properties.EventSourceArn);
-      const functionName = functionIds.get(referencedId(properties.FunctionName) ?? '');
+      const functionName = functionIds.get(invokedFunctionId(resources, properties.FunctionName) ?? '');
       if (queueId === undefined || resources[queueId]?.Type !== 'AWS::SQS::Queue' || functionName === undefined) continue;
       const scaling = properties.ScalingConfig as { MaximumConcurrency?: TemplateValue } | undefined;
       const types = properties.FunctionResponseTypes;

@@ -19,6 +19,7 @@ export interface LocalFunctionSpec {
   readonly bundle: string;
   /** The template's Handler, e.g. `index.handler`. */
   readonly handler: string;
+  /** What the handler's context names as `invokedFunctionArn`. */
   readonly arn: string;
   readonly region: string;
   readonly timeoutSeconds: number;

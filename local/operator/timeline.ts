@@ -5,6 +5,7 @@
  * is redacted (no task token, secret or bearer token) and safe to print or to put in a page as text.
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
+import { lambdaFunctionReference } from '../step-functions/arns.ts';
 import type { EventView } from './event-deliveries.ts';
 import { oneLine, redactJsonText, redactValue } from './redact.ts';
 
@@ -176,7 +177,8 @@ function taskTarget(parameters: string | undefined, resource: string | undefined
     try {
       const parsed: unknown = JSON.parse(parameters);
       if (typeof parsed === 'object' && parsed !== null && 'FunctionName' in parsed && typeof parsed.FunctionName === 'string') {
-        functionName = parsed.FunctionName.split(':').at(-1) ?? '';
+        // The function's name, whether the task names it plainly or by a (qualified) ARN.
+        functionName = lambdaFunctionReference(parsed.FunctionName).name;
       }
     } catch {
       // unparseable parameters: no function name
@@ -276,7 +278,7 @@ export function executionTimeline(events: readonly SfnHistoryEvent[]): TimelineE
       case 'LambdaFunctionScheduled': {
         const d = event.lambdaFunctionScheduledEventDetails;
         const timeout = d?.timeoutInSeconds === undefined ? '' : `, timeout ${formatDuration(d.timeoutInSeconds * 1000)}`;
-        add(event, { ...base, event: 'Task scheduled', detail: `${(d?.resource ?? 'function').split(':').at(-1) ?? ''}${timeout}`, data: redactJsonText(d?.input) });
+        add(event, { ...base, event: 'Task scheduled', detail: `${lambdaFunctionReference(d?.resource ?? 'function').name}${timeout}`, data: redactJsonText(d?.input) });
         break;
       }
       case 'TaskSucceeded':

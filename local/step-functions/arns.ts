@@ -42,9 +42,14 @@ export function isValidExecutionName(name: string): boolean {
   return name.length >= 1 && name.length <= 80 && !INVALID_NAME_CHARACTERS.test(name) && !hasControlCharacter(name);
 }
 
-/** Resolves a Lambda FunctionName (name, partial ARN or full ARN, optionally qualified) to the bare name. */
-export function lambdaFunctionName(reference: string): string {
-  const arn = /(?:^|:)function:([^:]+)/.exec(reference);
-  if (arn?.[1] !== undefined) return arn[1];
-  return reference.split(':')[0] ?? reference;
+/**
+ * What a Lambda FunctionName (a name, a partial or a full ARN, each optionally qualified by a version
+ * or alias) invokes: the bare `name`, and `key`, which is `name:qualifier` for a qualified reference.
+ * `$LATEST` is the unqualified function, as on Lambda.
+ */
+export function lambdaFunctionReference(reference: string): { name: string; key: string } {
+  const match = /(?:^|:)function:([^:]+)(?::([^:]+))?$/.exec(reference) ?? /^([^:]+)(?::([^:]+))?$/.exec(reference);
+  const name = match?.[1] ?? reference;
+  const qualifier = match?.[2];
+  return { name, key: qualifier === undefined || qualifier === '$LATEST' ? name : `${name}:${qualifier}` };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
-import { lambdaFunctionName } from './arns.ts';
+import { lambdaFunctionReference } from './arns.ts';
 import {
   isRecord,
   jsonText,
@@ -442,8 +442,9 @@ export class LocalExecution {
   }
 
   private async callFunction(reference: string, payload: EngineJson, deadline: number): Promise<EngineJson> {
-    const functionName = lambdaFunctionName(reference);
-    const fn = Object.hasOwn(this.env.functions, functionName) ? this.env.functions[functionName] : undefined;
+    // A qualified reference (an alias or a version) finds only a function registered under that qualifier.
+    const { name: functionName, key } = lambdaFunctionReference(reference);
+    const fn = Object.hasOwn(this.env.functions, key) ? this.env.functions[key] : undefined;
     if (fn === undefined) {
       throw new TaskFailure('Lambda.ResourceNotFoundException', `Function not found: ${reference}`);
     }

@@ -20,7 +20,7 @@ export interface LocalStepFunctionsOptions {
   stateMachineArn: string; // e.g. arn:aws:states:us-east-1:000000000000:stateMachine:customer-transfer
   roleArn?: string;
   definition: Record<string, unknown>; // the ASL object that is run AND returned by DescribeStateMachine
-  functions: Record<string, LocalFunction>; // keyed by Lambda function NAME
+  functions: Record<string, LocalFunction>; // keyed by Lambda function name, or name:alias for what a qualified ARN invokes
   /** Called when a Wait state starts; return milliseconds to wait instead of the definition's own wait, or undefined to keep it. */
   waitOverrideMs?: (at: {
     executionName: string;

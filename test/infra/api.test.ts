@@ -9,8 +9,8 @@ beforeAll(() => {
   synthesized = synthesize({ jwtIssuer: 'https://login.partners.test/', jwtAudience: 'portal-test' });
 });
 
-/** The function a route's integration invokes, as a logical id. */
-function routeTarget(routeKey: string): { authorizationType: unknown; authorizerId: unknown; functionId: string } {
+/** What a route's integration invokes, as a logical id (an alias's: `Ref` gives its ARN). */
+function routeTarget(routeKey: string): { authorizationType: unknown; authorizerId: unknown; invokedId: unknown } {
   const routes = Object.values(resourcesOf(synthesized.template, 'AWS::ApiGatewayV2::Route')).filter(
     (route) => route.Properties?.RouteKey === routeKey,
   );
@@ -19,11 +19,11 @@ function routeTarget(routeKey: string): { authorizationType: unknown; authorizer
   // Target is {"Fn::Join": ["", ["integrations/", {"Ref": <integration>}]]}.
   const target = properties.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
   const integrationId = target['Fn::Join'][1][1].Ref;
-  const uri = resourceById(synthesized.template, integrationId).Properties?.IntegrationUri as { 'Fn::GetAtt': [string, string] };
+  const uri = resourceById(synthesized.template, integrationId).Properties?.IntegrationUri as { Ref?: string };
   return {
     authorizationType: properties.AuthorizationType,
     authorizerId: properties.AuthorizerId,
-    functionId: uri['Fn::GetAtt'][0],
+    invokedId: uri.Ref,
   };
 }
 
@@ -43,10 +43,10 @@ describe('the HTTP API', () => {
   });
 
   it.each(HTTP_ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))(
-    '%s reaches its handler with the right authorization',
+    '%s reaches its handler (through its live alias) with the right authorization',
     (routeKey, route) => {
       const target = routeTarget(routeKey);
-      expect(target.functionId).toBe(synthesized.functionIds[route.handler]);
+      expect(target.invokedId).toBe(synthesized.aliasIds[route.handler]);
       if (route.auth === 'jwt') {
         expect(target.authorizationType).toBe('JWT');
         expect(target.authorizerId).toEqual({ Ref: expect.stringMatching(/PortalJwt/) });

@@ -7,10 +7,10 @@ import { keys } from '../../lambdas/adapters/table-keys.ts';
 import { EVENT_SOURCE, EVENT_TYPES } from '../../lambdas/domain/events.ts';
 import { TransferEventBus } from '../../lib/constructs/events.ts';
 import { RELAY_EVENT_SOURCE, eventBusName } from '../../lib/event-relay.ts';
-import { asList, resourceById, resourcesOf, synthesize, type Statement, type SynthesizedStack, type TemplateResource } from './synth.ts';
+import { aliasFunctionName, asList, resourceById, resourcesOf, synthesize, type Statement, type SynthesizedStack, type TemplateResource } from './synth.ts';
 
 let synthesized: SynthesizedStack;
-let ids: { bus: string; archive: string; rule: string; table: string; queue: string; topic: string; relay: string };
+let ids: { bus: string; archive: string; rule: string; table: string; queue: string; topic: string; relay: string; relayAlias: string };
 
 /** The one resource of a type that `pick` keeps, with its logical id. */
 function onlyWhere(type: string, pick: (resource: TemplateResource) => boolean): [string, TemplateResource] {
@@ -37,6 +37,7 @@ beforeAll(() => {
     queue: synthesized.stack.getLogicalId(synthesized.stack.eventRelay.deadLetterQueue.node.defaultChild as CfnResource),
     topic: only('AWS::SNS::Topic')[0],
     relay: synthesized.functionIds['relay-events'] ?? '',
+    relayAlias: synthesized.aliasIds['relay-events'] ?? '',
   };
 });
 
@@ -117,13 +118,13 @@ function matches(pattern: unknown, value: unknown): boolean {
 
 describe('the relay', () => {
   function mapping(): Record<string, unknown> {
-    return onlyWhere('AWS::Lambda::EventSourceMapping', (resource) => JSON.stringify(resource.Properties?.FunctionName) === JSON.stringify({ Ref: ids.relay }))[1].Properties ?? {};
+    return onlyWhere('AWS::Lambda::EventSourceMapping', (resource) => JSON.stringify(resource.Properties?.FunctionName) === JSON.stringify(aliasFunctionName(ids.relayAlias)))[1].Properties ?? {};
   }
 
-  it('reads the table stream, from its oldest record, in batches as RELAY_EVENT_SOURCE says', () => {
+  it('reads the table stream into its live alias, from the oldest record, in batches as RELAY_EVENT_SOURCE says', () => {
     expect(mapping()).toMatchObject({
       EventSourceArn: { 'Fn::GetAtt': [ids.table, 'StreamArn'] },
-      FunctionName: { Ref: ids.relay },
+      FunctionName: aliasFunctionName(ids.relayAlias),
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: RELAY_EVENT_SOURCE.batchSize,
       MaximumBatchingWindowInSeconds: RELAY_EVENT_SOURCE.maxBatchingWindowSeconds,

@@ -61,16 +61,20 @@ beforeAll(() => {
     const roleId = roleIdOf(machine, 'RoleArn');
     return { owner: 'state machine', roleId, statements: statementsOfRole(synthesized.template, roleId) };
   });
-  roles = [...functionRoles, ...machineRoles];
-  console.log(`IAM statements of every function role and the state machine role:\n${table(roles)}`);
+  const rolloutRoles = [...new Set(Object.values(resourcesOf(synthesized.template, 'AWS::CodeDeploy::DeploymentGroup')).map((group) => roleIdOf(group, 'ServiceRoleArn')))].map(
+    (roleId) => ({ owner: 'CodeDeploy', roleId, statements: statementsOfRole(synthesized.template, roleId) }),
+  );
+  roles = [...functionRoles, ...machineRoles, ...rolloutRoles];
+  console.log(`IAM statements of every function role, the state machine role and the CodeDeploy role:\n${table(roles)}`);
 });
 
-describe('IAM statements of the function and state machine roles', () => {
-  it('cover every function and the state machine, each with a role of its own, and every policy in the stack', () => {
-    expect(roles.filter((role) => role.owner !== 'state machine').map((role) => role.owner).sort()).toEqual(
+describe('IAM statements of the function, state machine and CodeDeploy roles', () => {
+  it('cover every function, the state machine and CodeDeploy, each with a role of its own, and every policy in the stack', () => {
+    expect(roles.filter((role) => role.owner !== 'state machine' && role.owner !== 'CodeDeploy').map((role) => role.owner).sort()).toEqual(
       Object.keys(synthesized.functionIds).sort(),
     );
     expect(roles.filter((role) => role.owner === 'state machine')).toHaveLength(1);
+    expect(roles.filter((role) => role.owner === 'CodeDeploy')).toHaveLength(1);
     expect(new Set(roles.map((role) => role.roleId)).size).toBe(roles.length);
     // No role or policy outside these: the enumeration above is the stack's whole IAM.
     expect(Object.keys(resourcesOf(synthesized.template, 'AWS::IAM::Role')).sort()).toEqual(roles.map((role) => role.roleId).sort());
@@ -136,12 +140,13 @@ describe('IAM statements of the function and state machine roles', () => {
     ]);
   });
 
-  it('let the state machine invoke its six functions, unqualified, and nothing else but logs and traces', () => {
+  it("let the state machine invoke its six functions' live aliases, and nothing else but logs and traces", () => {
     const [machine] = roles.filter((role) => role.owner === 'state machine');
     const invoke = machine?.statements.filter((statement) => actionsOf(statement).includes('lambda:InvokeFunction')) ?? [];
     expect(invoke.map(actionsOf)).toEqual([['lambda:InvokeFunction']]);
-    const functionArns = Object.values(WORKFLOW_FUNCTIONS).map((name) => `<${synthesized.functionIds[name]}.Arn>`);
-    expect(invoke.flatMap(resourcesOfStatement).sort()).toEqual(functionArns.sort());
+    // `Ref` of an alias is its ARN, `<function ARN>:live`.
+    const aliasArns = Object.values(WORKFLOW_FUNCTIONS).map((name) => `<${synthesized.aliasIds[name]}>`);
+    expect(invoke.flatMap(resourcesOfStatement).sort()).toEqual(aliasArns.sort());
     const others = machine?.statements.filter((statement) => !invoke.includes(statement)).flatMap(actionsOf) ?? [];
     expect(others.filter((action) => !RESOURCELESS_ACTIONS.has(action))).toEqual([]);
   });

@@ -67,7 +67,7 @@ describe('the input each workflow step gets', () => {
     const sent = Object.fromEntries(
       Object.entries(definition.States)
         .filter(([, state]) => state.Type === 'Task')
-        .map(([name, state]) => [name, { fn: keyOf[String(state.Parameters?.FunctionName).split(':').at(-1) ?? ''], payload: state.Parameters?.Payload }]),
+        .map(([name, state]) => [name, { fn: keyOf[/:function:([^:]+)/.exec(String(state.Parameters?.FunctionName))?.[1] ?? ''], payload: state.Parameters?.Payload }]),
     );
     expect(sent).toEqual(SENT_BY_DEFINITIONS.at(-1)?.tasks);
   });

@@ -3,6 +3,7 @@ import { App, CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
+import { LIVE_ALIAS } from '../../lambdas/handlers/catalog.ts';
 import { TransferStack } from '../../lib/transfer-stack.ts';
 
 /** The feature flags `cdk synth` runs with, so tests see the template that deploys. */
@@ -19,6 +20,8 @@ export interface SynthesizedStack {
   template: Template;
   /** Logical id of every function, by its kebab-case name (`create-transfer`, `rehome-customers`, `relay-events`, `deliver-webhooks`, ...). */
   functionIds: Record<string, string>;
+  /** Logical id of every function's `live` alias (what its callers invoke), by the function's kebab-case name. */
+  aliasIds: Record<string, string>;
 }
 
 /**
@@ -31,8 +34,17 @@ export function synthesize(context: Record<string, unknown> = {}): SynthesizedSt
   const stack = new TransferStack(app, 'TransferTest');
   const template = Template.fromStack(stack);
   const functionIds: Record<string, string> = {};
-  for (const [name, fn] of Object.entries(stack.functions)) functionIds[name] = logicalIdOf(stack, fn);
-  return { stack, template, functionIds };
+  const aliasIds: Record<string, string> = {};
+  for (const [name, fn] of Object.entries(stack.functions)) {
+    functionIds[name] = logicalIdOf(stack, fn);
+    aliasIds[name] = resourceIdOf(stack, fn.live);
+  }
+  return { stack, template, functionIds, aliasIds };
+}
+
+/** How the template names an alias where a function name is expected (an event source mapping's `FunctionName`): `<function name>:live`. */
+export function aliasFunctionName(aliasId: string): unknown {
+  return { 'Fn::Join': ['', [{ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: aliasId }] }] }, `:${LIVE_ALIAS}`]] };
 }
 
 /** The logical id of a construct's own CloudFormation resource (a queue's, a table's). */

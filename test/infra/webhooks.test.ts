@@ -8,6 +8,7 @@ import { TransferTable } from '../../lib/constructs/transfer-table.ts';
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, MAX_WEBHOOK_RETRY_SPAN_SECONDS, WebhookDelivery } from '../../lib/constructs/webhooks.ts';
 import { readTransferSettings } from '../../lib/transfer-stack.ts';
 import {
+  aliasFunctionName,
   asList,
   resourceById,
   resourceIdOf,
@@ -25,7 +26,7 @@ const DEFAULT_SCHEDULE = '5,30,120,600,3600,21600,86400';
 const QUEUEING = ['relay-events', 'manage-webhooks', 'deliver-webhooks'];
 
 let synthesized: SynthesizedStack;
-let ids: { queue: string; deadLetters: string; dispatcher: string; topic: string; table: string; secret: string };
+let ids: { queue: string; deadLetters: string; dispatcher: string; dispatcherAlias: string; topic: string; table: string; secret: string };
 
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -63,6 +64,7 @@ beforeAll(() => {
     queue: resourceIdOf(stack, stack.webhooks.queue),
     deadLetters: resourceIdOf(stack, stack.webhooks.deadLetterQueue),
     dispatcher: synthesized.functionIds[QUEUE_FUNCTIONS.deliverWebhooks] ?? '',
+    dispatcherAlias: synthesized.aliasIds[QUEUE_FUNCTIONS.deliverWebhooks] ?? '',
     topic: resourceIdOf(stack, stack.alerts.topic),
     table: resourceIdOf(stack, stack.table.table),
     secret: resourceIdOf(stack, stack.approvalLinkKey.secret),
@@ -139,7 +141,7 @@ describe('the dead-letter queue', () => {
 describe('the dispatcher', () => {
   function mapping(): Record<string, unknown> {
     const mappings = Object.values(resourcesOf(synthesized.template, 'AWS::Lambda::EventSourceMapping')).filter((resource: TemplateResource) =>
-      same(resource.Properties?.FunctionName, { Ref: ids.dispatcher }),
+      same(resource.Properties?.FunctionName, aliasFunctionName(ids.dispatcherAlias)),
     );
     expect(mappings).toHaveLength(1);
     return mappings[0]?.Properties ?? {};

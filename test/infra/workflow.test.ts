@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { WORKFLOW_ERRORS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
+import { LIVE_ALIAS, WORKFLOW_ERRORS, WORKFLOW_FUNCTIONS } from '../../lambdas/handlers/catalog.ts';
 import { renderWorkflowDefinition, resolveIntrinsics, WORKFLOW_COMMENT } from '../../lib/render-definition.ts';
 import { PSEUDO_REFS, resourcesOf, synthesize, type SynthesizedStack } from './synth.ts';
 
@@ -44,6 +44,7 @@ interface AslDefinition {
 }
 
 const fakeArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+const liveArn = (name: string) => `${fakeArn(name)}:${LIVE_ALIAS}`;
 
 const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
@@ -75,12 +76,12 @@ const callbackTasks = () => lambdaTasks().filter(([, s]) => (s.Resource ?? '').e
 
 beforeAll(() => {
   synthesized = synthesize();
-  // Each workflow function's logical id resolves to the fake ARN of its catalog name.
+  // Each workflow function's live alias resolves to the fake ARN of its catalog name, qualified by the alias.
   const refs: Record<string, string> = { 'AWS::Partition': PSEUDO_REFS['AWS::Partition'] };
   for (const name of Object.values(WORKFLOW_FUNCTIONS)) {
-    const logicalId = synthesized.functionIds[name];
-    if (logicalId === undefined) throw new Error(`no function ${name}`);
-    refs[`${logicalId}.Arn`] = fakeArn(name);
+    const logicalId = synthesized.aliasIds[name];
+    if (logicalId === undefined) throw new Error(`no alias of ${name}`);
+    refs[logicalId] = liveArn(name);
   }
   const resolved = resolveIntrinsics(stateMachineProperties().DefinitionString, refs);
   if (typeof resolved !== 'string') throw new Error('DefinitionString did not resolve to a string');
@@ -119,9 +120,9 @@ describe('the deployed definition', () => {
     expect(definition.Comment).toBe(WORKFLOW_COMMENT);
   });
 
-  it('invokes only the catalog workflow functions', () => {
+  it('invokes only the catalog workflow functions, each through its live alias', () => {
     const invoked = new Set(lambdaTasks().map(([, s]) => s.Parameters?.FunctionName));
-    expect([...invoked].sort()).toEqual(Object.values(WORKFLOW_FUNCTIONS).map(fakeArn).sort());
+    expect([...invoked].sort()).toEqual(Object.values(WORKFLOW_FUNCTIONS).map(liveArn).sort());
   });
 
   it('waits for a release and an acceptance with the task token, each until its next reminder or the end of its window', () => {
@@ -130,7 +131,7 @@ describe('the deployed definition', () => {
     for (const [, task] of waiting) {
       expect(task.TimeoutSeconds).toBeUndefined();
       expect(Object.values(task.Parameters?.Payload ?? {})).toContain('$$.Task.Token');
-      expect(task.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.requestApproval));
+      expect(task.Parameters?.FunctionName).toBe(liveArn(WORKFLOW_FUNCTIONS.requestApproval));
     }
     expect(state('Await release from current partner').TimeoutSecondsPath).toBe('$.releaseWait.value.seconds');
     expect(state('Await acceptance by new partner').TimeoutSecondsPath).toBe('$.acceptanceWait.value.seconds');
@@ -187,13 +188,13 @@ describe('the deployed definition', () => {
       expect(next(WORKFLOW_ERRORS.cancelled), wait).toBe('Transfer cancelled');
       for (const rule of task.Catch ?? []) expect(rule.ResultPath, wait).toBe('$.failure');
     }
-    expect(state('Notify partners of the decline').Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.recordOutcome));
+    expect(state('Notify partners of the decline').Parameters?.FunctionName).toBe(liveArn(WORKFLOW_FUNCTIONS.recordOutcome));
   });
 
   it('reminds the silent party and waits again while the window is open, and ends expired once it is over', () => {
     for (const { step, wait, remind, open } of WAITS) {
       const task = state(remind);
-      expect(task.Parameters?.FunctionName, remind).toBe(fakeArn(WORKFLOW_FUNCTIONS.remindOrExpire));
+      expect(task.Parameters?.FunctionName, remind).toBe(liveArn(WORKFLOW_FUNCTIONS.remindOrExpire));
       expect(task.Parameters?.Payload, remind).toMatchObject({ 'transferId.$': '$.transferId', step });
       // Its result sets the next wait's timeout.
       expect(task.ResultPath, remind).toBe(`$.${step}Wait`);
@@ -211,7 +212,7 @@ describe('the deployed definition', () => {
 
   it('lets a re-homing failure stop the execution on "Re-home customers", so that a redrive runs it again', () => {
     const rehome = state('Re-home customers');
-    expect(rehome.Parameters?.FunctionName).toBe(fakeArn(WORKFLOW_FUNCTIONS.rehomeCustomers));
+    expect(rehome.Parameters?.FunctionName).toBe(liveArn(WORKFLOW_FUNCTIONS.rehomeCustomers));
     expect(rehome.Catch).toEqual([{ ErrorEquals: [WORKFLOW_ERRORS.cancelled], Next: 'Transfer cancelled', ResultPath: '$.failure' }]);
     for (const rule of rehome.Catch ?? []) expect(rule.ErrorEquals).not.toContain('States.ALL');
     expect(rehome.Next).toBe('Send confirmations');

@@ -603,6 +603,52 @@ describe('local Step Functions server lifecycle', () => {
   });
 });
 
+describe('local Step Functions server: qualified function names', () => {
+  /** Runs a one-step definition invoking `functionName` with these functions registered; the execution's status and the task's error. */
+  async function runOneStep(functionName: string, functions: Record<string, LocalFunction>): Promise<{ status?: string; error?: string }> {
+    const local = await startLocalStepFunctions({
+      port: 0,
+      stateMachineName: STATE_MACHINE_NAME,
+      stateMachineArn: STATE_MACHINE_ARN,
+      definition: {
+        StartAt: 'Invoke',
+        States: { Invoke: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: functionName, Payload: {} }, End: true } },
+      },
+      functions,
+    });
+    const localClient = new SFNClient({ endpoint: local.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      const { executionArn } = await localClient.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input: '{}' }));
+      const deadline = Date.now() + 5_000;
+      let described: DescribeExecutionCommandOutput | undefined;
+      do {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        described = await localClient.send(new DescribeExecutionCommand({ executionArn }));
+      } while (described.status === 'RUNNING' && Date.now() < deadline);
+      const { events } = await localClient.send(new GetExecutionHistoryCommand({ executionArn }));
+      return { status: described.status, error: events?.find((event) => event.type === 'TaskFailed')?.taskFailedEventDetails?.error };
+    } finally {
+      localClient.destroy();
+      await local.close();
+    }
+  }
+  const arn = 'arn:aws:lambda:us-east-1:000000000000:function:apply-transfer';
+  const answer: LocalFunction = async () => ({ ok: true });
+
+  it('invokes an alias only where that alias is registered, as Lambda finds no alias it was never given', async () => {
+    expect(await runOneStep(`${arn}:live`, { 'apply-transfer:live': answer })).toEqual({ status: 'SUCCEEDED', error: undefined });
+    expect(await runOneStep(`${arn}:live`, { 'apply-transfer': answer })).toEqual({ status: 'FAILED', error: 'Lambda.ResourceNotFoundException' });
+    expect(await runOneStep(`${arn}:canary`, { 'apply-transfer:live': answer })).toEqual({ status: 'FAILED', error: 'Lambda.ResourceNotFoundException' });
+    expect(await runOneStep(arn, { 'apply-transfer:live': answer })).toEqual({ status: 'FAILED', error: 'Lambda.ResourceNotFoundException' });
+  });
+
+  it('takes $LATEST, a partial ARN and a plain name for the unqualified function', async () => {
+    for (const reference of [`${arn}:$LATEST`, '000000000000:function:apply-transfer', 'apply-transfer', 'apply-transfer:$LATEST']) {
+      expect(await runOneStep(reference, { 'apply-transfer': answer }), reference).toEqual({ status: 'SUCCEEDED', error: undefined });
+    }
+  });
+});
+
 describe('local Step Functions server redrive and retry caps', () => {
   const lambdaArn = (name: string): string => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
   const redriveDefinition = {
