@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDirectory } from './adapters/dynamo-directory.ts';
 import { DynamoOutbox } from './adapters/dynamo-outbox.ts';
+import { DynamoRetention } from './adapters/dynamo-retention.ts';
 import { DynamoTransferStore } from './adapters/dynamo-transfer-store.ts';
 import { DynamoWebhookStore } from './adapters/dynamo-webhooks.ts';
 import type { IdempotencyPort } from './adapters/idempotency.ts';
@@ -9,6 +10,8 @@ import { PowertoolsMetrics } from './adapters/powertools-metrics.ts';
 import { readConfig, type Config } from './config.ts';
 import { ApprovalLinks } from './domain/approval-links.ts';
 import { EventRelay, type EventPublisherPort } from './domain/event-relay.ts';
+import type { TransferEvent } from './domain/events.ts';
+import { retireClosed } from './domain/retention.ts';
 import type { ClaimNames } from './domain/caller.ts';
 import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
 import type { AlertPort, LinkKeyPort, MailerPort, WorkflowPort } from './domain/ports.ts';
@@ -162,6 +165,13 @@ export function composeRelay(
   const clock = { now: () => new Date() };
   const fanOut = new WebhookFanOut({ store: new DynamoWebhookStore(db, config.TABLE_NAME), queue: queue(config), clock });
   return new EventRelay(new DynamoOutbox(db, config.TABLE_NAME), publisher(config), clock, fanOut);
+}
+
+/** The retention of closed transfers, run by the relay on the events that close them: answers how many items it stamped. */
+export function composeRetention(env: NodeJS.ProcessEnv = process.env): (events: readonly TransferEvent[]) => Promise<number> {
+  const config = readConfig(env);
+  const retention = new DynamoRetention(documentClient(), config.TABLE_NAME);
+  return (events) => retireClosed(events, config.TRANSFER_RETENTION_DAYS, retention);
 }
 
 /** The webhook dispatcher (the deliveries queue's function), with the adapters its handler passes. */

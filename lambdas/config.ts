@@ -1,5 +1,6 @@
 import { isTimeZone } from './domain/dates.ts';
 import { DEFAULT_POLICY } from './domain/policy.ts';
+import { DEFAULT_RETENTION_DAYS } from './domain/retention.ts';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, parseRetrySchedule } from './domain/webhook-dispatch.ts';
 import * as z from './domain/zod.ts';
 
@@ -22,6 +23,8 @@ const configSchema = z.object({
   TRANSFER_APPROVAL_WINDOW_SECONDS: positiveInt(DEFAULT_POLICY.approvalWindowSeconds),
   TRANSFER_REMINDER_INTERVAL_SECONDS: positiveInt(DEFAULT_POLICY.reminderIntervalSeconds),
   TRANSFER_LOCK_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(0)), DEFAULT_POLICY.lockDays),
+  /** Days a closed transfer is kept (with its history and records) before the table's TTL removes it. */
+  TRANSFER_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION_DAYS),
   JWT_PARTNER_CLAIM: text('partner_id'),
   JWT_ROLES_CLAIM: text('roles'),
   ALERT_TOPIC_ARN: text(''),

@@ -44,6 +44,7 @@ export const stageSchema = z.strictObject({
   approvalWindowSeconds: z.optional(wholeNumber(1)),
   reminderIntervalSeconds: z.optional(wholeNumber(1)),
   lockDays: z.optional(wholeNumber(0)),
+  retentionDays: z.optional(wholeNumber(1)),
   runbookUrl: z.optional(z.url({ protocol: /^https?$/ })),
   portalOrigins: z.optional(z.union([z.array(text), text])),
   webhookRetrySchedule: z.optional(z.union([z.array(wholeNumber(1)), text])),

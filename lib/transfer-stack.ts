@@ -13,6 +13,7 @@ import { CanaryRollouts } from './constructs/rollouts.ts';
 import { TransferTable } from './constructs/transfer-table.ts';
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseWebhookRetrySchedule, WebhookDelivery } from './constructs/webhooks.ts';
 import { TransferWorkflow, transferStateMachineArn } from './constructs/workflow.ts';
+import { DEFAULT_RETENTION_DAYS } from '../lambdas/domain/retention.ts';
 import { parsePortalOrigins } from './cors.ts';
 import { chooseStage, DEFAULT_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS } from './stages.ts';
 
@@ -90,6 +91,12 @@ export interface TransferSettings {
    * @default 259200 (3 days)
    */
   readonly reminderIntervalSeconds: number;
+  /**
+   * Days after a transfer closed (completed, declined, expired or cancelled) until the table's TTL removes
+   * it with its history, consent records and customer audit entries (`TRANSFER_RETENTION_DAYS`).
+   * @default 2557 (seven years)
+   */
+  readonly retentionDays: number;
   /**
    * Days after a completed transfer during which the customer cannot move again.
    * @default 30
@@ -226,6 +233,7 @@ export function readTransferSettings(scope: Construct): TransferSettings {
     reminderIntervalSeconds: count('reminderIntervalSeconds', 259_200),
     // 0 turns the lock off, as TRANSFER_LOCK_DAYS=0 does for the functions.
     lockDays: count('lockDays', 30, 0),
+    retentionDays: count('retentionDays', DEFAULT_RETENTION_DAYS),
     runbookUrl: url('runbookUrl', undefined, ['https:', 'http:']),
     portalOrigins: portalOrigins.length > 0 ? portalOrigins : undefined,
     logRetentionDays,
@@ -300,6 +308,7 @@ export class TransferStack extends Stack {
       approvalWindowSeconds: settings.approvalWindowSeconds,
       reminderIntervalSeconds: settings.reminderIntervalSeconds,
       lockDays: settings.lockDays,
+      retentionDays: settings.retentionDays,
       partnerClaim: settings.jwtPartnerClaim,
       rolesClaim: settings.jwtRolesClaim,
     };

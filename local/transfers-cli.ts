@@ -1,16 +1,17 @@
-// The operator view in a terminal: `npm run transfers -- list [--status S]`, `show ID` (with its events' webhook deliveries), and `verify ID` (the history's hash chain).
+// The operator view in a terminal: `npm run transfers -- list [--status S]`, `show ID` (with its events' webhook deliveries), `verify ID` (the history's hash chain) and `export-person EMAIL` (everything stored about one person).
 import { parseArgs } from 'node:util';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { TRANSFER_STATUSES } from '../lambdas/domain/transfer.ts';
 import { localStateDir, signLocalToken } from './jwt-keys.ts';
 import { TableEventDeliveries, type EventDeliveriesSource } from './operator/event-deliveries.ts';
 import { ApiAnswerError, findStateMachineArn, HttpTransferSource, localSfnClient, OperatorOverview } from './operator/overview.ts';
+import { exportPerson, isEmailAddress } from './operator/export-person.ts';
 import { oneLine } from './operator/redact.ts';
 import { transferDetailText, transfersTable } from './operator/text.ts';
 import { tableAccess, tableStore, verifyTransfer, type TableAccess } from './operator/verify.ts';
 
 const USAGE =
-  'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID | verify TRANSFER_ID [--fingerprint HEX] [--aws]';
+  'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID | verify TRANSFER_ID [--fingerprint HEX] [--aws] | export-person EMAIL [--aws]';
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 class UsageError extends Error {}
@@ -21,6 +22,7 @@ type Command =
   | { kind: 'list'; status?: string; limit?: string }
   | { kind: 'show'; id: string }
   | { kind: 'verify'; id: string; fingerprint?: string; aws: boolean }
+  | { kind: 'export-person'; email: string; aws: boolean }
   | { kind: 'help' };
 
 function parseCommandLine(argv: string[]): Command {
@@ -56,8 +58,15 @@ function parseCommandLine(argv: string[]): Command {
     }
     return { kind: 'list', ...(status ? { status } : {}), ...(limit ? { limit } : {}) };
   }
+  if (command === 'export-person') {
+    if (values.status !== undefined || values.limit !== undefined || values.fingerprint !== undefined) throw new UsageError('export-person takes only --aws');
+    if (rest.length !== 1) throw new UsageError('export-person needs exactly one email address');
+    const email = (rest[0] ?? '').trim();
+    if (!isEmailAddress(email)) throw new UsageError(`"${oneLine(email, 60)}" is not an email address`);
+    return { kind: 'export-person', email, aws: values.aws === true };
+  }
   if (command !== 'list' && (values.fingerprint !== undefined || values.aws !== undefined) && command !== 'verify') {
-    throw new UsageError('--fingerprint and --aws go with verify only');
+    throw new UsageError('--fingerprint goes with verify only, --aws with verify and export-person');
   }
   if (command === 'show' || command === 'verify') {
     if (values.status !== undefined || values.limit !== undefined) throw new UsageError(`${command} takes no --status or --limit`);
@@ -123,7 +132,26 @@ async function verify(command: Extract<Command, { kind: 'verify' }>): Promise<{ 
   }
 }
 
-async function run(command: Exclude<Command, { kind: 'help' | 'verify' }>): Promise<string> {
+/** Everything stored about one person, as JSON; progress on stderr. */
+async function exportOnePerson(command: Extract<Command, { kind: 'export-person' }>): Promise<string> {
+  const table = tableAccess({ aws: command.aws });
+  try {
+    if (table.endpoint !== undefined && !(await answers(table.endpoint))) {
+      throw new Problem(`DynamoDB Local does not answer at ${table.endpoint} (DYNAMODB_PORT): start the stack with "npm start", or add --aws to read a stage's table`);
+    }
+    const result = await exportPerson(table.db, table.tableName, command.email, ({ scanned, found }) => {
+      process.stderr.write(`transfers: read ${scanned} items of ${table.where}, ${found} about ${command.email}\n`);
+    });
+    return JSON.stringify(result, null, 2);
+  } catch (error) {
+    if (error instanceof Problem) throw error;
+    throw new Problem(`cannot read ${table.where}: ${failureText(error)}.${command.aws ? ' Are AWS credentials, AWS_REGION and TABLE_NAME set for the stage?' : ''}`);
+  } finally {
+    table.close();
+  }
+}
+
+async function run(command: Exclude<Command, { kind: 'help' | 'verify' | 'export-person' }>): Promise<string> {
   const apiUrl = `http://127.0.0.1:${envPort('API_PORT', 3000)}`;
   const sfnUrl = `http://127.0.0.1:${envPort('SFN_PORT', 8083)}`;
   if (!(await answers(`${apiUrl}/health`))) {
@@ -187,6 +215,10 @@ async function main(): Promise<number> {
       const result = await verify(command);
       (result.ok ? process.stdout : process.stderr).write(`${result.text}\n`);
       return result.ok ? 0 : 1;
+    }
+    if (command.kind === 'export-person') {
+      process.stdout.write(`${await exportOnePerson(command)}\n`);
+      return 0;
     }
     process.stdout.write(`${await run(command)}\n`);
     return 0;

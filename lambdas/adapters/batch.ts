@@ -40,7 +40,7 @@ function chunks<T>(values: readonly T[], size: number): T[][] {
 }
 
 /** Runs tasks with at most `concurrency` of them in flight, answering their results in order. */
-async function inPool<T>(tasks: readonly (() => Promise<T>)[], concurrency: number): Promise<T[]> {
+export async function inPool<T>(tasks: readonly (() => Promise<T>)[], concurrency: number): Promise<T[]> {
   const results: T[] = new Array<T>(tasks.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -66,7 +66,10 @@ function outboxPut(tableName: string, event: TransferEvent): TransactItem {
   };
 }
 
-/** An approval link stays this long after it expires (its page still says "expired"); then DynamoDB's TTL removes it. */
+/**
+ * An approval link stays this long after it expires (its page still says "expired") or after it was used (its
+ * page says "already answered"), whichever comes first; then DynamoDB's TTL removes it.
+ */
 export const LINK_GRACE_SECONDS = 30 * 86_400;
 
 /** The TTL attribute of a link expiring at `expiresAt` (epoch seconds, as DynamoDB's TTL reads it). */
@@ -148,6 +151,8 @@ function eventItem(transferId: string, event: HistoryEvent): Record<string, unkn
 export class DynamoTransferStore implements TransferStorePort {
   /** The chain heads last read or written, by transfer: a first guess that saves a read; a stale one costs a retry. */
   private readonly heads = new Map<string, ChainHead | null>();
+  /** The expiry of closed transfers whose head was read (it never changes once set); kept as long as their head. */
+  private readonly expiries = new Map<string, number>();
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -157,17 +162,29 @@ export class DynamoTransferStore implements TransferStorePort {
   private remember(transferId: string, head: ChainHead | null): void {
     this.heads.delete(transferId);
     this.heads.set(transferId, head);
-    if (this.heads.size > 256) this.heads.delete(this.heads.keys().next().value as string);
+    if (this.heads.size > 256) {
+      const oldest = this.heads.keys().next().value as string;
+      this.heads.delete(oldest);
+      this.expiries.delete(oldest);
+    }
   }
 
   private async head(transferId: string): Promise<ChainHead | null> {
     if (this.heads.has(transferId)) return this.heads.get(transferId) ?? null;
     const result = await asTransient(() =>
       this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.transfer(transferId), ConsistentRead: true, ProjectionExpression: 'pk, chainSeq, chainHash' }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.transfer(transferId),
+          ConsistentRead: true,
+          ProjectionExpression: 'pk, chainSeq, chainHash, #ttl',
+          ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+        }),
       ),
     );
     if (!result.Item) throw new ConflictError('UNKNOWN_TRANSFER', `Transfer ${transferId} does not exist.`);
+    const expiry = result.Item[TTL_ATTRIBUTE];
+    if (typeof expiry === 'number') this.expiries.set(transferId, expiry);
     const head = headOf(result.Item);
     this.remember(transferId, head);
     return head;
@@ -204,15 +221,19 @@ export class DynamoTransferStore implements TransferStorePort {
     }
   }
 
-  /** The transfer item's change of head, for a transaction that does not otherwise update the transfer item. */
-  private headUpdate(transferId: string, chain: ChainWrite): TransactItem {
+  /**
+   * The transfer item's change of head, for a transaction that does not otherwise update the transfer item;
+   * `open` also requires that the transfer has no expiry yet (it has not been retired since it was read).
+   */
+  private headUpdate(transferId: string, chain: ChainWrite, open = false): TransactItem {
     return {
       Update: {
         TableName: this.tableName,
         Key: keys.transfer(transferId),
         UpdateExpression: `SET ${chain.set}`,
-        ConditionExpression: `attribute_exists(pk) AND ${chain.condition}`,
+        ConditionExpression: `attribute_exists(pk) AND ${chain.condition}${open ? ' AND attribute_not_exists(#ttl)' : ''}`,
         ExpressionAttributeValues: chain.values,
+        ...(open ? { ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE } } : {}),
       },
     };
   }
@@ -518,10 +539,11 @@ export class DynamoTransferStore implements TransferStorePort {
         Update: {
           TableName: this.tableName,
           Key: keys.link(decision.linkHash),
-          UpdateExpression: 'SET #state = :used, usedAt = :at',
+          // A used link is removed the grace period after its use (sooner than after its expiry).
+          UpdateExpression: 'SET #state = :used, usedAt = :at, #ttl = :ttl',
           ConditionExpression: '#state = :open',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':used': 'used', ':open': 'open', ':at': decision.at },
+          ExpressionAttributeNames: { '#state': 'state', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':used': 'used', ':open': 'open', ':at': decision.at, ':ttl': linkExpiry(decision.at) },
         },
       });
     }
@@ -602,11 +624,21 @@ export class DynamoTransferStore implements TransferStorePort {
     }
   }
 
+  /**
+   * Appends an event outside a change of status (a notice sent or failed, an outcome). Once the transfer
+   * closed, its item carries the expiry its retention gave it, and so does the event; while none was read
+   * with the head, the write is conditional on none, so an event can never slip in between the expiry
+   * being set on the transfer and the rest of its items being stamped (see DynamoRetention): it fails,
+   * and is written again on the head and expiry read anew.
+   */
   async appendEvent(transferId: string, event: HistoryEvent): Promise<void> {
     await this.appendChained(transferId, [event], async (chain) => {
+      const expiry = this.expiries.get(transferId);
       const items: TransactItem[] = [
-        ...chain.events.map((chained) => ({ Put: { TableName: this.tableName, Item: eventItem(transferId, chained) } })),
-        this.headUpdate(transferId, chain),
+        ...chain.events.map((chained) => ({
+          Put: { TableName: this.tableName, Item: { ...eventItem(transferId, chained), ...(expiry === undefined ? {} : { [TTL_ATTRIBUTE]: expiry }) } },
+        })),
+        this.headUpdate(transferId, chain, expiry === undefined),
       ];
       try {
         await asTransient(() => this.db.send(new TransactWriteCommand({ TransactItems: items })));

@@ -46,6 +46,8 @@ export interface TransferFunctionEnvironment {
   readonly reminderIntervalSeconds: number;
   /** `TRANSFER_LOCK_DAYS`: how long a moved customer cannot move again. */
   readonly lockDays: number;
+  /** `TRANSFER_RETENTION_DAYS`: how long a closed transfer is kept before the table's TTL removes it. */
+  readonly retentionDays: number;
   /** `JWT_PARTNER_CLAIM`: the JWT claim naming the caller's partner. */
   readonly partnerClaim: string;
   /** `JWT_ROLES_CLAIM`: the JWT claim holding the caller's roles. */
@@ -67,6 +69,7 @@ export function environmentVariables(environment: TransferFunctionEnvironment): 
     TRANSFER_APPROVAL_WINDOW_SECONDS: String(environment.approvalWindowSeconds),
     TRANSFER_REMINDER_INTERVAL_SECONDS: String(environment.reminderIntervalSeconds),
     TRANSFER_LOCK_DAYS: String(environment.lockDays),
+    TRANSFER_RETENTION_DAYS: String(environment.retentionDays),
     JWT_PARTNER_CLAIM: environment.partnerClaim,
     JWT_ROLES_CLAIM: environment.rolesClaim,
   };

@@ -66,9 +66,11 @@ export const INDEX_ACTIONS = ['dynamodb:Query'] as const;
 
 /**
  * What the outbox relay does on the table (lambdas/adapters/dynamo-outbox.ts): `BatchGetItem` to see which
- * events went out already, `UpdateItem` to mark them relayed. No index, no other write.
+ * events went out already, `UpdateItem` to mark them relayed; and for a closed transfer's retention
+ * (lambdas/adapters/dynamo-retention.ts) `Query` to read its partition and `UpdateItem` to stamp each item's
+ * expiry. No index, no other write.
  */
-export const OUTBOX_RELAY_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] as const;
+export const OUTBOX_RELAY_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] as const;
 
 /** Lets `grantee` read and mark the outbox items of `table` ({@link OUTBOX_RELAY_ACTIONS}), on the table only. */
 export function grantOutboxAccess(table: dynamodb.ITableV2, grantee: iam.IGrantable): iam.Grant {

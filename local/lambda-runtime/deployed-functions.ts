@@ -80,6 +80,7 @@ export function deployContext(env: Record<string, string | undefined>): Record<s
     TRANSFER_APPROVAL_WINDOW_SECONDS: 'approvalWindowSeconds',
     TRANSFER_REMINDER_INTERVAL_SECONDS: 'reminderIntervalSeconds',
     TRANSFER_LOCK_DAYS: 'lockDays',
+    TRANSFER_RETENTION_DAYS: 'retentionDays',
     SENDER_EMAIL: 'senderEmail',
     DEVOPS_EMAIL: 'devopsEmail',
     PUBLIC_BASE_URL: 'publicBaseUrl',

@@ -584,6 +584,10 @@ describe('DynamoTransferStore on DynamoDB Local', () => {
 
     await release('TR-OPEN-1', 'AWAITING_RELEASE', { linkHash: hash2 });
     expect((await store.getLink(hash2))?.state).toBe('used');
+    // A used link goes the grace period after its use, sooner than the grace period after its expiry.
+    const used = (await db.send(new GetCommand({ TableName: TABLE, Key: { pk: `LINK#${hash2}`, sk: 'LINK' }, ConsistentRead: true }))).Item;
+    expect(used?.expiresAtEpoch).toBe(Date.parse('2026-03-11T10:00:00.000Z') / 1000 + LINK_GRACE_SECONDS);
+    expect(used?.expiresAtEpoch).toBeLessThan(Date.parse('2026-03-24T15:00:00.000Z') / 1000 + LINK_GRACE_SECONDS);
     await store.markSignalled('TR-OPEN-1', 'release', '2026-03-11T10:00:01.000Z');
     await store.markSignalled('TR-OPEN-1', 'release', '2026-03-11T10:05:00.000Z');
     expect((await store.getStep('TR-OPEN-1', 'release'))?.signalledAt).toBe('2026-03-11T10:00:01.000Z');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../lambdas/domain/dates.ts';
 import type { ApiAnswer, StoredEmail, TransferView } from '../../local/local-client.ts';
 import { startTestStack, TEST_DIRECTORY, type TestStack } from './local-stack.ts';
-import { approvalLinkFor, createTransfer, executionArn, executionHistory, getTransfer, ownerOf, poll, sfnClient } from './support.ts';
+import { approvalLinkFor, createTransfer, documentClient, executionArn, executionHistory, getTransfer, ownerOf, poll, sfnClient, transferItems } from './support.ts';
 
 // A long cap on the sleep, so that a transfer for a future date stays SCHEDULED while the test cancels
 // it; an "immediate" transfer wakes at 00:00 today, in the past, so it does not sleep at all.
@@ -108,6 +108,16 @@ describe('cancelling a transfer before re-homing', () => {
 
     expect(await ownerOf(t, 'C-A01')).toBe('P-ACME');
     await expectClaimReleased('C-A01');
+
+    // Closed, the transfer expires with its history, party views, steps and snapshots seven years (the
+    // default retentionDays) after the cancellation: the relay stamps each item for the table's TTL.
+    const expiry = Math.floor(Date.parse(cancelledEvent(now).at) / 1000) + 2557 * 86_400;
+    const db = documentClient(t.stack);
+    const own = await poll('the retention expiry on every item of the transfer', async () => {
+      const items = (await transferItems(db, t.stack.tableName, transfer.id)).filter((item) => !String(item.sk).startsWith('#'));
+      return items.every((item) => item.expiresAtEpoch === expiry) ? items : undefined;
+    });
+    expect(new Set(own.map((item) => item.kind))).toEqual(new Set(['transfer', 'party', 'transfer-customer', 'event', 'step']));
   });
 
   it('lets the new partner cancel while its acceptance is awaited, after a release through the link', async () => {

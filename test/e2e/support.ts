@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, type ExecutionListItem, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import type { LocalClient, StoredEmail, TransferView } from '../../local/local-client.ts';
 import type { LocalStack } from '../../local/stack.ts';
@@ -55,15 +55,30 @@ export async function scanTable(db: DynamoDBDocumentClient, tableName: string): 
 }
 
 /**
- * Items as a request leaves them: without the relay's marks on outbox events (`relayedAt`), which the
- * relay writes on its own time, a second or so after the change that wrote the event.
+ * Items as a request leaves them: without the relay's marks, which it writes on its own time, a second or
+ * so after the change that wrote the event: on outbox events (`relayedAt`), and on the items of a transfer
+ * that closed (the retention expiry, `expiresAtEpoch`; outbox events and deliveries keep their own).
  */
 export function withoutRelayMarks(items: Item[]): Item[] {
   return items.map((item) => {
-    if (item.kind !== 'outbox') return item;
-    const { relayedAt: _relayedAt, ...rest } = item;
-    return rest;
+    if (item.kind === 'outbox') {
+      const { relayedAt: _relayedAt, ...rest } = item;
+      return rest;
+    }
+    if (String(item.pk).startsWith('TRANSFER#') && item.kind !== 'delivery') {
+      const { expiresAtEpoch: _expiresAtEpoch, ...rest } = item;
+      return rest;
+    }
+    return item;
   });
+}
+
+/** Every item of a transfer's partition, read consistently. */
+export async function transferItems(db: DynamoDBDocumentClient, tableName: string, transferId: string): Promise<Item[]> {
+  const page = await db.send(
+    new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `TRANSFER#${transferId}` }, ConsistentRead: true }),
+  );
+  return page.Items ?? [];
 }
 
 /** Files a transfer through the API, expecting 201. */

@@ -21,6 +21,7 @@ describe('deployment settings from context', () => {
       approvalWindowSeconds: 1_209_600,
       reminderIntervalSeconds: 259_200,
       lockDays: 30,
+      retentionDays: 2557,
       webhookRetrySchedule: [5, 30, 120, 600, 3600, 21_600, 86_400],
     });
   });
@@ -41,6 +42,8 @@ describe('deployment settings from context', () => {
     [{ approvalWindowSeconds: 'two weeks' }, /approvalWindowSeconds/],
     [{ approvalWindowSeconds: 0 }, /approvalWindowSeconds/],
     [{ lockDays: 1.5 }, /lockDays/],
+    [{ retentionDays: 0 }, /retentionDays/],
+    [{ retentionDays: 'seven years' }, /retentionDays/],
     [{ reminderIntervalSeconds: -3 }, /reminderIntervalSeconds/],
     [{ jwtIssuer: 'http://issuer.example.com/' }, /jwtIssuer/],
     [{ jwtAudience: '' }, /jwtAudience/],

@@ -21,6 +21,7 @@ const FUNCTION_ENVIRONMENT = [
   'TRANSFER_APPROVAL_WINDOW_SECONDS',
   'TRANSFER_REMINDER_INTERVAL_SECONDS',
   'TRANSFER_LOCK_DAYS',
+  'TRANSFER_RETENTION_DAYS',
   'JWT_PARTNER_CLAIM',
   'JWT_ROLES_CLAIM',
 ];
@@ -78,6 +79,7 @@ describe('functions', () => {
       TRANSFER_APPROVAL_WINDOW_SECONDS: '1209600',
       TRANSFER_REMINDER_INTERVAL_SECONDS: '259200',
       TRANSFER_LOCK_DAYS: '30',
+      TRANSFER_RETENTION_DAYS: '2557',
       JWT_PARTNER_CLAIM: 'partner_id',
       JWT_ROLES_CLAIM: 'roles',
       LOG_LEVEL: 'INFO',
@@ -104,6 +106,7 @@ describe('functions', () => {
       approvalWindowSeconds: '600',
       reminderIntervalSeconds: 120,
       lockDays: '7',
+      retentionDays: '365',
       jwtPartnerClaim: 'https://provider.test/partner',
       jwtRolesClaim: 'groups',
     });
@@ -116,6 +119,7 @@ describe('functions', () => {
         TRANSFER_APPROVAL_WINDOW_SECONDS: '600',
         TRANSFER_REMINDER_INTERVAL_SECONDS: '120',
         TRANSFER_LOCK_DAYS: '7',
+        TRANSFER_RETENTION_DAYS: '365',
         JWT_PARTNER_CLAIM: 'https://provider.test/partner',
         JWT_ROLES_CLAIM: 'groups',
       });

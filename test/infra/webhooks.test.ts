@@ -292,6 +292,7 @@ describe('WebhookDelivery props', () => {
         approvalWindowSeconds: 600,
         reminderIntervalSeconds: 60,
         lockDays: 0,
+        retentionDays: 2557,
         partnerClaim: 'partner_id',
         rolesClaim: 'roles',
       },

@@ -27,6 +27,7 @@ import { ANSWER_EXCERPT, HOSTILE_ERROR, QUERY_SECRET, seedDeliveries } from '../
 
 const repoRoot = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const USAGE = 'usage: npm run transfers -- list [--status STATUS] [--limit N] | show TRANSFER_ID';
+const FULL_USAGE = `${USAGE} | verify TRANSFER_ID [--fingerprint HEX] [--aws] | export-person EMAIL [--aws]`;
 
 interface Run {
   code: number;
@@ -383,6 +384,40 @@ describe('npm run transfers', () => {
     } finally {
       await rm(otherDir, { recursive: true, force: true });
     }
+  }, 120_000);
+
+  it('exports everything stored about one person, ignoring case, with progress on stderr, and never a task token', async () => {
+    // The requester (its token's subject) and the signer's IP address and user agent, in the transfer's items.
+    const blue = await token({ partnerId: 'P-BLUE' });
+    const created = await client.call('POST', '/transfers', blue, { customerIds: ['C-3001'], toPartnerId: 'P-BLUE' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = (created.body as TransferView).id;
+    await waitForExecution(id, 'RUNNING');
+
+    const run = await runCli(['export-person', 'SomeOne@P-Blue.example']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^transfers: read \d+ items of \S+ at http:\/\/127\.0\.0\.1:\d+, \d+ about SomeOne@P-Blue\.example$/m);
+    const exported = JSON.parse(run.stdout) as { email: string; table: string; scanned: number; items: Record<string, unknown>[] };
+    expect(exported).toMatchObject({ email: 'SomeOne@P-Blue.example', table: stack.tableName });
+    const ofTransfer = exported.items.filter((item) => item.pk === `TRANSFER#${id}`);
+    expect(ofTransfer.map((item) => item.sk)).toEqual(expect.arrayContaining(['TRANSFER', expect.stringMatching(/^EVENT#/)]));
+    expect(JSON.stringify(ofTransfer)).toContain('"sourceIp":"127.0.0.1"');
+    for (const item of exported.items) expect(JSON.stringify(item).toLowerCase()).toContain('someone@p-blue.example');
+    expect(exported.scanned).toBeGreaterThan(exported.items.length);
+    for (const taskToken of await taskTokens(id)) expect(run.stdout).not.toContain(taskToken);
+
+    // A partner contact: the partner item. An address that only ends like it is not the same person.
+    const contact = JSON.parse((await runCli(['export-person', 'billing@acme-it.example'])).stdout) as { items: Record<string, unknown>[] };
+    expect(contact.items.map((item) => `${String(item.pk)} ${String(item.sk)}`)).toContain('PARTNER#P-ACME PROFILE');
+    const other = JSON.parse((await runCli(['export-person', 'illing@acme-it.example'])).stdout) as { items: unknown[] };
+    expect(other.items).toEqual([]);
+
+    const bad = await runCli(['export-person', 'not-an-address']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(`transfers: "not-an-address" is not an email address. ${FULL_USAGE}`);
+    const noTable = await runCli(['export-person', 'billing@acme-it.example'], { DYNAMODB_PORT: String(await freePort()) });
+    expect(noTable.code).toBe(1);
+    expect(noTable.stderr.trim()).toMatch(/^transfers: DynamoDB Local does not answer at http:\/\/127\.0\.0\.1:\d+ \(DYNAMODB_PORT\): start the stack with "npm start", or add --aws to read a stage's table$/);
   }, 120_000);
 });
 

@@ -126,13 +126,27 @@ function headUpdate(prev: ChainHead | null, next: ChainHead) {
   };
 }
 
+/** The head update of an event appended to a transfer not known to be closed: also conditional on it having no expiry. */
+function openHeadUpdate(prev: ChainHead | null, next: ChainHead) {
+  const update = headUpdate(prev, next).Update;
+  return {
+    Update: { ...update, ConditionExpression: `${update.ConditionExpression} AND attribute_not_exists(#ttl)`, ExpressionAttributeNames: { '#ttl': 'expiresAtEpoch' } },
+  };
+}
+
 /** The head after `event` is chained after `head`. */
 function headAfter(head: ChainHead | null, event: HistoryEvent): ChainHead {
   return { seq: (head?.seq ?? 0) + 1, hash: chainedAfter(head, event).hash ?? '' };
 }
 
 /** The consistent read of a transfer's head alone, before a write that appends an event. */
-const HEAD_READ = { TableName: TABLE, Key: TRANSFER_KEY, ConsistentRead: true, ProjectionExpression: 'pk, chainSeq, chainHash' };
+const HEAD_READ = {
+  TableName: TABLE,
+  Key: TRANSFER_KEY,
+  ConsistentRead: true,
+  ProjectionExpression: 'pk, chainSeq, chainHash, #ttl',
+  ExpressionAttributeNames: { '#ttl': 'expiresAtEpoch' },
+};
 /** The consistent read of the whole transfer item (a status change, or a failed decision's check). */
 const TRANSFER_READ = { TableName: TABLE, Key: TRANSFER_KEY, ConsistentRead: true };
 
@@ -893,12 +907,12 @@ describe('DynamoTransferStore.appendEvent', () => {
     ddb.on(TransactWriteCommand).resolves({});
     await store.appendEvent(TRANSFER.id, NOTE);
     expect(getInputs()).toEqual([HEAD_READ]);
-    expect(transactItems()).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(HEAD, NOTE)) } }, headUpdate(HEAD, headAfter(HEAD, NOTE))]);
+    expect(transactItems()).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(HEAD, NOTE)) } }, openHeadUpdate(HEAD, headAfter(HEAD, NOTE))]);
 
     const afterNote = headAfter(HEAD, NOTE);
     await store.appendEvent(TRANSFER.id, LATER);
     expect(getInputs()).toEqual([HEAD_READ]);
-    expect(transactItems(1)).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(afterNote, LATER)) } }, headUpdate(afterNote, headAfter(afterNote, LATER))]);
+    expect(transactItems(1)).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(afterNote, LATER)) } }, openHeadUpdate(afterNote, headAfter(afterNote, LATER))]);
     expect(transactItems(1)[0]?.Put?.Item).toMatchObject({ seq: 4, prevHash: afterNote.hash });
   });
 
@@ -906,8 +920,8 @@ describe('DynamoTransferStore.appendEvent', () => {
     answerTransferRead([TRANSFER, null]);
     ddb.on(TransactWriteCommand).resolves({});
     await store.appendEvent(TRANSFER.id, NOTE);
-    expect(transactItems()).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(null, NOTE)) } }, headUpdate(null, headAfter(null, NOTE))]);
-    expect(transactItems()[1]?.Update?.ConditionExpression).toBe('attribute_exists(pk) AND attribute_not_exists(chainSeq)');
+    expect(transactItems()).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(null, NOTE)) } }, openHeadUpdate(null, headAfter(null, NOTE))]);
+    expect(transactItems()[1]?.Update?.ConditionExpression).toBe('attribute_exists(pk) AND attribute_not_exists(chainSeq) AND attribute_not_exists(#ttl)');
     expect(transactItems()[0]?.Put?.Item).toMatchObject({ seq: 1, prevHash: genesisHash(TRANSFER.id) });
   });
 
@@ -924,7 +938,7 @@ describe('DynamoTransferStore.appendEvent', () => {
     ddb.on(TransactWriteCommand).rejectsOnce(cancelledWith({ 1: 'ConditionalCheckFailed' }, 2)).resolves({});
     await store.appendEvent(TRANSFER.id, NOTE);
     expect(getInputs()).toEqual([HEAD_READ, HEAD_READ]);
-    expect(transactItems(1)).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(MOVED, NOTE)) } }, headUpdate(MOVED, headAfter(MOVED, NOTE))]);
+    expect(transactItems(1)).toEqual([{ Put: { TableName: TABLE, Item: eventItem(chainedAfter(MOVED, NOTE)) } }, openHeadUpdate(MOVED, headAfter(MOVED, NOTE))]);
 
     ddb.reset();
     answerTransferRead([TRANSFER, HEAD]);
@@ -942,6 +956,31 @@ describe('DynamoTransferStore.appendEvent', () => {
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     await store.appendEvent(TRANSFER.id, NOTE);
     expect(getInputs()).toEqual([HEAD_READ, HEAD_READ]);
+  });
+
+  it('an event appended to a closed transfer expires with it; one appended while it closes is written again with its expiry', async () => {
+    const EXPIRY = 1_900_000_000;
+    ddb.on(GetCommand, { Key: TRANSFER_KEY }).resolves({ Item: { ...transferItem(TRANSFER, HEAD), expiresAtEpoch: EXPIRY } });
+    ddb.on(TransactWriteCommand).resolves({});
+    await store.appendEvent(TRANSFER.id, NOTE);
+    expect(transactItems()).toEqual([
+      { Put: { TableName: TABLE, Item: { ...eventItem(chainedAfter(HEAD, NOTE)), expiresAtEpoch: EXPIRY } } },
+      headUpdate(HEAD, headAfter(HEAD, NOTE)),
+    ]);
+
+    // Read open, closed (retired) before the write: the write's condition fails, the head and expiry are read again.
+    ddb.reset();
+    ddb.on(GetCommand, { Key: TRANSFER_KEY })
+      .resolvesOnce({ Item: transferItem(TRANSFER, HEAD) })
+      .resolves({ Item: { ...transferItem(TRANSFER, HEAD), expiresAtEpoch: EXPIRY } });
+    ddb.on(TransactWriteCommand).rejectsOnce(cancelledWith({ 1: 'ConditionalCheckFailed' }, 2)).resolves({});
+    const fresh = new DynamoTransferStore(mockedDocumentClient(), TABLE);
+    await fresh.appendEvent(TRANSFER.id, NOTE);
+    expect(transactItems(0)[1]).toEqual(openHeadUpdate(HEAD, headAfter(HEAD, NOTE)));
+    expect(transactItems(1)).toEqual([
+      { Put: { TableName: TABLE, Item: { ...eventItem(chainedAfter(HEAD, NOTE)), expiresAtEpoch: EXPIRY } } },
+      headUpdate(HEAD, headAfter(HEAD, NOTE)),
+    ]);
   });
 });
 
