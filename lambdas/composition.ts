@@ -13,6 +13,7 @@ import { EventRelay, type EventPublisherPort } from './domain/event-relay.ts';
 import type { TransferEvent } from './domain/events.ts';
 import { retireClosed } from './domain/retention.ts';
 import type { ClaimNames } from './domain/caller.ts';
+import { MailFeedbackRecorder } from './domain/mail-feedback.ts';
 import { DEFAULT_POLICY, type Policy } from './domain/policy.ts';
 import type { AlertPort, LinkKeyPort, MailerPort, WorkflowPort } from './domain/ports.ts';
 import { metrics as functionMetrics } from './handlers/metrics.ts';
@@ -172,6 +173,13 @@ export function composeRetention(env: NodeJS.ProcessEnv = process.env): (events:
   const config = readConfig(env);
   const retention = new DynamoRetention(documentClient(), config.TABLE_NAME);
   return (events) => retireClosed(events, config.TRANSFER_RETENTION_DAYS, retention);
+}
+
+/** The recorder of SES bounces and complaints (the mail feedback queue's function), with the alerts its handler passes. */
+export function composeMailFeedback(alerts: (config: Config) => AlertPort, env: NodeJS.ProcessEnv = process.env): MailFeedbackRecorder {
+  const config = readConfig(env);
+  const db = documentClient();
+  return new MailFeedbackRecorder({ store: new DynamoTransferStore(db, config.TABLE_NAME), directory: new DynamoDirectory(db, config.TABLE_NAME), alerts: alerts(config) });
 }
 
 /** The webhook dispatcher (the deliveries queue's function), with the adapters its handler passes. */

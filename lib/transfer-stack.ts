@@ -7,6 +7,7 @@ import { TransferApi } from './constructs/api.ts';
 import { ApprovalLinkKey } from './constructs/approval-link-key.ts';
 import { OperationsDashboard } from './constructs/dashboard.ts';
 import { EventRelay, TransferEventBus } from './constructs/events.ts';
+import { MailFeedback } from './constructs/mail-feedback.ts';
 import { domainOfAddress, Mailer } from './constructs/mailer.ts';
 import type { TransferFunction, TransferFunctionEnvironment } from './constructs/transfer-function.ts';
 import { CanaryRollouts } from './constructs/rollouts.ts';
@@ -263,6 +264,8 @@ export class TransferStack extends Stack {
   readonly eventRelay: EventRelay;
   /** The deliveries queue, its dead-letter queue and the deliver-webhooks function. */
   readonly webhooks: WebhookDelivery;
+  /** Bounces and complaints recorded on their transfers: the feedback queue and the record-mail-feedback function. */
+  readonly mailFeedback: MailFeedback;
   /** Every function of the catalog, by its kebab-case name. */
   readonly functions: Readonly<Record<FunctionName, TransferFunction>>;
   readonly alarms: OperatorAlarms;
@@ -341,6 +344,12 @@ export class TransferStack extends Stack {
     });
     this.webhooks.grantManage(this.api.functions['manage-webhooks']);
 
+    this.mailFeedback = new MailFeedback(this, 'MailFeedback', {
+      table: this.table.table,
+      environment: { ...environment, publicBaseUrl: this.api.publicBaseUrl },
+      alertTopic: this.alerts.topic,
+    });
+
     this.events = new TransferEventBus(this, 'Events', { alertTopic: this.alerts.topic });
     this.eventRelay = new EventRelay(this, 'EventRelay', {
       table: this.table.table,
@@ -358,6 +367,7 @@ export class TransferStack extends Stack {
       ...(Object.fromEntries(workflowFunctions) as Record<(typeof WORKFLOW_FUNCTIONS)[WorkflowFunctionKey], TransferFunction>),
       ...this.eventRelay.functions,
       ...this.webhooks.functions,
+      ...this.mailFeedback.functions,
     };
     this.functions = functions;
     this.alarms = new OperatorAlarms(this, 'Alarms', {
@@ -369,7 +379,7 @@ export class TransferStack extends Stack {
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       stateMachine: this.workflow.stateMachine,
       functions,
-      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm, this.webhooks.deadLetterAlarm, ...mailer.alarms],
+      alarms: [...this.alarms.alarms, this.eventRelay.deadLetterAlarm, this.webhooks.deadLetterAlarm, this.mailFeedback.deadLetterAlarm, ...mailer.alarms],
       runbookUrl: settings.runbookUrl,
     });
 

@@ -78,8 +78,11 @@ export interface LocalStack {
   eventBridge: LocalEventBridge;
   /** The local SQS API: the webhook deliveries queue and its dead-letter queue, by the template's logical ids. */
   sqs: LocalSqs;
-  /** The logical ids of the deliveries queue and its dead-letter queue. */
-  queues: { deliveries: string; deadLetters: string };
+  /**
+   * The logical ids of the deliveries queue and its dead-letter queue, and of the mail feedback queue (where
+   * the alert topic hands SES bounces and complaints on AWS; locally nothing bounces, so tests send them).
+   */
+  queues: { deliveries: string; deadLetters: string; mailFeedback: string };
   stateMachineArn: string;
   /** Present with `faultProxies`: cut and restore the functions' way to DynamoDB or SES. */
   faults?: { dynamodb: FaultProxy; ses: FaultProxy };
@@ -430,6 +433,8 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     const deliveries = deployed.queueSources.find((source) => source.functionName === QUEUE_FUNCTIONS.deliverWebhooks)?.queueId ?? '';
     const deadLetters = deployed.queues.find((queue) => queue.id === deliveries)?.redrive?.deadLetterQueueId ?? '';
     if (deliveries === '' || deadLetters === '') throw new Error('The synthesized stack has no webhook deliveries queue with a dead-letter queue.');
+    const mailFeedback = deployed.queueSources.find((source) => source.functionName === QUEUE_FUNCTIONS.recordMailFeedback)?.queueId ?? '';
+    if (mailFeedback === '') throw new Error('The synthesized stack has no mail feedback queue.');
 
     // Registered under their alias, which is what the definition invokes (as deployed).
     const functions: Record<string, LocalFunction> = {};
@@ -479,7 +484,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       tableName,
       eventBridge,
       sqs,
-      queues: { deliveries, deadLetters },
+      queues: { deliveries, deadLetters, mailFeedback },
       stateMachineArn,
       ...(faults ? { faults } : {}),
       functions: mode,

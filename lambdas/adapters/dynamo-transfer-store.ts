@@ -78,8 +78,11 @@ export function linkExpiry(expiresAt: string): number {
 }
 
 const [BY_PARTY, BY_PARTY_STATUS] = TABLE_INDEXES;
-/** Keys, and the head of the history chain, which the transfer item keeps for the server (never in its JSON). */
-const KEY_ATTRIBUTES = ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'chainSeq', 'chainHash'];
+/**
+ * Keys, the head of the history chain, which the transfer item keeps for the server, and the expiry a closed
+ * transfer's items carry for the table's TTL: never in a transfer's or an event's JSON.
+ */
+const KEY_ATTRIBUTES = ['pk', 'sk', 'kind', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'chainSeq', 'chainHash', TTL_ATTRIBUTE];
 
 /** How often a write is tried again when another writer appended to the same history meanwhile. */
 const CHAIN_ATTEMPTS = 6;

@@ -1,5 +1,6 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config.ts';
+import { MAIL_TAG_TRANSFER } from '../domain/mail-feedback.ts';
 import type { Notice } from '../domain/notices.ts';
 import type { MailerPort } from '../domain/ports.ts';
 import { renderNotice, type EmailMessage } from '../presentation/emails.ts';
@@ -22,16 +23,18 @@ export class SesMailer implements MailerPort {
 
   async send(notice: Notice): Promise<void> {
     if (notice.recipients.length === 0) return;
-    await this.sendEmail(renderNotice(notice, this.timeZone));
+    await this.sendEmail(renderNotice(notice, this.timeZone), notice.transfer.id);
   }
 
-  private async sendEmail(message: EmailMessage): Promise<void> {
+  private async sendEmail(message: EmailMessage, transferId: string): Promise<void> {
     await asTransient(() =>
       this.ses.send(
         new SendEmailCommand({
           FromEmailAddress: this.sender,
           ...(this.configurationSet ? { ConfigurationSetName: this.configurationSet } : {}),
           Destination: { ToAddresses: message.to },
+          // SES hands the tags back with each bounce and complaint, so the feedback finds its transfer.
+          EmailTags: [{ Name: MAIL_TAG_TRANSFER, Value: transferId }],
           Content: {
             Simple: {
               Subject: { Data: message.subject, Charset: 'UTF-8' },

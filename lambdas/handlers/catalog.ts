@@ -44,6 +44,8 @@ export type StreamFunctionName = (typeof STREAM_FUNCTIONS)[keyof typeof STREAM_F
 export const QUEUE_FUNCTIONS = {
   /** Delivers partner webhooks, one try per message, and queues the next try. */
   deliverWebhooks: 'deliver-webhooks',
+  /** Records SES bounces and complaints on their transfers, and alerts when a party cannot be reached. */
+  recordMailFeedback: 'record-mail-feedback',
 } as const;
 export type QueueFunctionName = (typeof QUEUE_FUNCTIONS)[keyof typeof QUEUE_FUNCTIONS];
 

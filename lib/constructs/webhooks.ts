@@ -7,7 +7,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUE_FUNCTIONS, handlerEntry, type QueueFunctionName } from '../../lambdas/handlers/catalog.ts';
+import { QUEUE_FUNCTIONS, handlerEntry } from '../../lambdas/handlers/catalog.ts';
 import { queueHoldsMessagesAlarm } from './alarms.ts';
 import type { ApprovalLinkKey } from './approval-link-key.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
@@ -89,7 +89,7 @@ export class WebhookDelivery extends Construct {
   /** The deliver-webhooks function. */
   readonly dispatcher: TransferFunction;
   /** The queue functions by catalog name, as `TransferApi.functions` holds the HTTP ones. */
-  readonly functions: Readonly<Record<QueueFunctionName, TransferFunction>>;
+  readonly functions: Readonly<Record<typeof QUEUE_FUNCTIONS.deliverWebhooks, TransferFunction>>;
   /** Seconds between a delivery's tries, as the functions are told. */
   readonly retrySchedule: readonly number[];
   private readonly table: dynamodb.ITableV2;

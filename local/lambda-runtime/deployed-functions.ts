@@ -138,7 +138,7 @@ async function synthesize(context: Record<string, unknown>): Promise<DeployedSta
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as { Resources: TemplateResources };
 
-  const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions, ...stack.eventRelay.functions, ...stack.webhooks.functions };
+  const constructs: Record<string, { node: { defaultChild?: unknown } }> = { ...stack.api.functions, ...stack.eventRelay.functions, ...stack.webhooks.functions, ...stack.mailFeedback.functions };
   for (const [key, fn] of Object.entries(stack.workflow.functions)) constructs[WORKFLOW_FUNCTIONS[key as keyof typeof WORKFLOW_FUNCTIONS]] = fn;
 
   const functionIds = new Map<string, FunctionName>();

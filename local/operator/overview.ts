@@ -12,6 +12,7 @@ import {
   type DescribeExecutionCommandOutput,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
+import { CONTACT_BOUNCED, PARTY_UNREACHABLE } from '../../lambdas/domain/mail-feedback.ts';
 import * as z from '../../lambdas/domain/zod.ts';
 import { LOCAL_REGION } from '../lambda-context.ts';
 import type { EventDeliveriesSource } from './event-deliveries.ts';
@@ -109,6 +110,7 @@ export class OperatorOverview {
         decline: transfer.decline
           ? { ...transfer.decline, signedBy: oneLine(transfer.decline.signedBy, 120), reason: transfer.decline.reason ? oneLine(transfer.decline.reason, 300) : null }
           : null,
+        ...mailFeedbackOf(transfer.history ?? []),
       },
       execution: execution?.view ?? null,
       timeline: mergeTimelines(execution ? executionTimeline(execution.events) : [], transferTimeline(transfer.history ?? [])),
@@ -148,6 +150,18 @@ export class OperatorOverview {
     };
     return { view, events };
   }
+}
+
+/** The bounced contacts and unreachable parties a transfer's history records (see lambdas/domain/mail-feedback.ts). */
+function mailFeedbackOf(history: readonly { type: string; detail: Record<string, unknown> }[]): Pick<TransferDetailView['transfer'], 'bounced' | 'unreachable'> {
+  // Each address and party once, though feedback handled at the same time may have recorded one twice.
+  const bounced = new Map<string, string | null>();
+  for (const event of history.filter((candidate) => candidate.type === CONTACT_BOUNCED)) {
+    const address = oneLine(String(event.detail.address), 254);
+    if (!bounced.has(address)) bounced.set(address, typeof event.detail.partnerId === 'string' ? event.detail.partnerId : null);
+  }
+  const unreachable = new Set(history.filter((event) => event.type === PARTY_UNREACHABLE).map((event) => String(event.detail.partnerId)));
+  return { bounced: [...bounced].map(([address, partnerId]) => ({ address, partnerId })), unreachable: [...unreachable] };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -268,6 +268,13 @@ export const OPERATOR_PAGE_SCRIPT = `(function () {
     fact(facts, 'From \\u2192 to', t.fromPartner.name + ' (' + t.fromPartner.id + ') \\u2192 ' + t.toPartner.name + ' (' + t.toPartner.id + ')');
     fact(facts, 'Date', dateText(t));
     if (t.ticketId) fact(facts, 'Ticket', t.ticketId);
+    (t.unreachable || []).forEach(function (partnerId) {
+      var flag = el('span');
+      flag.appendChild(badge('UNREACHABLE'));
+      flag.appendChild(document.createTextNode(' ' + partnerId + ': every contact bounced; no link, reminder or notice reaches it'));
+      fact(facts, 'Unreachable', flag);
+    });
+    if (t.bounced && t.bounced.length > 0) fact(facts, 'Bounced', t.bounced.map(function (b) { return b.address + (b.partnerId ? ' (' + b.partnerId + ')' : ''); }).join(', '));
     if (t.decline) fact(facts, 'Declined', t.decline.step + ' declined, ' + t.decline.reasonCode + (t.decline.reason ? ': ' + t.decline.reason : '') + ' (signed by ' + t.decline.signedBy + ')');
     if (t.note) fact(facts, 'Note', t.note);
     if (t.outcomes && t.outcomes.length > 0) {

@@ -67,7 +67,7 @@ ${BLOCK_CSS}
 .status-awaiting_release, .status-awaiting_acceptance, .status-running { background: ${COLOURS.infoBg}; color: ${COLOURS.brand}; border-color: #b7d1ea; }
 .status-scheduled, .status-in_progress { background: ${COLOURS.highlight}; color: #7a5a00; border-color: #ecd67a; }
 .status-completed, .status-succeeded { background: ${OK.bg}; color: ${OK.ink}; border-color: #abefc6; }
-.status-failed, .status-declined, .status-expired, .status-timed_out { background: ${COLOURS.errorBg}; color: ${COLOURS.error}; border-color: #fecdca; }
+.status-failed, .status-declined, .status-expired, .status-timed_out, .status-unreachable { background: ${COLOURS.errorBg}; color: ${COLOURS.error}; border-color: #fecdca; }
 .facts { font-size: 15px; }
 .facts th { width: 20%; }
 .timeline td { vertical-align: top; }

@@ -73,6 +73,8 @@ export function transferDetailText(view: TransferDetailView): string {
   ];
   if (transfer.ticketId) facts.push(['Ticket', transfer.ticketId]);
   if (transfer.decline) facts.push(['Declined', declineText(transfer.decline)]);
+  for (const partnerId of transfer.unreachable) facts.push(['UNREACHABLE', `${partnerId}: every contact bounced; no link, reminder or notice reaches it`]);
+  if (transfer.bounced.length > 0) facts.push(['Bounced', transfer.bounced.map((b) => `${b.address}${b.partnerId ? ` (${b.partnerId})` : ''}`).join(', ')]);
   if (execution?.error) facts.push(['Error', `${execution.error}${execution.cause ? `: ${execution.cause}` : ''}`]);
   if (transfer.outcomes.length > 0) {
     facts.push(['Outcomes', transfer.outcomes.map((o) => `${o.customerId} ${o.outcome}${o.reason ? ` (${o.reason})` : ''}`).join('; ')]);

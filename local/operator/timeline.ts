@@ -103,6 +103,10 @@ export interface TransferDetailView {
     outcomes: { customerId: string; outcome: string; reason?: string }[];
     billingAdvice: string | null;
     decline: { step: string; reasonCode: string; reason: string | null; signedBy: string; at: string } | null;
+    /** Addresses SES reported bounced (or complained about), each with whose contact it is. */
+    bounced: { address: string; partnerId: string | null }[];
+    /** Parties every contact of which bounced: the transfer cannot reach them by email. */
+    unreachable: string[];
   };
   execution: ExecutionView | null;
   timeline: TimelineEntry[];

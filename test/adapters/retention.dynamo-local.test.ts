@@ -81,6 +81,10 @@ describe('the retention of a closed transfer', () => {
 
     expect(await retireClosed(events, DAYS, retention)).toBe(kept.length);
     expect(await partition(transfer.id)).toEqual(after);
+    // The expiry is the table's own: the transfer and its history read without it.
+    const read = await store.get(transfer.id);
+    expect(read?.history.length).toBeGreaterThan(0);
+    expect(JSON.stringify(read)).not.toContain('expiresAtEpoch');
   });
 
   it('leaves an open transfer alone', async () => {

@@ -9,6 +9,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransferView } from '../../local/local-client.ts';
@@ -274,6 +275,52 @@ describe('the operator view', () => {
       } finally {
         await context.close();
       }
+    }
+  }, 120_000);
+
+  it('flags a party every contact of which bounced, and lists the bounced contacts, as text', async () => {
+    const created = await t.client.call('POST', '/transfers', await t.token({ partnerId: 'P-BLUE' }), { customerIds: ['C-A04'], toPartnerId: 'P-BLUE' });
+    expect(created.status).toBe(201);
+    const id = (created.body as TransferView).id;
+    // SES bounces, as the alert topic hands them to the mail feedback queue on AWS (one address made hostile text).
+    const sqs = new SQSClient({ endpoint: t.stack.urls.sqs, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      for (const address of [CURRENT_PARTNER, 'ops@acme-it.example']) {
+        const body = {
+          eventType: 'Bounce',
+          mail: { timestamp: new Date().toISOString(), destination: [address], tags: { transferId: [id] } },
+          bounce: { bounceType: 'Permanent', bouncedRecipients: [{ emailAddress: address }], timestamp: new Date().toISOString() },
+        };
+        await sqs.send(new SendMessageCommand({ QueueUrl: t.stack.sqs.queueUrl(t.stack.queues.mailFeedback), MessageBody: JSON.stringify(body) }));
+      }
+    } finally {
+      sqs.destroy();
+    }
+    // The recorder runs on its own time: the page's data has both once it has run.
+    const operatorToken = await t.token('operator');
+    let data: { transfer?: { bounced?: unknown[]; unreachable?: string[] } } = {};
+    for (let attempt = 0; attempt < 100 && (data.transfer?.unreachable ?? []).length === 0; attempt += 1) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      const answer = await fetch(`${t.stack.urls.api}/operator/api/executions/${id}`, { headers: { authorization: `Bearer ${operatorToken}` } });
+      data = (await answer.json()) as typeof data;
+    }
+    expect(data.transfer?.unreachable).toEqual(['P-ACME']);
+    const { context, page, errors } = await openOperatorPage(1360);
+    try {
+      await pasteToken(page, operatorToken);
+      await page.locator(`#transfer-rows button[data-id="${id}"]`).click();
+      const facts = page.locator('#detail-facts');
+      const row = (label: string) => facts.locator('tr', { has: page.locator('th', { hasText: new RegExp(`^${label}$`) }) });
+      const flag = row('Unreachable');
+      await flag.waitFor({ timeout: 15_000 });
+      expect((await flag.innerText()).replace(/\s+/g, ' ').trim()).toBe('Unreachable UNREACHABLE P-ACME: every contact bounced; no link, reminder or notice reaches it');
+      expect(await flag.locator('.status-unreachable').count()).toBe(1);
+      expect((await row('Bounced').innerText()).replace(/\s+/g, ' ').trim()).toBe(
+        'Bounced billing@acme-it.example (P-ACME), ops@acme-it.example (P-ACME)',
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
     }
   }, 120_000);
 

@@ -14,10 +14,10 @@ import { createTransfer, documentClient, emailsAbout, eventsOf, linkIn, poller }
  * its window is open.
  */
 
-// Each waiting step waits 10 s (long enough for a loaded machine to answer a link in time), with a
-// reminder every 2 s. The sleep until the transfer date is capped at 30 s, longer than this file runs,
-// so an agreed transfer stays SCHEDULED.
-const WINDOW_MS = 10_000;
+// Each waiting step waits 15 s (long enough for a loaded machine to answer a link in time), with a
+// reminder every 2 s. The sleep until the transfer date is capped at 60 s, longer than a test of this
+// file runs, so an agreed transfer stays SCHEDULED.
+const WINDOW_MS = 15_000;
 const INTERVAL_MS = 2_000;
 const DAY_MS = 86_400_000;
 const OPERATOR = 'operator@provider.example';
@@ -32,7 +32,7 @@ let db: DynamoDBDocumentClient;
 beforeAll(async () => {
   t = await startTestStack({
     seedFile: TEST_DIRECTORY,
-    maxWaitSeconds: 30,
+    maxWaitSeconds: 60,
     env: { TRANSFER_APPROVAL_WINDOW_SECONDS: String(WINDOW_MS / 1000), TRANSFER_REMINDER_INTERVAL_SECONDS: String(INTERVAL_MS / 1000) },
   });
   db = documentClient(t.stack);

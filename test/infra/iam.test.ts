@@ -58,6 +58,8 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'record-outcome': [...TABLE_READ_WRITE, ...SEND_EMAIL, ...PUBLISH_ALERT],
   'relay-events': [...new Set([...OUTBOX, ...WEBHOOK_FAN_OUT, ...READ_STREAM, ...SEND_TO_DEAD_LETTERS, ...PUT_EVENTS, ...QUEUE_DELIVERY])],
   'deliver-webhooks': [...new Set([...WEBHOOK_DISPATCH, ...READ_LINK_KEY, ...CONSUME_DELIVERIES, ...QUEUE_DELIVERY])],
+  // Takes the mail feedback queue's messages like the dispatcher takes its own.
+  'record-mail-feedback': [...TABLE_READ_WRITE, ...PUBLISH_ALERT, ...CONSUME_DELIVERIES],
 };
 
 let synthesized: SynthesizedStack;
@@ -101,7 +103,7 @@ function resourcesFor(name: string, action: string): unknown[] {
 describe('function roles', () => {
   it('covers every function', () => {
     expect(Object.keys(EXPECTED_ACTIONS).sort()).toEqual(allFunctions().map(({ name }) => name).sort());
-    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(21);
+    expect(Object.keys(EXPECTED_ACTIONS)).toHaveLength(22);
   });
 
   it.each(Object.entries(EXPECTED_ACTIONS))('%s may do exactly what its step needs', (name, expected) => {
@@ -154,10 +156,10 @@ describe('function roles', () => {
     ]);
   });
 
-  it('lets only record-outcome and rehome-customers publish, to the alert topic only', () => {
+  it('lets only record-outcome, rehome-customers and record-mail-feedback publish, to the alert topic only', () => {
     const [topicId] = Object.keys(resourcesOf(synthesized.template, 'AWS::SNS::Topic'));
     const publishers = Object.keys(EXPECTED_ACTIONS).filter((name) => actionsOf(name).includes('sns:Publish'));
-    expect(publishers.sort()).toEqual(['record-outcome', 'rehome-customers']);
+    expect(publishers.sort()).toEqual(['record-mail-feedback', 'record-outcome', 'rehome-customers']);
     for (const name of publishers) {
       const publish = statementsOf(name).filter((statement) => asList(statement.Action).includes('sns:Publish'));
       expect(publish.map((statement) => statement.Resource), name).toEqual([{ Ref: topicId }]);
@@ -258,6 +260,6 @@ describe('every policy statement in the stack', () => {
     expect(actions.length).toBeGreaterThan(50);
     for (const action of actions) expect(action).not.toMatch(/^\*$|:\*$/);
     // The alert topic, and the three queues: the relay's dead letters, the webhook deliveries and theirs.
-    expect(statements.filter(refusesPlainText).flatMap((statement) => asList(statement.Action)).sort()).toEqual(['sns:Publish', 'sqs:*', 'sqs:*', 'sqs:*']);
+    expect(statements.filter(refusesPlainText).flatMap((statement) => asList(statement.Action)).sort()).toEqual(['sns:Publish', 'sqs:*', 'sqs:*', 'sqs:*', 'sqs:*', 'sqs:*']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BOUNCE_RATE_ALARM, COMPLAINT_RATE_ALARM } from '../../lib/constructs/mailer.ts';
-import { resourceIdOf, resourcesOf, synthesize, type Statement } from './synth.ts';
+import { aliasFunctionName, resourceIdOf, resourcesOf, synthesize, type Statement } from './synth.ts';
 
 const synthesized = synthesize();
 const { template, stack } = synthesized;
@@ -65,7 +65,7 @@ describe('the configuration set every email is sent through', () => {
       const variables = (resourcesOf(template)[logicalId]?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables;
       return variables?.SES_CONFIGURATION_SET;
     });
-    expect(named).toHaveLength(21);
+    expect(named).toHaveLength(22);
     expect(new Set(named)).toEqual(new Set([NAME]));
   });
 });
@@ -97,5 +97,55 @@ describe('the sender domain (context senderDomain)', () => {
     [{ senderDomain: 'not a domain' }, /senderDomain must be a domain name/],
   ])('is refused when it does not fit the sender: %o', (context, message) => {
     expect(() => synthesize(context)).toThrow(message);
+  });
+});
+
+describe('the mail feedback', () => {
+  const queueId = resourceIdOf(stack, stack.mailFeedback.queue);
+  const deadLettersId = resourceIdOf(stack, stack.mailFeedback.deadLetterQueue);
+
+  it('takes the bounces and complaints of the alert topic, raw, and no alarm or other alert', () => {
+    const subscriptions = Object.values(resourcesOf(template, 'AWS::SNS::Subscription')).filter((s) => s.Properties?.Protocol === 'sqs');
+    expect(subscriptions).toHaveLength(1);
+    expect(subscriptions[0]?.Properties).toEqual({
+      Protocol: 'sqs',
+      TopicArn: { Ref: topicId },
+      Endpoint: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      RawMessageDelivery: true,
+      FilterPolicyScope: 'MessageBody',
+      FilterPolicy: { eventType: ['Bounce', 'Complaint'] },
+    });
+    // The topic may send to the queue, and only this topic.
+    const statements = Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy'))
+      .filter((policy) => JSON.stringify(policy.Properties?.Queues) === JSON.stringify([{ Ref: queueId }]))
+      .flatMap((policy) => (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement)
+      .filter((statement) => statement.Effect === 'Allow');
+    expect(statements).toEqual([
+      expect.objectContaining({ Action: 'sqs:SendMessage', Principal: { Service: 'sns.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': { Ref: topicId } } } }),
+    ]);
+  });
+
+  it('is an encrypted queue feeding record-mail-feedback, with a dead-letter queue after five receives that alarms', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 180,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLettersId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) => JSON.stringify(mapping.Properties?.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
+    );
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]?.Properties).toMatchObject({
+      FunctionName: aliasFunctionName(synthesized.aliasIds['record-mail-feedback'] ?? ''),
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLettersId, 'QueueName'] } }],
+      AlarmActions: [{ Ref: topicId }],
+    });
   });
 });

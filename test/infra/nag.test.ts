@@ -179,6 +179,7 @@ describe('cdk-nag AwsSolutions checks', () => {
         ),
         'AwsSolutions-IAM5 EventRelay/RelayEventsRole',
         'AwsSolutions-IAM5 Webhooks/DeliverWebhooksRole',
+        'AwsSolutions-IAM5 MailFeedback/RecordMailFeedbackRole',
         // Log delivery and X-Ray of the state machine.
         'AwsSolutions-IAM5 Workflow/StateMachine',
         // The relay's on-failure destination, which cdk-nag does not see as a dead-letter queue.

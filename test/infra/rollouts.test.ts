@@ -53,7 +53,7 @@ describe('versions and aliases', () => {
       expect(aliasRefs.has(JSON.stringify(integration.Properties?.IntegrationUri))).toBe(true);
     }
     const mappings = Object.values(resourcesOf(synthesized.template, 'AWS::Lambda::EventSourceMapping'));
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const mapping of mappings) {
       const named = flattenReference(mapping.Properties?.FunctionName);
       expect(named).toMatch(new RegExp(`:${LIVE_ALIAS}$`));

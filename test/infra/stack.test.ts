@@ -38,8 +38,8 @@ function environmentOf(s: SynthesizedStack, name: string): Record<string, unknow
 }
 
 describe('functions', () => {
-  it('are the twenty-one catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
-    expect(ALL_FUNCTIONS).toHaveLength(21);
+  it('are the twenty-two catalog functions on Node.js 24, ARM64, traced, each with its own log group', () => {
+    expect(ALL_FUNCTIONS).toHaveLength(22);
     synthesized.template.resourceCountIs('AWS::Lambda::Function', ALL_FUNCTIONS.length);
     expect(Object.keys(synthesized.functionIds).sort()).toEqual([...ALL_FUNCTIONS].sort());
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
@@ -216,9 +216,9 @@ describe('alerts', () => {
     const [stateMachineId] = Object.keys(resourcesOf(synthesized.template, 'AWS::StepFunctions::StateMachine'));
     const alarms = Object.values(resourcesOf(synthesized.template, 'AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties ?? {});
     // Plus three on business metrics (FAILED transfers, re-home errors, email failures): see operations.test.ts;
-    // one on the relay's dead-letter queue (events.test.ts) and one on the webhook deliveries' (webhooks.test.ts);
-    // two on the sender's reputation (mail.test.ts).
-    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 2 + 2);
+    // one on the relay's dead-letter queue (events.test.ts), one on the webhook deliveries' (webhooks.test.ts) and
+    // one on the mail feedback's (mail.test.ts); two on the sender's reputation (mail.test.ts).
+    expect(alarms).toHaveLength(ALL_FUNCTIONS.length + 2 + 3 + 3 + 2);
     for (const alarm of alarms.filter((candidate) => candidate.Namespace !== 'AWS/SES')) {
       expect(alarm).toMatchObject({
         AlarmActions: [{ Ref: topicId }],

@@ -13,6 +13,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/emulators.ts';
 import { signLocalToken } from '../../local/jwt-keys.ts';
@@ -419,6 +420,59 @@ describe('npm run transfers', () => {
     expect(noTable.code).toBe(1);
     expect(noTable.stderr.trim()).toMatch(/^transfers: DynamoDB Local does not answer at http:\/\/127\.0\.0\.1:\d+ \(DYNAMODB_PORT\): start the stack with "npm start", or add --aws to read a stage's table$/);
   }, 120_000);
+});
+
+describe('bounced partner contacts', () => {
+  /** An SES bounce as the alert topic hands it to the mail feedback queue (raw delivery), of an email tagged with its transfer. */
+  function bounceEvent(transferId: string, address: string): string {
+    return JSON.stringify({
+      eventType: 'Bounce',
+      mail: { timestamp: new Date().toISOString(), source: 'transfers@example.com', messageId: `m-${address}`, destination: [address], tags: { transferId: [transferId] } },
+      bounce: { bounceType: 'Permanent', bounceSubType: 'General', bouncedRecipients: [{ emailAddress: address, status: '5.1.1' }], timestamp: new Date().toISOString() },
+    });
+  }
+
+  it('are recorded on the transfer from the feedback queue; once all of a party\'s bounced, the operator view flags it', async () => {
+    const blue = await token({ partnerId: 'P-BLUE' });
+    const created = await client.call('POST', '/transfers', blue, { customerIds: ['C-1002'], toPartnerId: 'P-BLUE' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = (created.body as TransferView).id;
+    const sqs = new SQSClient({ endpoint: stack.urls.sqs, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      const QueueUrl = stack.sqs.queueUrl(stack.queues.mailFeedback);
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: bounceEvent(id, 'ops@acme-it.example') }));
+      const oneBounced = await pollShown(id, (text) => /^Bounced +ops@acme-it\.example \(P-ACME\)$/m.test(text));
+      expect(oneBounced).not.toMatch(/UNREACHABLE/);
+
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: bounceEvent(id, 'Billing@Acme-IT.example') }));
+      const flagged = await pollShown(id, (text) => /^UNREACHABLE /m.test(text));
+      expect(flagged).toMatch(/^UNREACHABLE +P-ACME: every contact bounced; no link, reminder or notice reaches it$/m);
+      expect(flagged).toMatch(/^Bounced +ops@acme-it\.example \(P-ACME\), billing@acme-it\.example \(P-ACME\)$/m);
+      const unreachable = (await getTransfer(id)).history.filter((event) => event.type === 'PARTY_UNREACHABLE');
+      expect(unreachable.map((event) => event.detail)).toEqual([{ partnerId: 'P-ACME' }]);
+    } finally {
+      sqs.destroy();
+    }
+  }, 120_000);
+
+  /** `show` until its text satisfies `done`. */
+  async function pollShown(id: string, done: (text: string) => boolean): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    let last = '';
+    while (Date.now() < deadline) {
+      const shown = await runCli(['show', id]);
+      last = shown.stdout;
+      if (shown.code === 0 && done(last)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    throw new Error(`show ${id} never matched:\n${last}`);
+  }
+
+  async function getTransfer(id: string): Promise<TransferView> {
+    const answer = await client.call('GET', `/transfers/${id}`, await token('operator'));
+    expect(answer.status).toBe(200);
+    return answer.body as TransferView;
+  }
 });
 
 describe('the operator view\'s reading of payloads and histories', () => {

@@ -33,7 +33,7 @@ const LINK_NOTICE: ApprovalRequestNotice = {
 resetAfterEach(ses);
 
 describe('SesMailer', () => {
-  it('renders the notice and sends its subject, text and HTML as UTF-8 from the sender to the recipients', async () => {
+  it('renders the notice and sends its subject, text and HTML as UTF-8 from the sender to the recipients, tagged with the transfer', async () => {
     ses.on(SendEmailCommand, { FromEmailAddress: SENDER, Destination: { ToAddresses: NOTICE.recipients as string[] } }).resolves({ MessageId: 'm-1' });
 
     await mailer.send(NOTICE);
@@ -43,6 +43,8 @@ describe('SesMailer', () => {
     expect(ses).toHaveReceivedCommandExactlyOnceWith(SendEmailCommand, {
       FromEmailAddress: SENDER,
       Destination: { ToAddresses: ['ops@northwind.example', 'billing@northwind.example'] },
+      // Bounces and complaints come back with this tag, naming the transfer.
+      EmailTags: [{ Name: 'transferId', Value: NOTICE.transfer.id }],
       Content: {
         Simple: {
           Subject: { Data: email.subject, Charset: 'UTF-8' },
