@@ -1,36 +1,24 @@
 // The outbox as the DynamoDB store writes it, against Amazon's own emulator (DynamoDB Local): each event in the
 // transaction of the change it tells of, none for a change that was refused, and the relay's marks.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { DynamoOutbox } from '../../lambdas/adapters/dynamo-outbox.ts';
 import { DynamoTransferStore, OUTBOX_RETENTION_SECONDS } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import { ConflictError } from '../../lambdas/domain/errors.ts';
 import type { TransferEvent } from '../../lambdas/domain/events.ts';
 import { transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
-import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
-import { createTable } from '../../local/stack.ts';
 import { sampleTransfer } from '../unit/adapters/support.ts';
+import { dynamoLocalTable } from './dynamo-local-table.ts';
 
 const TABLE = 'customer-transfers-outbox-test';
 const AT = '2026-03-10T15:00:00.000Z';
 
-let emulator: RunningEmulator | undefined;
-let raw: DynamoDBClient;
 let db: DynamoDBDocumentClient;
 let store: DynamoTransferStore;
 
-beforeAll(async () => {
-  emulator = await startDynamoDbLocal({ port: 0 });
-  raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await createTable(emulator.endpoint, TABLE);
-  db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+dynamoLocalTable(TABLE, (table) => {
+  db = table.db;
   store = new DynamoTransferStore(db, TABLE);
-});
-
-afterAll(async () => {
-  raw?.destroy();
-  await emulator?.stop();
 });
 
 function newTransfer(id: string, customerId: string): Transfer {

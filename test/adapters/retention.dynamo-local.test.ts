@@ -1,40 +1,28 @@
 // A closed transfer's retention, against DynamoDB Local: every item of the transfer gets the expiry the
 // table's TTL removes it by, none sooner than it had, the same on a replay; an event appended later carries it.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { DynamoRetention } from '../../lambdas/adapters/dynamo-retention.ts';
 import { DynamoTransferStore, OUTBOX_RETENTION_SECONDS } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import type { TransferEvent } from '../../lambdas/domain/events.ts';
 import { retentionExpiry, retireClosed } from '../../lambdas/domain/retention.ts';
 import { transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
-import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
-import { createTable } from '../../local/stack.ts';
 import { sampleTransfer } from '../unit/adapters/support.ts';
+import { dynamoLocalTable } from './dynamo-local-table.ts';
 
 const TABLE = 'customer-transfers-retention-test';
 const AT = '2026-03-10T15:00:00.000Z';
 const CLOSED_AT = '2026-03-10T17:00:00.000Z';
 const DAYS = 365;
 
-let emulator: RunningEmulator | undefined;
-let raw: DynamoDBClient;
 let db: DynamoDBDocumentClient;
 let store: DynamoTransferStore;
 let retention: DynamoRetention;
 
-beforeAll(async () => {
-  emulator = await startDynamoDbLocal({ port: 0 });
-  raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await createTable(emulator.endpoint, TABLE);
-  db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+dynamoLocalTable(TABLE, (table) => {
+  db = table.db;
   store = new DynamoTransferStore(db, TABLE);
   retention = new DynamoRetention(db, TABLE);
-});
-
-afterAll(async () => {
-  raw?.destroy();
-  await emulator?.stop();
 });
 
 const event = (type: string, at = AT): HistoryEvent => ({ at, type, actor: { kind: 'partner', partnerId: 'P-NORTH', name: 'Alice North' }, detail: { sourceIp: '203.0.113.7' } });

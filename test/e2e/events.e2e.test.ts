@@ -16,9 +16,10 @@ import { createTransfer, daysAfter, decide as decideAs, documentClient, failedMo
  * that fails (an entry, or whole requests) delays events but never loses, repeats or reorders them.
  */
 
-// Each waiting step waits 4 s, with a reminder every 2 s; the sleep until the transfer date is capped
-// at 3 s, so that a customer can change hands behind a scheduled transfer's back.
-const WINDOW_SECONDS = 4;
+// Each waiting step waits 8 s (time for a loaded machine to answer a few calls in it), with a reminder
+// every 2 s; the sleep until the transfer date is capped at 3 s, so that a customer can change hands
+// behind a scheduled transfer's back.
+const WINDOW_SECONDS = 8;
 const SLEEP_SECONDS = 3;
 const BUS = eventBusName(STACK_NAME);
 

@@ -152,7 +152,7 @@ describe('a function run from its minified bundle by the local Lambda runtime', 
 describe('the functions as the synthesized stack deploys them', () => {
   it('reads each function\'s handler, runtime, timeout, memory and environment from the template', async () => {
     const stack = await deployedStack({ jwtIssuer: 'https://issuer.transfer.localhost/', jwtAudience: 'transfer-portal', approvalWindowSeconds: '600' });
-    expect(stack.functions).toHaveLength(21);
+    expect(stack.functions).toHaveLength(22);
     const rehome = stack.functions.find((fn) => fn.name === 'rehome-customers');
     if (rehome === undefined) throw new Error('no rehome-customers function');
     expect(rehome).toMatchObject({ handler: 'index.handler', runtime: 'nodejs24.x', timeoutSeconds: 120, memoryMb: 512 });

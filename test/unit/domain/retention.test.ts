@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { TransferEvent } from '../../../lambdas/domain/events.ts';
 import { CLOSED_STATUSES, closedBy, DEFAULT_RETENTION_DAYS, isClosed, retentionExpiry, retireClosed, type RetentionPort } from '../../../lambdas/domain/retention.ts';
-import type { TransferStatus, TransferSummary } from '../../../lambdas/domain/transfer.ts';
+import { summaryOf, type TransferStatus, type TransferSummary } from '../../../lambdas/domain/transfer.ts';
+import { sampleTransfer } from '../adapters/support.ts';
 
-const SUMMARY: TransferSummary = {
-  id: 'TR-20260310-RETAIN0001',
-  status: 'AWAITING_RELEASE',
-  customers: [{ id: 'C-ACME', name: 'Acme Widgets', domainCount: 3 }],
-  fromPartner: { id: 'P-NORTH', name: 'Northwind IT' },
-  toPartner: { id: 'P-SOUTH', name: 'Southgate Networks' },
-  requestedDate: null,
-  transferDate: null,
-  immediate: false,
-  acceptedDate: null,
-  billing: { fromPartnerNextInvoiceDate: '2026-04-01', toPartnerNextInvoiceDate: '2026-03-15', recommendedDate: '2026-04-01', aligned: null, advice: 'a' },
-  ticketId: null,
-  note: null,
-  requestedBy: { kind: 'partner', partnerId: 'P-SOUTH', name: 'bob@southgate.example' },
-  createdAt: '2026-03-10T15:00:00.000Z',
-  updatedAt: '2026-03-10T15:00:00.000Z',
-};
+const SUMMARY: TransferSummary = summaryOf(sampleTransfer());
 
 function eventOf(transferId: string, status: TransferStatus, occurredAt: string): TransferEvent {
   return { id: `evt_${transferId}_${occurredAt}`, type: 'transfer.cancelled', occurredAt, transferId, transfer: { ...SUMMARY, id: transferId, status } };
