@@ -5,6 +5,7 @@ import type { Caller } from '../../../lambdas/domain/caller.ts';
 import { SIGNER_PLACEHOLDER } from '../../../lambdas/domain/consent.ts';
 import type { EmailMessage } from '../../../lambdas/presentation/emails.ts';
 import type { TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import { ConflictError, TransientError } from '../../../lambdas/domain/errors.ts';
 import { LINK_KEY, META, NOW, TODAY, world, type World } from './in-memory-ports.ts';
 
 const north: Caller = { kind: 'partner', partnerId: 'P-NORTH', subject: 'alice@northwind.example' };
@@ -236,5 +237,170 @@ describe('ApprovalLinks.decide', () => {
 
   it('the approval window runs from when the wait opened the link', () => {
     expect(w.store.links.get(hashSecret(secret))?.expiresAt).toBe(new Date(NOW.getTime() + WINDOW * 1000).toISOString());
+  });
+});
+
+describe('ApprovalLinks: the acceptance link', () => {
+  let acceptance: TransferWithHistory;
+  let acceptanceSecret: string;
+
+  beforeEach(async () => {
+    acceptance = await w.transfers.create(north, { customerIds: ['C-BRIGHT'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } }, META);
+    await w.steps.requestApproval({ transferId: acceptance.id, step: 'acceptance', taskToken: 'task-acceptance-1', approvalWindowSeconds: WINDOW });
+    acceptanceSecret = secretIn(w.mailer.sent.at(-1));
+  });
+
+  it('shows the new partner the acceptance to sign', async () => {
+    const state = await w.links.open(acceptanceSecret);
+    if (state.kind !== 'open') throw new Error(`expected an open link, got ${problemOf(state)}`);
+    expect(state.view).toMatchObject({ step: 'acceptance', partner: { id: 'P-SOUTH', name: 'Southgate Networks' } });
+    expect(state.view.statement).toContain(`I, ${SIGNER_PLACEHOLDER}, am authorised to act for Southgate Networks (P-SOUTH).`);
+  });
+
+  it('refuses a release: the choices are accept or decline', async () => {
+    const result = await w.links.decide(acceptanceSecret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Bob Jones', acknowledge: 'on' }, META);
+    expect(result).toMatchObject({ kind: 'invalid', errors: [{ field: 'decision', message: 'choose accept or decline' }] });
+    expect(w.store.decisions).toEqual([]);
+  });
+
+  it('records an acceptance and signals the acceptance wait', async () => {
+    const result = await w.links.decide(acceptanceSecret, { decision: 'accept', signedBy: 'Bob Jones', acknowledge: 'on' }, META);
+    expect(result).toMatchObject({ kind: 'recorded', step: 'acceptance', result: { consent: { step: 'acceptance', decision: 'accept', signedBy: 'Bob Jones', via: 'link' } } });
+    expect(result.kind === 'recorded' && result.result.transfer.status).toBe('SCHEDULED');
+    expect(w.workflow.signals).toEqual([{ taskToken: 'task-acceptance-1', signal: { kind: 'success', output: { accepted: true } } }]);
+  });
+
+  it('records a decline of the acceptance', async () => {
+    const result = await w.links.decide(acceptanceSecret, { decision: 'decline', reasonCode: 'DISPUTE', signedBy: 'Bob Jones', acknowledge: 'on' }, META);
+    expect(result).toMatchObject({ kind: 'recorded', result: { consent: { step: 'acceptance', decision: 'decline', reasonCode: 'DISPUTE', reason: null } } });
+  });
+});
+
+describe('ApprovalLinks: a decline\'s ground on the form', () => {
+  const decline = (fields: Record<string, string>) => ({ decision: 'decline', signedBy: 'Alice Smith', acknowledge: 'on', ...fields });
+
+  it('a ground from the list may stand alone', async () => {
+    const result = await w.links.decide(secret, decline({ reasonCode: 'OUTSTANDING_BALANCE' }), META);
+    expect(result).toMatchObject({ kind: 'recorded', result: { consent: { decision: 'decline', reasonCode: 'OUTSTANDING_BALANCE', reason: null } } });
+  });
+
+  it('"another reason", chosen or left empty, needs at least 3 characters of words', async () => {
+    expect(await w.links.decide(secret, decline({ reasonCode: 'OTHER', reason: 'ab' }), META)).toMatchObject({
+      kind: 'invalid',
+      errors: [{ field: 'reason', message: 'say why you decline, in a few words' }],
+    });
+    expect(await w.links.decide(secret, decline({ reasonCode: 'OTHER' }), META)).toMatchObject({ kind: 'invalid', errors: [{ field: 'reason' }] });
+    expect(w.store.decisions).toEqual([]);
+    const result = await w.links.decide(secret, decline({ reasonCode: '', reason: 'abc' }), META);
+    expect(result).toMatchObject({ kind: 'recorded', result: { consent: { decision: 'decline', reasonCode: 'OTHER', reason: 'abc' } } });
+  });
+
+  it('a listed ground keeps the words given with it', async () => {
+    const result = await w.links.decide(secret, decline({ reasonCode: 'DISPUTE', reason: 'Invoices unpaid since May' }), META);
+    expect(result).toMatchObject({ kind: 'recorded', result: { consent: { reasonCode: 'DISPUTE', reason: 'Invoices unpaid since May' } } });
+    expect(result.kind === 'recorded' && result.result.transfer.status).toBe('DECLINED');
+  });
+});
+
+describe('ApprovalLinks: what a link finds and answers', () => {
+  it('a malformed secret is refused without a lookup', async () => {
+    const lookups: string[] = [];
+    const getLink = w.store.getLink.bind(w.store);
+    w.store.getLink = (hash) => (lookups.push(hash), getLink(hash));
+    for (const bad of [`${secret}x`, `x${secret}`, secret.slice(1), `${secret.slice(0, 42)}+`]) {
+      expect(problemOf(await w.links.open(bad))).toBe('not-found');
+    }
+    expect(lookups).toEqual([]);
+    expect(problemOf(await w.links.open(secret))).toBe('open');
+    expect(lookups).toEqual([hashSecret(secret)]);
+  });
+
+  it('a link whose transfer is gone is not-found', async () => {
+    w.store.transfers.delete(transfer.id);
+    expect(await w.links.open(secret)).toEqual({ kind: 'problem', problem: 'not-found' });
+  });
+
+  it('a used link whose step record is gone says "used" without a consent', async () => {
+    const link = w.store.links.get(hashSecret(secret));
+    if (link) link.state = 'used';
+    w.store.steps.delete(`${transfer.id}#release`);
+    const state = await w.links.open(secret);
+    expect(state).toMatchObject({ kind: 'problem', problem: 'used', step: 'release' });
+    expect(state).not.toHaveProperty('consent');
+    expect(problemOf(await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META))).toBe('used');
+  });
+
+  it('an unknown form field is named on the form; a release without a date says how to give one; a refused date is the form\'s', async () => {
+    expect(await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on', extra: '1' }, META)).toMatchObject({
+      kind: 'invalid',
+      errors: [{ field: 'form', message: 'unknown field: extra' }],
+    });
+    expect(await w.links.decide(secret, { decision: 'release', signedBy: 'Alice Smith', acknowledge: 'on' }, META)).toMatchObject({
+      kind: 'invalid',
+      errors: [{ field: 'transferDate', message: 'choose a transfer date, or tick "immediate"' }],
+    });
+    const past = await w.links.decide(secret, { decision: 'release', transferDate: '2026-03-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META);
+    expect(past).toMatchObject({ kind: 'invalid', errors: [{ field: 'form', message: 'transferDate 2026-03-01 is in the past; use 2026-03-10 or later, or "immediate".' }] });
+  });
+
+  it('a decision through a link is written once, against the step read with the link, with the invoice days kept with the request', async () => {
+    let writes = 0;
+    const decide = w.store.decide.bind(w.store);
+    w.store.decide = (decision) => ((writes += 1), decide(decision));
+    const partner = w.directory.partners.get('P-NORTH');
+    if (partner) partner.invoiceDay = 15;
+
+    const result = await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META);
+
+    expect(writes).toBe(1);
+    expect(result).toMatchObject({ kind: 'recorded', result: { transfer: { billing: { fromPartnerNextInvoiceDate: '2026-04-01', aligned: true } } } });
+  });
+
+  it('the answer to a link\'s decision shows each customer\'s domain count, without reading the domains', async () => {
+    const reads = w.store.customerReads;
+    const result = await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META);
+    expect(result.kind === 'recorded' && result.result.transfer.customers).toEqual([{ id: 'C-ACME', name: 'Acme Widgets', domainCount: 2 }]);
+    expect(w.store.customerReads).toBe(reads);
+  });
+
+  it('a decision that lost to another one decided meanwhile answers with the link\'s state now', async () => {
+    const decide = w.store.decide.bind(w.store);
+    w.store.decide = async (decision) => {
+      // The partner decides through the portal between the link's read and its write.
+      w.store.decide = decide;
+      await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', transferDate: '2026-04-15', signedBy: 'Alice Smith' }, META);
+      return decide(decision);
+    };
+    const result = await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META);
+    expect(result).toMatchObject({ kind: 'problem', problem: 'closed' });
+    expect(w.store.decisions).toHaveLength(1);
+  });
+
+  it('a failure other than a conflict or a refusal is passed on, for the page to say "try again"', async () => {
+    w.store.decide = () => Promise.reject(new TransientError());
+    const error = await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+  });
+
+  it('a conflict that leaves the link open answers it as closed for now, with its transfer', async () => {
+    w.store.decide = () => Promise.reject(new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.'));
+    const result = await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' }, META);
+    expect(result).toMatchObject({ kind: 'problem', problem: 'closed', transfer: { id: transfer.id, status: 'AWAITING_RELEASE' } });
+  });
+
+  it('a repeated form is answered as recorded only when signed by the same person (the name trimmed), with the time of the decision', async () => {
+    const form = { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith', acknowledge: 'on' };
+    w.clock.current = new Date(NOW.getTime() + 3_600_000);
+    const first = await w.links.decide(secret, form, META);
+    w.clock.current = new Date(NOW.getTime() + 2 * 3_600_000);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-acceptance', approvalWindowSeconds: WINDOW });
+    w.clock.current = new Date(NOW.getTime() + 3 * 3_600_000);
+    await w.transfers.decideByCaller({ kind: 'partner', partnerId: 'P-SOUTH', subject: 'bob@southgate.example' }, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+
+    const again = await w.links.decide(secret, { ...form, signedBy: ' Alice Smith ' }, META);
+    expect(again).toMatchObject({ kind: 'recorded', result: { repeated: true, at: first.kind === 'recorded' ? first.result.at : '' } });
+    expect(first).toMatchObject({ result: { at: new Date(NOW.getTime() + 3_600_000).toISOString() } });
+    expect(problemOf(await w.links.decide(secret, { ...form, signedBy: 'Carol White' }, META))).toBe('used');
+    expect(problemOf(await w.links.decide(secret, { decision: 'release', transferDate: '2026-04-01', acknowledge: 'on' }, META))).toBe('used');
   });
 });

@@ -17,6 +17,10 @@ describe('parseRoles', () => {
     // "[viewer operator]" is ["viewer", "operator"] or ["viewer operator"]: kept whole, never split.
     ['API Gateway\'s flattened array of several words, kept whole', '[viewer operator]', ['viewer operator']],
     ['surrounding spaces', '  operator  ', ['operator']],
+    ['a flattened role with surrounding spaces', ' [operator] ', ['operator']],
+    ['an array with a boolean, as API Gateway writes it', ['viewer', true], ['viewer', 'true']],
+    ['an opening bracket alone, which is part of the value', '[operator', ['[operator']],
+    ['a closing bracket alone, which is part of the value', 'operator]', ['operator]']],
     ['an empty flattened array', '[]', []],
     ['an empty string', '', []],
     ['a number', 42, []],
@@ -95,6 +99,10 @@ describe('callerFromClaims', () => {
     }
     expect(caught).toBeInstanceOf(ForbiddenError);
     expect(caught).toMatchObject({ status: 403, code: 'FORBIDDEN', message: 'The token names no partner and no operator role.' });
+  });
+
+  it('a token whose subject is not a string is "unknown"', () => {
+    expect(callerFromClaims({ sub: 42, partner_id: 'P-NORTH' }, NAMES)).toEqual({ kind: 'partner', partnerId: 'P-NORTH', subject: 'unknown' });
   });
 
   it('a token without a subject is "unknown"', () => {

@@ -3,6 +3,7 @@ import { billingAdvice } from '../../../lambdas/domain/billing.ts';
 import type { Caller } from '../../../lambdas/domain/caller.ts';
 import type { CustomerOwnership, Partner } from '../../../lambdas/domain/directory.ts';
 import {
+  checkCodesFor,
   currentPartnerId,
   evaluateEligibility,
   validRequest,
@@ -326,5 +327,92 @@ describe('verdict (POST /transfers: the first finding, in its historic order)', 
   it('admits a request with nothing against it, ignoring claims (the write is their judge)', () => {
     const admitted = verdict({ ...facts(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, [ACME], { claims: { 'C-ACME': 'TR-1' } }), fromPartner: NORTH });
     expect(admitted).toEqual({ kind: 'admitted', fromId: 'P-NORTH', from: NORTH, to: SOUTH, locked: [] });
+  });
+});
+
+describe('eligibility: the words and edges of each finding', () => {
+  it('an operator without a ticket is a 400 saying so; a past up-front release names release.transferDate', () => {
+    expect(() => validRequest(operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, TODAY, DEFAULT_POLICY)).toThrow(
+      'An operator files a request on a support ticket\'s behalf: ticketId is required.',
+    );
+    const past = (() => {
+      try {
+        validRequest(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: YESTERDAY, signedBy: 'Alice Smith' } }, TODAY, DEFAULT_POLICY);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(past).toMatchObject({ status: 400, details: { field: 'release.transferDate' } });
+  });
+
+  it('a request\'s date and its release\'s must be the same day and both immediate or both not', () => {
+    const body = (requestedDate: string, transferDate: string): CreateTransferBody => ({
+      customerIds: ['C-ACME'],
+      toPartnerId: 'P-SOUTH',
+      requestedDate,
+      release: { transferDate, signedBy: 'Alice Smith' },
+    });
+    expect(validRequest(north, body('2026-04-01', '2026-04-01'), TODAY, DEFAULT_POLICY).released).toEqual({ transferDate: '2026-04-01', immediate: false });
+    expect(validRequest(north, body('immediate', 'immediate'), TODAY, DEFAULT_POLICY).released).toEqual({ transferDate: TODAY, immediate: true });
+    expect(() => validRequest(north, body('immediate', TODAY), TODAY, DEFAULT_POLICY)).toThrow(ValidationError);
+  });
+
+  it('several unknown customers are named together', () => {
+    const result = verdict({ ...facts(north, { customerIds: ['C-ACME', 'C-X', 'C-Y'], toPartnerId: 'P-SOUTH' }, [ACME]), fromPartner: NORTH });
+    expect(result).toMatchObject({ kind: 'refused', error: { code: 'UNKNOWN_CUSTOMER', message: 'Unknown customers: C-X, C-Y.' } });
+  });
+
+  it('several locked customers are each named in the 409', () => {
+    const result = verdict({
+      ...facts(north, { customerIds: ['C-ACME', 'C-BRIGHT'], toPartnerId: 'P-SOUTH' }, [owned('C-ACME', 'P-NORTH', TODAY), owned('C-BRIGHT', 'P-NORTH', TODAY)]),
+      fromPartner: NORTH,
+    });
+    expect(result).toMatchObject({
+      kind: 'refused',
+      error: {
+        code: 'LOCKED',
+        message:
+          `C-ACME was transferred recently and is locked until ${TODAY}; a new request is possible from 2026-03-11; ` +
+          `C-BRIGHT was transferred recently and is locked until ${TODAY}; a new request is possible from 2026-03-11.`,
+      },
+    });
+  });
+
+  it('an operator without a lock override is held by the lock too', () => {
+    const locked = [owned('C-ACME', 'P-NORTH', TODAY)];
+    expect(codes(check(operator, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-1' }, locked))).toEqual(['LOCKED']);
+  });
+
+  it('an operator may give the release up front for any partner\'s customers', () => {
+    const body = { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-1', release: { transferDate: 'immediate' as const, signedBy: 'Alice Smith' } };
+    expect(check(operator, body, [ACME])).toMatchObject({ eligible: true, problems: [] });
+  });
+
+  it('a partner releasing customers of which only some are its own is FORBIDDEN too', () => {
+    const body = { customerIds: ['C-ACME', 'C-CORAL'], toPartnerId: 'P-EAST', release: { transferDate: 'immediate' as const, signedBy: 'Alice Smith' } };
+    expect(check(north, body, [ACME, CORAL]).problems.map((p) => p.code)).toContain('FORBIDDEN');
+  });
+
+  it('some but not all customers already with the new partner are named; one "belongs", several "belong"', () => {
+    const one = check(operator, { customerIds: ['C-ACME', 'C-CORAL'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-1' }, [ACME, CORAL]);
+    expect(one.problems).toContainEqual({ code: 'SAME_PARTNER', message: 'C-CORAL already belongs to P-SOUTH.' });
+    const coral2 = owned('C-CORAL-2', 'P-SOUTH');
+    const two = check(operator, { customerIds: ['C-ACME', 'C-CORAL', 'C-CORAL-2'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-1' }, [ACME, CORAL, coral2]);
+    expect(two.problems).toContainEqual({ code: 'SAME_PARTNER', message: 'C-CORAL, C-CORAL-2 already belong to P-SOUTH.' });
+  });
+
+  it('without the claims read, no customer is found busy', () => {
+    const { claims: _claims, ...withoutClaims } = facts(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, [ACME]);
+    expect(evaluateEligibility(withoutClaims)).toMatchObject({ eligible: true });
+  });
+
+  it('a refusal of POST /transfers stands for the check\'s codes', () => {
+    expect(checkCodesFor({ code: 'CUSTOMER_BUSY', message: 'busy' })).toEqual(['BUSY']);
+    expect(checkCodesFor({ code: 'FORBIDDEN', message: 'A partner may request a transfer only of its own customers, or to itself.' })).toEqual(['NOT_TRANSFERABLE_BY_CALLER']);
+    expect(checkCodesFor({ code: 'FORBIDDEN', message: 'Only the current partner can release its customers.' })).toEqual(['FORBIDDEN']);
+    expect(checkCodesFor({ code: 'MIXED_PARTNERS', message: 'mixed' })).toEqual(['MIXED_PARTNERS', 'NOT_TRANSFERABLE_BY_CALLER']);
+    expect(checkCodesFor({ code: 'SAME_PARTNER', message: 'same' })).toEqual(['SAME_PARTNER', 'NOT_TRANSFERABLE_BY_CALLER']);
+    expect(checkCodesFor({ code: 'LOCKED', message: 'locked' })).toEqual(['LOCKED']);
   });
 });

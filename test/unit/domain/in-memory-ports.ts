@@ -15,6 +15,7 @@ import type {
   DirectoryPort,
   LinkKeyPort,
   MailerPort,
+  MetricsPort,
   InvoiceDays,
   NewTransfer,
   OpenStep,
@@ -448,10 +449,45 @@ export class RecordingMailer implements MailerPort {
   }
 }
 
+/** Keeps every business metric a use case publishes, in order: `[name, ...values]`. */
+export class RecordingMetrics implements MetricsPort {
+  readonly published: unknown[][] = [];
+
+  transferStatus(status: TransferStatus): void {
+    this.published.push(['transferStatus', status]);
+  }
+
+  approvalLatency(step: Step, seconds: number): void {
+    this.published.push(['approvalLatency', step, seconds]);
+  }
+
+  rehomeErrors(customers: number): void {
+    this.published.push(['rehomeErrors', customers]);
+  }
+
+  emailFailure(): void {
+    this.published.push(['emailFailure']);
+  }
+
+  decline(reasonCode: string): void {
+    this.published.push(['decline', reasonCode]);
+  }
+}
+
 export class RecordingAlerts implements AlertPort {
   readonly published: { subject: string; message: string }[] = [];
+  /** false: no topic is configured (a local run), so nothing is published. */
+  topic = true;
+  /** Makes the next publish fail, as SNS does past its retries. */
+  failNext: Error | null = null;
 
   async publish(subject: string, message: string): Promise<boolean> {
+    if (this.failNext) {
+      const error = this.failNext;
+      this.failNext = null;
+      throw error;
+    }
+    if (!this.topic) return false;
     this.published.push({ subject, message });
     return true;
   }
@@ -499,7 +535,8 @@ export function world(options: { policy?: Partial<Policy>; now?: Date } = {}) {
   const clock = new FixedClock(options.now ?? NOW);
   const policy: Policy = { ...DEFAULT_POLICY, ...options.policy };
   const mailer = new RecordingMailer(policy.timeZone);
-  const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy });
+  const metrics = new RecordingMetrics();
+  const transfers = new TransferService({ store, directory, workflow, mailer, clock, policy, metrics });
   const links = new ApprovalLinks(store, transfers, clock, policy.maxDaysAhead);
   const steps = new WorkflowSteps({
     store,
@@ -510,10 +547,11 @@ export function world(options: { policy?: Partial<Policy>; now?: Date } = {}) {
     transfers,
     clock,
     policy,
+    metrics,
     publicBaseUrl: 'https://transfers.example.test/',
     devopsEmail: 'devops@provider.example',
   });
-  return { directory, store, workflow, mailer, alerts, clock, policy, transfers, links, steps };
+  return { directory, store, workflow, mailer, alerts, metrics, clock, policy, transfers, links, steps };
 }
 
 export type World = ReturnType<typeof world>;

@@ -51,4 +51,23 @@ describe('the operators’ alert in plain text', () => {
     expect(message).toContain('  - Brightside Dental (cust-brightside): not attempted\n');
     expect(message).toContain('  - cust-other: failed (not in this transfer)\n');
   });
+
+  it('is the subject, the error, the transfer and one line per customer, each customer once', () => {
+    const withOther = { ...notice, outcomes: [...notice.outcomes, { customerId: 'cust-late', outcome: 'already-moved' as const }] };
+    expect(alertMessage(withOther)).toBe(
+      [
+        'Action needed: re-homing failed for transfer tr-20250301-0001 (Northwind IT to Southgate Networks)',
+        '',
+        'Error: 1 of 2 customers could not be moved: cust-brightside',
+        '',
+        'Transfer tr-20250301-0001 from Northwind IT (partner-north) to Southgate Networks (partner-south), status FAILED.',
+        'Outcome per customer:',
+        '  - Acme Widgets Ltd (cust-acme): moved',
+        '  - Brightside Dental (cust-brightside): not attempted',
+        '  - cust-other: failed (not in this transfer)',
+        '  - cust-late: already-moved',
+        '',
+      ].join('\n'),
+    );
+  });
 });

@@ -71,3 +71,87 @@ describe('operators on a stuck approval', () => {
     expect(await failure(operators.remind(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({ status: 409, code: 'EXPIRED' });
   });
 });
+
+describe('operators act only on a step that waits, until its deadline', () => {
+  const south: Caller = { kind: 'partner', partnerId: 'P-SOUTH', subject: 'bob@southgate.example' };
+
+  it('a partner is told that only operators remind or extend', async () => {
+    const transfer = await waiting();
+    expect(await failure(operators.extend(north, transfer.id, { ticketId: 'SUP-1', days: 3 }))).toMatchObject({
+      status: 403,
+      message: 'Only provider operators can remind or extend a waiting step.',
+    });
+  });
+
+  it('a body that is not valid is a 400 about the reminder or the extension', async () => {
+    const transfer = await waiting();
+    expect(await failure(operators.remind(operator, transfer.id, {}))).toMatchObject({ status: 400, message: 'The reminder is not valid. ticketId: is required.' });
+    expect(await failure(operators.extend(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({
+      status: 400,
+      message: 'The extension is not valid. days: must be a whole number of days.',
+    });
+  });
+
+  it('the acceptance step is reminded to the new partner, and extended', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } }, META);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    const reminded = await operators.remind(operator, transfer.id, { ticketId: 'SUP-2' });
+    expect(reminded.history.at(-1)).toMatchObject({ type: 'REMINDER_SENT', detail: { step: 'acceptance', partnerId: 'P-SOUTH' } });
+    expect(w.mailer.sent.at(-1)?.to).toEqual(['partners@southgate.example']);
+    const extended = await operators.extend(operator, transfer.id, { ticketId: 'SUP-2', days: 1 });
+    expect(extended.history.at(-1)).toMatchObject({ type: 'WINDOW_EXTENDED', detail: { step: 'acceptance', to: '2026-03-25T15:00:00.000Z' } });
+    expect(extended.customers).toEqual([{ id: 'C-ACME', name: 'Acme Widgets', domains: ['acme.example', 'acme-mail.example'], domainCount: 2, domainsTruncated: false }]);
+  });
+
+  it('a transfer whose link was not sent yet, or that waits for no one, is a 409 NOT_WAITING naming its status', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    expect(await failure(operators.remind(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({
+      status: 409,
+      code: 'NOT_WAITING',
+      message: 'The transfer is AWAITING_RELEASE; no approval link is waiting for an answer.',
+      details: { status: 'AWAITING_RELEASE' },
+    });
+
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith' }, META);
+    expect(await failure(operators.extend(operator, transfer.id, { ticketId: 'SUP-1', days: 2 }))).toMatchObject({ code: 'NOT_WAITING', details: { status: 'AWAITING_ACCEPTANCE' } });
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-2', approvalWindowSeconds: WINDOW });
+    await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+    expect(await failure(operators.remind(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({ code: 'NOT_WAITING', details: { status: 'SCHEDULED' } });
+  });
+
+  it('a transfer cancelled while its acceptance was asked waits for no one', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } }, META);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    await w.transfers.cancel(north, transfer.id, { reason: 'Customer stays' }, META);
+    const sent = w.mailer.sent.length;
+    expect(await failure(operators.remind(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({ code: 'NOT_WAITING', details: { status: 'CANCELLED' } });
+    expect(w.mailer.sent).toHaveLength(sent);
+  });
+
+  it('a step without its whole link (nonce, hash and deadline), or already decided, waits for no one', async () => {
+    const transfer = await waiting();
+    const key = `${transfer.id}#release`;
+    const step = w.store.steps.get(key);
+    if (!step) throw new Error('no step');
+    for (const missing of [{ linkNonce: null }, { linkHash: null }, { expiresAt: null }]) {
+      w.store.steps.set(key, { ...step, ...missing });
+      expect(await failure(operators.remind(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({ code: 'NOT_WAITING' });
+    }
+    w.store.steps.set(key, { ...step, decision: { step: 'release', decision: 'decline' } as NonNullable<typeof step.decision> });
+    expect(await failure(operators.remind(operator, transfer.id, { ticketId: 'SUP-1' }))).toMatchObject({ code: 'NOT_WAITING' });
+  });
+
+  it('the window is closed from its deadline\'s very instant: 409 EXPIRED naming it', async () => {
+    const transfer = await waiting();
+    w.clock.current = new Date(DEADLINE);
+    expect(await failure(operators.extend(operator, transfer.id, { ticketId: 'SUP-1', days: 3 }))).toMatchObject({
+      status: 409,
+      code: 'EXPIRED',
+      message: `The approval window closed at ${DEADLINE}.`,
+      details: { expiresAt: DEADLINE },
+    });
+    w.clock.current = new Date(Date.parse(DEADLINE) - 1);
+    expect((await operators.extend(operator, transfer.id, { ticketId: 'SUP-1', days: 3 })).history.at(-1)?.type).toBe('WINDOW_EXTENDED');
+  });
+});

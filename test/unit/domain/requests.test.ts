@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type * as z from '../../../lambdas/domain/zod.ts';
 import { ValidationError } from '../../../lambdas/domain/errors.ts';
 import {
@@ -244,5 +244,170 @@ describe('approvalForm and listTransfersQuery', () => {
     expect(rejection(listTransfersQuery, { limit: '0', status: 'NOPE' }, 'query').issues.map((i) => i.field)).toEqual(['status', 'limit']);
     expect(rejection(listTransfersQuery, { limit: '101' }, 'query').issues.map((i) => i.field)).toEqual(['limit']);
     expect(rejection(listTransfersQuery, { cursor: 'x' }, 'query').issues).toEqual([{ field: 'query', message: 'unknown field: cursor' }]);
+  });
+});
+
+describe('every schema\'s rules and the words of its 400s', () => {
+  // The schemas are made on their first use and kept; each test here makes them anew, from a fresh
+  // module, so that each rule is held by the test that names it rather than by whichever ran first.
+  let requests: typeof import('../../../lambdas/domain/requests.ts');
+  beforeEach(async () => {
+    vi.resetModules();
+    requests = await import('../../../lambdas/domain/requests.ts');
+  });
+
+  type SchemaName = 'createTransferBody' | 'releaseDecisionBody' | 'acceptanceDecisionBody' | 'approvalForm' | 'cancelBody' | 'remindBody' | 'extendBody'
+    | 'listTransfersQuery' | 'createWebhookBody' | 'webhookListQuery' | 'webhookActionQuery' | 'customerQuery';
+
+  function accepts(schema: SchemaName, value: unknown): unknown {
+    return requests.parseInput(requests[schema] as Schema<z.ZodMiniType>, value, 'input');
+  }
+
+  function refusal(schema: SchemaName, value: unknown): { message: string; issues: Issue[] } {
+    try {
+      requests.parseInput(requests[schema] as Schema<z.ZodMiniType>, value, 'input');
+    } catch (error) {
+      return { message: (error as Error).message, issues: (error as { details: { issues: Issue[] } }).details.issues };
+    }
+    throw new Error(`expected ${schema} to refuse ${JSON.stringify(value)}`);
+  }
+
+  it('an identifier starts with a letter or digit and holds only letters, digits and . _ : - to its end, 1 to 64 of them', () => {
+    expect(accepts('createTransferBody', { customerIds: ['C1.x:y_z-0', '9'], toPartnerId: 'P'.repeat(64) })).toMatchObject({ customerIds: ['C1.x:y_z-0', '9'] });
+    for (const id of ['-C1', '.hidden', '_x', 'C1 x', 'C1/', 'C1\u00e9']) {
+      expect(refusal('createTransferBody', { customerIds: [id], toPartnerId: 'P-1' }).issues).toEqual([
+        { field: 'customerIds.0', message: 'may hold only letters, digits and . _ : -' },
+      ]);
+    }
+    expect(refusal('createTransferBody', { customerIds: ['C-1'], toPartnerId: '' }).issues).toEqual([
+      { field: 'toPartnerId', message: 'must not be empty' },
+      { field: 'toPartnerId', message: 'may hold only letters, digits and . _ : -' },
+    ]);
+    expect(refusal('createTransferBody', { customerIds: ['C-1'], toPartnerId: 'P'.repeat(65) }).issues).toEqual([
+      { field: 'toPartnerId', message: 'must be at most 64 characters' },
+    ]);
+    expect(accepts('webhookListQuery', { partnerId: 'P-1' })).toEqual({ partnerId: 'P-1' });
+    expect(refusal('webhookListQuery', { partnerId: 'P 1' }).issues).toEqual([{ field: 'partnerId', message: 'may hold only letters, digits and . _ : -' }]);
+  });
+
+  it('a request names 1 to 50 customers, each once; its lock override gives a reason', () => {
+    expect(refusal('createTransferBody', { customerIds: [], toPartnerId: 'P-1' }).issues).toEqual([{ field: 'customerIds', message: 'must name at least one customer' }]);
+    const ids = Array.from({ length: 51 }, (_, i) => `C-${i}`);
+    expect(refusal('createTransferBody', { customerIds: ids, toPartnerId: 'P-1' }).issues).toEqual([{ field: 'customerIds', message: 'may name at most 50 customers' }]);
+    expect(refusal('createTransferBody', { customerIds: ['C-1', 'C-1'], toPartnerId: 'P-1' }).issues).toEqual([
+      { field: 'customerIds', message: 'must not name a customer twice' },
+    ]);
+    expect(accepts('createTransferBody', { customerIds: ['C-1'], toPartnerId: 'P-1', lockOverride: { reason: 'Partner closed' } })).toMatchObject({
+      lockOverride: { reason: 'Partner closed' },
+    });
+    expect(refusal('createTransferBody', { customerIds: ['C-1'], toPartnerId: 'P-1', note: 'n'.repeat(1001) }).issues).toEqual([
+      { field: 'note', message: 'must be at most 1000 characters' },
+    ]);
+  });
+
+  it('dates are calendar dates written YYYY-MM-DD, or "immediate" where a date may be', () => {
+    expect(refusal('createTransferBody', { customerIds: ['C-1'], toPartnerId: 'P-1', requestedDate: 20260401 }).issues).toEqual([
+      { field: 'requestedDate', message: 'must be a date written YYYY-MM-DD or "immediate"' },
+    ]);
+    expect(refusal('createTransferBody', { customerIds: ['C-1'], toPartnerId: 'P-1', requestedDate: 'tomorrow' }).issues).toEqual([
+      { field: 'requestedDate', message: 'must be a calendar date written YYYY-MM-DD' },
+    ]);
+    expect(refusal('releaseDecisionBody', { decision: 'release', signedBy: 'Alice Smith' }).issues).toEqual([
+      { field: 'transferDate', message: 'must be a date written YYYY-MM-DD or "immediate"' },
+    ]);
+    expect(refusal('approvalForm', { decision: 'release', signedBy: 'Alice Smith', transferDate: '2026-02-30' }).issues).toEqual([
+      { field: 'transferDate', message: 'must be a calendar date written YYYY-MM-DD' },
+    ]);
+  });
+
+  it('a signature is one line of 2 to 120 characters; a ticket id one line of 1 to 64', () => {
+    const release = (signedBy: string, ticketId?: string) => ({ decision: 'release', transferDate: 'immediate', signedBy, ...(ticketId === undefined ? {} : { ticketId }) });
+    expect(refusal('releaseDecisionBody', release('A')).issues).toEqual([{ field: 'signedBy', message: 'must be the full name of the person signing' }]);
+    expect(refusal('releaseDecisionBody', release('Alice\nSmith')).issues).toEqual([{ field: 'signedBy', message: 'must be a single line of text' }]);
+    expect(refusal('releaseDecisionBody', release('a'.repeat(121))).issues).toEqual([{ field: 'signedBy', message: 'must be at most 120 characters' }]);
+    expect(refusal('releaseDecisionBody', release('Alice Smith', ' ')).issues).toEqual([{ field: 'ticketId', message: 'must not be empty' }]);
+    expect(refusal('remindBody', { ticketId: 'T'.repeat(65) }).issues).toEqual([{ field: 'ticketId', message: 'must be at most 64 characters' }]);
+    expect(accepts('remindBody', { ticketId: ' SUP-1 ' })).toEqual({ ticketId: 'SUP-1' });
+  });
+
+  it('a decline\'s reason holds 3 to 1000 characters after trimming; its code is one of the list', () => {
+    const decline = (fields: Record<string, unknown>) => ({ decision: 'decline', signedBy: 'Bob Jones', ...fields });
+    expect(accepts('acceptanceDecisionBody', decline({ reason: ' abc ' }))).toEqual({ decision: 'decline', signedBy: 'Bob Jones', reason: 'abc' });
+    expect(refusal('acceptanceDecisionBody', decline({ reason: ' ab ' })).issues).toEqual([{ field: 'reason', message: 'must say why, in a few words' }]);
+    expect(refusal('acceptanceDecisionBody', decline({ reason: 'r'.repeat(1001) })).issues).toEqual([{ field: 'reason', message: 'must be at most 1000 characters' }]);
+    expect(refusal('releaseDecisionBody', decline({ reasonCode: 'BORED' })).issues).toEqual([
+      { field: 'reasonCode', message: 'must be one of OUTSTANDING_BALANCE, CONTRACT_IN_FORCE, CUSTOMER_NOT_CONSENTED, DISPUTE, WRONG_CUSTOMER_OR_PARTNER, OTHER' },
+    ]);
+    expect(accepts('cancelBody', { reason: 'abc' })).toEqual({ reason: 'abc' });
+    expect(refusal('cancelBody', { reason: 'ab' }).issues).toEqual([{ field: 'reason', message: 'must say why, in a few words' }]);
+  });
+
+  it('each step takes its own decisions and a decline, and says which', () => {
+    expect(accepts('releaseDecisionBody', { decision: 'decline', reason: 'Unpaid', signedBy: 'Alice Smith' })).toMatchObject({ decision: 'decline' });
+    expect(accepts('acceptanceDecisionBody', { decision: 'accept', signedBy: 'Bob Jones' })).toEqual({ decision: 'accept', signedBy: 'Bob Jones' });
+    expect(refusal('releaseDecisionBody', { decision: 'accept', signedBy: 'Alice Smith' }).issues).toEqual([
+      { field: 'decision', message: 'decision must be "release" or "decline"' },
+    ]);
+    expect(refusal('acceptanceDecisionBody', { decision: 'release', signedBy: 'Bob Jones' }).issues).toEqual([
+      { field: 'decision', message: 'decision must be "accept" or "decline"' },
+    ]);
+  });
+
+  it('the form\'s checkboxes count as ticked with on, true, yes or 1; its reason code may be left empty', () => {
+    for (const ticked of ['on', 'true', 'yes', '1']) {
+      expect(accepts('approvalForm', { decision: 'accept', signedBy: 'Bob Jones', acknowledge: ticked, immediate: ticked })).toMatchObject({ acknowledge: ticked, immediate: ticked });
+    }
+    for (const other of ['', 'off', 'false', '0', 'checked']) {
+      expect(refusal('approvalForm', { decision: 'accept', signedBy: 'Bob Jones', acknowledge: other }).issues.map((i) => i.field)).toEqual(['acknowledge']);
+    }
+    expect(accepts('approvalForm', { decision: 'decline', signedBy: 'Bob Jones', reasonCode: '', reason: '' })).toMatchObject({ decision: 'decline', reasonCode: '' });
+    expect(accepts('approvalForm', { decision: 'decline', signedBy: 'Bob Jones', reasonCode: 'DISPUTE' })).toMatchObject({ reasonCode: 'DISPUTE' });
+    expect(refusal('approvalForm', { decision: 'decline', signedBy: 'Bob Jones', reasonCode: 'BORED' }).issues.map((i) => i.field)).toEqual(['reasonCode']);
+  });
+
+  it('an extension is 1 to 30 whole days, on a ticket', () => {
+    expect(accepts('extendBody', { ticketId: 'SUP-1', days: 30 })).toEqual({ ticketId: 'SUP-1', days: 30 });
+    expect(refusal('extendBody', { ticketId: 'SUP-1', days: 'seven' }).issues).toEqual([{ field: 'days', message: 'must be a whole number of days' }]);
+    expect(refusal('extendBody', { ticketId: 'SUP-1', days: 1.5 }).issues).toEqual([{ field: 'days', message: 'must be a whole number of days' }]);
+    expect(refusal('extendBody', { ticketId: 'SUP-1', days: 0 }).issues).toEqual([{ field: 'days', message: 'must be at least 1' }]);
+    expect(refusal('extendBody', { ticketId: 'SUP-1', days: 31 }).issues).toEqual([{ field: 'days', message: 'may be at most 30' }]);
+  });
+
+  it('a listing may ask for any status; a customer\'s page for 1 to 100 users and its next page', () => {
+    for (const status of ['AWAITING_RELEASE', 'AWAITING_ACCEPTANCE', 'SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'DECLINED', 'EXPIRED', 'CANCELLED', 'FAILED']) {
+      expect(accepts('listTransfersQuery', { status })).toEqual({ status });
+    }
+    expect(accepts('customerQuery', { limit: '100', nextToken: 'abc' })).toEqual({ limit: 100, nextToken: 'abc' });
+    expect(refusal('customerQuery', { limit: '2.5' }).issues).toEqual([{ field: 'limit', message: 'must be a whole number' }]);
+  });
+
+  it('a webhook names a URL of at most 2048 characters and each event type it wants once', () => {
+    expect(accepts('createWebhookBody', { url: 'https://example.test/hook', events: ['transfer.declined'], partnerId: 'P-1', ticketId: 'SUP-1' })).toMatchObject({
+      events: ['transfer.declined'],
+    });
+    expect(refusal('createWebhookBody', { url: ' ' }).issues).toEqual([{ field: 'url', message: 'must not be empty' }]);
+    expect(refusal('createWebhookBody', { url: `https://example.test/${'x'.repeat(2030)}` }).issues).toEqual([
+      { field: 'url', message: 'must be at most 2048 characters' },
+    ]);
+    expect(refusal('createWebhookBody', { url: 'https://example.test/', events: [] }).issues).toEqual([
+      { field: 'events', message: 'must name at least one event type (leave it out for all)' },
+    ]);
+    expect(refusal('createWebhookBody', { url: 'https://example.test/', events: ['transfer.failed', 'transfer.failed'] }).issues).toEqual([
+      { field: 'events', message: 'must not name an event type twice' },
+    ]);
+    expect(refusal('createWebhookBody', { url: 'https://example.test/', events: ['transfer.moved'] }).issues[0]?.message).toBe(
+      'must be one of transfer.requested, transfer.released, transfer.accepted, transfer.scheduled, transfer.completed, transfer.declined, transfer.expired, transfer.cancelled, transfer.failed',
+    );
+    expect(accepts('webhookActionQuery', { ticketId: 'SUP-1' })).toEqual({ ticketId: 'SUP-1' });
+  });
+
+  it('one 400 lists every issue, each with its field', () => {
+    expect(refusal('extendBody', { days: 0 })).toEqual({
+      message: 'The input is not valid. ticketId: is required; days: must be at least 1.',
+      issues: [
+        { field: 'ticketId', message: 'is required' },
+        { field: 'days', message: 'must be at least 1' },
+      ],
+    });
   });
 });

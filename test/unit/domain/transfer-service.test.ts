@@ -886,3 +886,560 @@ describe('TransferService.check', () => {
     });
   });
 });
+
+describe('TransferService.create: what a request records', () => {
+  it('only the new partner\'s own dated request is its acceptance: a date asked by the current partner or an operator accepts nothing', async () => {
+    const byCurrent = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-04-01' }, META);
+    expect(byCurrent.acceptedDate).toBeNull();
+    expect(byCurrent.history[0]?.detail.requestedDate).toBe('2026-04-01');
+    expect(byCurrent.history.map((e) => e.type)).toEqual(['REQUESTED']);
+
+    const byOperator = await w.transfers.create(
+      operator,
+      { customerIds: ['C-BRIGHT'], toPartnerId: 'P-SOUTH', requestedDate: '2026-04-01', ticketId: 'SUP-3' },
+      META,
+    );
+    expect(byOperator.acceptedDate).toBeNull();
+    expect(byOperator.history.map((e) => e.type)).toEqual(['REQUESTED']);
+  });
+
+  it('the note is kept with the request', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', note: 'At the customer\'s request' }, META);
+    expect(transfer.note).toBe('At the customer\'s request');
+    expect(transfer.history[0]?.detail.note).toBe('At the customer\'s request');
+    expect(w.store.transfers.get(transfer.id)?.note).toBe('At the customer\'s request');
+  });
+
+  it('an operator\'s lock override is recorded only when it lifted a lock', async () => {
+    const transfer = await w.transfers.create(
+      operator,
+      { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ticketId: 'SUP-4', lockOverride: { reason: 'Partner went out of business' } },
+      META,
+    );
+    expect(transfer.history[0]?.detail).not.toHaveProperty('lockOverride');
+  });
+
+  it('a refused request reads neither domains nor the current partner', async () => {
+    const reads: string[] = [];
+    const firstDomains = w.directory.firstDomains.bind(w.directory);
+    const getPartner = w.directory.getPartner.bind(w.directory);
+    w.directory.firstDomains = (ids, limit) => (reads.push(`firstDomains ${ids.join(',')}`), firstDomains(ids, limit));
+    w.directory.getPartner = (id) => (reads.push(`getPartner ${id}`), getPartner(id));
+
+    await failure(w.transfers.create(north, { customerIds: ['C-ACME', 'C-NOPE'], toPartnerId: 'P-SOUTH' }, META));
+    expect(reads).toEqual(['getPartner P-SOUTH']);
+  });
+
+  it('the new partner\'s up-front acceptance is signed by its token\'s subject, trimmed', async () => {
+    const southSpaced: Caller = { kind: 'partner', partnerId: 'P-SOUTH', subject: '  bob@southgate.example ' };
+    const transfer = await w.transfers.create(southSpaced, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', requestedDate: '2026-04-01' }, META);
+    const accepted = transfer.history[1]?.detail;
+    expect(accepted?.signedBy).toBe('bob@southgate.example');
+    expect(String(accepted?.statement)).toContain('I, bob@southgate.example, am authorised');
+  });
+
+  it('a filed request counts its status on the dashboard', async () => {
+    await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    await w.transfers.create(north, { customerIds: ['C-BRIGHT'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } }, META);
+    expect(w.metrics.published).toEqual([
+      ['transferStatus', 'AWAITING_RELEASE'],
+      ['transferStatus', 'AWAITING_ACCEPTANCE'],
+    ]);
+  });
+});
+
+describe('TransferService reads: answers and round trips', () => {
+  it('an unknown transfer or customer is "not found" by its id', async () => {
+    const transfer = await failure(w.transfers.getVisible(north, 'TR-20260310-NOPE'));
+    expect(transfer).toMatchObject({ status: 404, code: 'NOT_FOUND', message: 'Transfer TR-20260310-NOPE was not found.' });
+    const customer = await failure(w.transfers.getCustomer(north, 'C-NOPE'));
+    expect(customer).toMatchObject({ status: 404, code: 'NOT_FOUND', message: 'Customer C-NOPE was not found.' });
+  });
+
+  it('an unknown query field is a 400 naming it', async () => {
+    const listing = await failure(w.transfers.list(north, { sort: 'asc' }));
+    expect(listing).toMatchObject({ status: 400, message: 'The query is not valid. query: unknown field: sort.', details: { issues: [{ field: 'query', message: 'unknown field: sort' }] } });
+    const customer = await failure(w.transfers.getCustomer(north, 'C-ACME', { page: '2' }));
+    expect(customer).toMatchObject({ status: 400, message: 'The query is not valid. query: unknown field: page.' });
+  });
+
+  it('a partner\'s listing asks the store for its own transfers only, an operator\'s for all; status, limit and nextToken are passed on', async () => {
+    const queries: unknown[] = [];
+    const list = w.store.list.bind(w.store);
+    w.store.list = (query) => (queries.push(query), list(query));
+
+    await w.transfers.list(north, {});
+    await w.transfers.list(operator, {});
+    await w.transfers.list(operator, { status: 'SCHEDULED', limit: '5', nextToken: '10' });
+    expect(queries).toStrictEqual([{ partnerId: 'P-NORTH', limit: 25 }, { limit: 25 }, { status: 'SCHEDULED', limit: 5, nextToken: '10' }]);
+  });
+
+  it('a transfer whose customers carry their domains is answered without reading them again; summaries are completed from the store', async () => {
+    const filed = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    expect(await w.transfers.withCustomers(filed)).toEqual(filed);
+    expect(w.store.customerReads).toBe(0);
+
+    const { transfer: summary } = await w.transfers.visibleState(north, filed.id);
+    expect((await w.transfers.withCustomers(summary)).customers).toEqual(filed.customers);
+    expect(w.store.customerReads).toBe(1);
+  });
+
+  it('the consent record is the parties\' and operators\' to read, with the chain verified', async () => {
+    const filed = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    const record = await w.transfers.record(south, filed.id);
+    expect(record).toMatchObject({ transfer: { id: filed.id }, chain: { state: 'intact', events: 1 }, timeZone: 'America/New_York', generatedAt: NOW.toISOString() });
+    expect(await failure(w.transfers.record(east, filed.id))).toBeInstanceOf(NotFoundError);
+  });
+
+  it('a chain read while an event was being written is read once more before it is shown broken', async () => {
+    const filed = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    const getState = w.store.getState.bind(w.store);
+    let reads = 0;
+    // The first read sees the head move without the event it names.
+    w.store.getState = async (id) => {
+      reads += 1;
+      const state = await getState(id);
+      return state && reads === 1 ? { ...state, chainHead: { seq: 2, hash: 'f'.repeat(64) } } : state;
+    };
+    expect((await w.transfers.record(north, filed.id)).chain.state).toBe('intact');
+    expect(reads).toBe(2);
+    // An intact chain is read once.
+    expect((await w.transfers.record(north, filed.id)).chain.state).toBe('intact');
+    expect(reads).toBe(3);
+
+    reads = 0;
+    w.store.getState = async (id) => {
+      reads += 1;
+      const state = await getState(id);
+      return state && { ...state, chainHead: { seq: 2, hash: 'f'.repeat(64) } };
+    };
+    expect((await w.transfers.record(north, filed.id)).chain.state).toBe('broken');
+    expect(reads).toBe(2);
+  });
+});
+
+describe('TransferService decisions: the rules of a written decision', () => {
+  const release = (transferDate: string, signedBy = 'Alice Smith') => ({ decision: 'release', transferDate, signedBy });
+  const HOUR = 3_600_000;
+
+  async function waitingRelease(body: Record<string, unknown> = {}): Promise<TransferWithHistory> {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', ...body }, META);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-release', approvalWindowSeconds: WINDOW });
+    return transfer;
+  }
+
+  async function waitingAcceptance(transferDate = '2026-04-01'): Promise<TransferWithHistory> {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate, signedBy: 'Alice Smith' } }, META);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-acceptance', approvalWindowSeconds: WINDOW });
+    return transfer;
+  }
+
+  it('the current partner cannot take the new partner\'s step: 403 saying only the new partner accepts or declines', async () => {
+    const transfer = await waitingAcceptance();
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Alice Smith' }, META));
+    expect(error).toMatchObject({ status: 403, message: 'Only the new partner can accept or decline here.' });
+  });
+
+  it('an operator\'s decision without a ticket is a 400 naming ticketId', async () => {
+    const transfer = await waitingRelease();
+    const error = await failure(w.transfers.decideByCaller(operator, transfer.id, 'release', release('2026-04-01', 'Ops Person'), META));
+    expect(error).toMatchObject({
+      status: 400,
+      message: 'An operator decides on a partner\'s behalf only citing a support ticket: ticketId is required.',
+      details: { issues: [{ field: 'ticketId', message: 'is required for operators' }] },
+    });
+  });
+
+  it('a decision body that is not valid is a 400 about "the decision"; a past release date names transferDate', async () => {
+    const transfer = await waitingRelease();
+    const body = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', signedBy: 'Alice Smith' }, META));
+    expect(body).toMatchObject({ status: 400, message: 'The decision is not valid. transferDate: must be a date written YYYY-MM-DD or "immediate".' });
+    const acceptance = await failure(w.transfers.decideByCaller(north, transfer.id, 'acceptance', { decision: 'accept' }, META));
+    expect(acceptance).toMatchObject({ status: 400, message: 'The decision is not valid. signedBy: is required.' });
+    const past = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-03-09'), META));
+    expect(past).toMatchObject({ status: 400, details: { field: 'transferDate', earliest: TODAY } });
+  });
+
+  it('a decline for another reason without words is a 400 saying why it is needed', async () => {
+    const transfer = await waitingRelease();
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'decline', signedBy: 'Alice Smith' }, META));
+    expect(error).toMatchObject({
+      status: 400,
+      message: 'The decision is not valid. reason: is required when reasonCode is OTHER or not given; say why you decline, in a few words.',
+    });
+  });
+
+  it('the 409s say what stands: the decision already recorded, the step not waited for, the window closed', async () => {
+    const transfer = await waitingRelease();
+    const early = await failure(w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META));
+    expect(early).toMatchObject({ message: 'The transfer is AWAITING_RELEASE; it is not waiting for the acceptance.' });
+    w.clock.current = new Date(NOW.getTime() + WINDOW * 1000);
+    const late = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META));
+    expect(late).toMatchObject({ message: 'The approval window for the release closed at 2026-03-24T15:00:00.000Z.' });
+    w.clock.current = NOW;
+    await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META);
+    const again = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'decline', reason: 'Changed our mind', signedBy: 'Alice Smith' }, META));
+    expect(again).toMatchObject({ message: 'A release decision was already recorded for the release.' });
+  });
+
+  it('the same decision signed by another person is a 409 ALREADY_DECIDED, not a repeat', async () => {
+    const transfer = await waitingRelease();
+    await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15', 'Alice Smith'), META);
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15', 'Carol White'), META));
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ status: 409, code: 'ALREADY_DECIDED', details: { decision: 'release', signedBy: 'Alice Smith' } });
+    expect(w.store.decisions).toHaveLength(1);
+  });
+
+  it('a repeat is answered with the time of the decision it repeats, not of the transfer\'s last change', async () => {
+    w.clock.current = new Date(NOW.getTime() - HOUR);
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    w.clock.current = NOW;
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-release', approvalWindowSeconds: WINDOW });
+    w.clock.current = new Date(NOW.getTime() + HOUR);
+    const first = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META);
+    w.clock.current = new Date(NOW.getTime() + 2 * HOUR);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-acceptance', approvalWindowSeconds: WINDOW });
+    w.clock.current = new Date(NOW.getTime() + 3 * HOUR);
+    await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+    w.clock.current = new Date(NOW.getTime() + 4 * HOUR);
+
+    const again = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META);
+    expect(again).toMatchObject({ repeated: true, at: first.at });
+    expect(first.at).toBe(new Date(NOW.getTime() + HOUR).toISOString());
+  });
+
+  it('a decision through the API reads the transfer with its steps once, and the step no more', async () => {
+    const transfer = await waitingRelease();
+    let stepReads = 0;
+    const getStep = w.store.getStep.bind(w.store);
+    w.store.getStep = (id, step) => ((stepReads += 1), getStep(id, step));
+    await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+    expect(stepReads).toBe(0);
+  });
+
+  it('decide reads the step itself when it is not given, and answers a repeat as such', async () => {
+    const transfer = await waitingRelease();
+    await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-15'), META);
+    const { transfer: now } = await w.transfers.visibleState(north, transfer.id);
+    const again = await w.transfers.decide({
+      transfer: now,
+      withDomains: false,
+      step: 'release',
+      body: { decision: 'release', transferDate: '2026-04-15', signedBy: 'Alice Smith' },
+      actor: { kind: 'partner', partnerId: 'P-NORTH', name: 'alice@northwind.example' },
+      via: 'api',
+      linkHash: null,
+      meta: META,
+    });
+    expect(again.repeated).toBe(true);
+  });
+
+  it('a release takes its billing advice from the invoice days kept with the request, not from today\'s directory', async () => {
+    const transfer = await waitingRelease();
+    const partner = w.directory.partners.get('P-NORTH');
+    if (partner) partner.invoiceDay = 15;
+    const result = await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META);
+    expect(result.transfer.billing).toMatchObject({ fromPartnerNextInvoiceDate: '2026-04-01', aligned: true });
+  });
+
+  it('a transfer kept without invoice days takes them from the directory; with a partner gone from it, the advice stays as it was', async () => {
+    const first = await waitingRelease();
+    w.store.invoiceDays.delete(first.id);
+    const partner = w.directory.partners.get('P-NORTH');
+    if (partner) partner.invoiceDay = 15;
+    const advised = await w.transfers.decideByCaller(north, first.id, 'release', release('2026-04-15'), META);
+    expect(advised.transfer.billing).toMatchObject({ fromPartnerNextInvoiceDate: '2026-03-15', aligned: true });
+    expect(w.store.decisions[0]?.changes).toHaveProperty('billing', advised.transfer.billing);
+
+    const second = await w.transfers.create(north, { customerIds: ['C-BRIGHT'], toPartnerId: 'P-SOUTH' }, META);
+    await w.steps.requestApproval({ transferId: second.id, step: 'release', taskToken: 'task-2', approvalWindowSeconds: WINDOW });
+    w.store.invoiceDays.delete(second.id);
+    w.directory.partners.delete('P-SOUTH');
+    const kept = await w.transfers.decideByCaller(north, second.id, 'release', release('2026-04-01'), META);
+    expect(kept.transfer.billing).toEqual(second.billing);
+    expect(w.store.decisions[1]?.changes).toEqual({ transferDate: '2026-04-01', immediate: false });
+
+  });
+
+  it('a decline of the acceptance is signed for the agreed date', async () => {
+    const transfer = await waitingAcceptance('2026-04-01');
+    const result = await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'decline', reasonCode: 'DISPUTE', signedBy: 'Bob Jones' }, META);
+    expect(result.consent).toMatchObject({ step: 'acceptance', decision: 'decline', transferDate: '2026-04-01', immediate: false, reasonCode: 'DISPUTE' });
+  });
+
+  it('an acceptance is recorded as an "accept" consent in an ACCEPTED event; of an immediate transfer, acceptedDate is "immediate"', async () => {
+    const transfer = await waitingAcceptance('immediate');
+    const result = await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+    expect(result.consent).toMatchObject({ step: 'acceptance', decision: 'accept', transferDate: TODAY, immediate: true });
+    expect(result.transfer.acceptedDate).toBe('immediate');
+    expect(result.transfer.history.at(-1)).toMatchObject({ type: 'ACCEPTED', detail: { decision: 'accept' } });
+  });
+
+  it('only a decline gives up the customers\' claims: a release and an acceptance keep them', async () => {
+    const transfer = await waitingRelease();
+    await w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META);
+    expect(w.store.claims.get('C-ACME')).toBe(transfer.id);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-acceptance', approvalWindowSeconds: WINDOW });
+    await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+    expect(w.store.claims.get('C-ACME')).toBe(transfer.id);
+    expect(w.store.decisions.map((d) => d.releaseClaims)).toEqual([false, false]);
+  });
+
+  it('a wait that resumes again and again is chased three times at most, then the conflict stands', async () => {
+    const transfer = await waitingRelease();
+    let writes = 0;
+    w.store.decide = async () => {
+      writes += 1;
+      throw new ConflictError('STEP_CHANGED', 'The step was opened again since it was read; nothing was recorded.');
+    };
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META));
+    expect(error).toMatchObject({ code: 'STEP_CHANGED' });
+    expect(writes).toBe(3);
+  });
+
+  it('a decision that lost its write to another one is not tried again', async () => {
+    const transfer = await waitingRelease();
+    let writes = 0;
+    w.store.decide = async () => {
+      writes += 1;
+      throw new ConflictError('ALREADY_DECIDED', 'Another decision was recorded first; this one was not recorded.');
+    };
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META));
+    expect(error).toMatchObject({ code: 'ALREADY_DECIDED' });
+    expect(writes).toBe(1);
+  });
+
+  it('a failed write leaves no unhandled read behind', async () => {
+    const transfer = await waitingRelease();
+    w.store.getCustomers = () => Promise.reject(new Error('domains unreadable'));
+    w.store.decide = () => Promise.reject(new Error('write failed'));
+    await expect(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META)).rejects.toThrow('write failed');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  });
+
+  it('a workflow error that is not transient is passed on as it is, not as "recorded, send again"', async () => {
+    const transfer = await waitingRelease();
+    w.workflow.signalError = new Error('AccessDenied');
+    const error = await failure(w.transfers.decideByCaller(north, transfer.id, 'release', release('2026-04-01'), META));
+    expect(error).not.toBeInstanceOf(DecisionNotYetDelivered);
+    expect(error).toMatchObject({ message: 'AccessDenied' });
+  });
+
+  it('the dashboard gets the new status, a decline\'s ground and the time from the latest ask to the decision', async () => {
+    const transfer = await waitingRelease();
+    // The step was asked again an hour later, and reminded an hour after that.
+    await w.store.appendEvent(transfer.id, {
+      at: new Date(NOW.getTime() + HOUR).toISOString(),
+      type: 'APPROVAL_REQUESTED',
+      actor: { kind: 'system', name: 'workflow' },
+      detail: { step: 'release', partnerId: 'P-NORTH', recipients: [] },
+    });
+    w.clock.current = new Date(NOW.getTime() + 2 * HOUR);
+    await w.steps.remindOrExpire({ transferId: transfer.id, step: 'release', reminderIntervalSeconds: 3 * 86_400 });
+    w.clock.current = new Date(NOW.getTime() + 3 * HOUR);
+    w.metrics.published.length = 0;
+    await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'decline', reasonCode: 'CONTRACT_IN_FORCE', signedBy: 'Alice Smith' }, META);
+    expect(w.metrics.published).toEqual([
+      ['transferStatus', 'DECLINED'],
+      ['decline', 'CONTRACT_IN_FORCE'],
+      ['approvalLatency', 'release', 2 * 3600],
+    ]);
+
+    const other = await waitingAcceptance();
+    w.metrics.published.length = 0;
+    await w.transfers.decideByCaller(south, other.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+    expect(w.metrics.published).toEqual([
+      ['transferStatus', 'SCHEDULED'],
+      ['approvalLatency', 'acceptance', 0],
+    ]);
+  });
+});
+
+describe('TransferService.cancel: who may, when, and what follows', () => {
+  async function inStatus(status: 'AWAITING_RELEASE' | 'AWAITING_ACCEPTANCE' | 'SCHEDULED', customerId: string): Promise<TransferWithHistory> {
+    const release = status === 'AWAITING_RELEASE' ? {} : { release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } };
+    const transfer = await w.transfers.create(north, { customerIds: [customerId], toPartnerId: 'P-SOUTH', ...release }, META);
+    if (status === 'SCHEDULED') {
+      await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: `task-${customerId}`, approvalWindowSeconds: WINDOW });
+      await w.transfers.decideByCaller(south, transfer.id, 'acceptance', { decision: 'accept', signedBy: 'Bob Jones' }, META);
+    }
+    expect(w.store.transfers.get(transfer.id)?.status).toBe(status);
+    return transfer;
+  }
+
+  function setStatus(id: string, status: TransferWithHistory['status']): void {
+    const stored = w.store.transfers.get(id);
+    if (stored) stored.status = status;
+  }
+
+  it('a transfer awaiting its release, awaiting its acceptance or scheduled can be cancelled', async () => {
+    for (const [status, customerId] of [['AWAITING_RELEASE', 'C-ACME'], ['AWAITING_ACCEPTANCE', 'C-BRIGHT']] as const) {
+      const transfer = await inStatus(status, customerId);
+      expect((await w.transfers.cancel(north, transfer.id, { reason: 'No longer wanted' }, META)).status).toBe('CANCELLED');
+      expect(w.store.claims.has(customerId)).toBe(false);
+    }
+    const scheduled = await inStatus('SCHEDULED', 'C-ACME');
+    expect((await w.transfers.cancel(north, scheduled.id, { reason: 'No longer wanted' }, META)).status).toBe('CANCELLED');
+  });
+
+  it('once re-homing began, completed or failed: 409 REHOMING_BEGAN naming the status, and no write is tried', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    let writes = 0;
+    const changeStatus = w.store.changeStatus.bind(w.store);
+    w.store.changeStatus = (change) => ((writes += 1), changeStatus(change));
+    for (const status of ['IN_PROGRESS', 'COMPLETED', 'FAILED'] as const) {
+      setStatus(transfer.id, status);
+      const error = await failure(w.transfers.cancel(north, transfer.id, { reason: 'Too late now' }, META));
+      expect(error).toMatchObject({
+        status: 409,
+        code: 'REHOMING_BEGAN',
+        message: `The transfer is ${status}: re-homing has begun, so it can no longer be cancelled.`,
+        details: { status },
+      });
+    }
+    expect(writes).toBe(0);
+  });
+
+  it('a transfer that already ended otherwise: 409 ALREADY_ENDED naming the status', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    setStatus(transfer.id, 'DECLINED');
+    const error = await failure(w.transfers.cancel(south, transfer.id, { reason: 'Never mind' }, META));
+    expect(error).toMatchObject({ status: 409, code: 'ALREADY_ENDED', message: 'The transfer is already DECLINED.', details: { status: 'DECLINED' } });
+  });
+
+  it('a cancel that loses the race to re-homing is a 409 naming the status re-homing set, and stops and tells nothing', async () => {
+    const transfer = await inStatus('SCHEDULED', 'C-ACME');
+    const changeStatus = w.store.changeStatus.bind(w.store);
+    w.store.changeStatus = (change) => {
+      setStatus(transfer.id, 'IN_PROGRESS');
+      return changeStatus(change);
+    };
+    const sent = w.mailer.sent.length;
+    const error = await failure(w.transfers.cancel(north, transfer.id, { reason: 'Just in time?' }, META));
+    expect(error).toMatchObject({ status: 409, code: 'REHOMING_BEGAN', details: { status: 'IN_PROGRESS' } });
+    expect(w.workflow.stops).toEqual([]);
+    expect(w.mailer.sent).toHaveLength(sent);
+  });
+
+  it('a cancel whose write fails for another reason than a conflict passes that failure on', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    w.store.changeStatus = () => Promise.reject(new TransientError());
+    expect(await failure(w.transfers.cancel(north, transfer.id, { reason: 'Customer stays' }, META))).toBeInstanceOf(TransientError);
+  });
+
+  it('an operator cancels only citing a ticket: 400 naming ticketId', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    const error = await failure(w.transfers.cancel(operator, transfer.id, { reason: 'On request' }, META));
+    expect(error).toMatchObject({
+      status: 400,
+      message: 'An operator cancels on a partner\'s behalf only citing a support ticket: ticketId is required.',
+      details: { issues: [{ field: 'ticketId', message: 'is required for operators' }] },
+    });
+    const body = await failure(w.transfers.cancel(north, transfer.id, { reason: 'no' }, META));
+    expect(body).toMatchObject({ status: 400, message: 'The cancellation is not valid. reason: must say why, in a few words.' });
+  });
+
+  it('the notice names who cancelled: the current partner, the new partner, or provider support with the ticket; the event keeps the ticket', async () => {
+    const first = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    const byCurrent = await w.transfers.cancel(north, first.id, { reason: 'Customer stays' }, META);
+    const second = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    await w.transfers.cancel(south, second.id, { reason: 'We cannot take it' }, META);
+    const third = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    const byOperator = await w.transfers.cancel(operator, third.id, { reason: 'Duplicate request', ticketId: 'SUP-12' }, META);
+
+    expect(w.mailer.notices.filter((n) => n.kind === 'cancellation').map((n) => n.kind === 'cancellation' && n.cancelledBy)).toEqual([
+      'Northwind IT',
+      'Southgate Networks',
+      'Provider support (ticket SUP-12)',
+    ]);
+    expect(byCurrent.history.at(-1)?.detail.ticketId).toBeNull();
+    expect(byOperator.history.at(-1)).toMatchObject({ type: 'CANCELLED', actor: { kind: 'operator', name: 'ops-7' }, detail: { ticketId: 'SUP-12' } });
+  });
+
+  it('a partner gone from the directory is not told; the other partner is', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    const other = await inStatus('AWAITING_RELEASE', 'C-BRIGHT');
+    w.directory.partners.delete('P-SOUTH');
+    await w.transfers.cancel(north, transfer.id, { reason: 'Customer stays' }, META);
+    expect(w.mailer.notices.at(-1)?.recipients).toEqual(['ops@northwind.example', 'billing@northwind.example']);
+    w.directory.partners.delete('P-NORTH');
+    await w.transfers.cancel(north, other.id, { reason: 'Customer stays' }, META);
+    expect(w.mailer.notices.at(-1)?.recipients).toEqual([]);
+  });
+
+  it('a cancellation notice that cannot be sent leaves the cancel standing and puts NOTICE_FAILED on record', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    w.mailer.failNext = new Error('SES unavailable');
+    const cancelled = await w.transfers.cancel(south, transfer.id, { reason: 'Customer stays' }, META);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(cancelled.history.at(-1)).toMatchObject({ type: 'NOTICE_FAILED', actor: { kind: 'system', name: 'api' }, detail: { notice: 'cancellation' } });
+    expect(cancelled.history.at(-1)?.at).toBe(NOW.toISOString());
+  });
+
+  it('when even that record cannot be written for a moment the cancel still answers; any other failure is passed on', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    w.mailer.failNext = new Error('SES unavailable');
+    w.store.appendEvent = () => Promise.reject(new TransientError());
+    expect((await w.transfers.cancel(south, transfer.id, { reason: 'Customer stays' }, META)).status).toBe('CANCELLED');
+
+    const other = await inStatus('AWAITING_RELEASE', 'C-BRIGHT');
+    w.mailer.failNext = new Error('SES unavailable');
+    w.store.appendEvent = () => Promise.reject(new Error('table gone'));
+    await expect(w.transfers.cancel(south, other.id, { reason: 'Customer stays' }, META)).rejects.toThrow('table gone');
+  });
+
+  it('when the cancelled transfer cannot be read back for a moment, the answer is the transfer as read, cancelled', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    w.clock.current = new Date(NOW.getTime() + 60_000);
+    w.store.get = () => Promise.reject(new TransientError());
+    const cancelled = await w.transfers.cancel(south, transfer.id, { reason: 'Customer stays' }, META);
+    expect(cancelled).toMatchObject({ id: transfer.id, status: 'CANCELLED', updatedAt: new Date(NOW.getTime() + 60_000).toISOString() });
+    expect(cancelled.customers).toEqual(transfer.customers);
+  });
+
+  it('a stop that fails leaves the cancel standing, and the dashboard counts it', async () => {
+    const transfer = await inStatus('AWAITING_RELEASE', 'C-ACME');
+    w.workflow.stop = () => Promise.reject(new Error('ExecutionDoesNotExist'));
+    w.metrics.published.length = 0;
+    expect((await w.transfers.cancel(north, transfer.id, { reason: 'Customer stays' }, META)).status).toBe('CANCELLED');
+    expect(w.metrics.published).toEqual([['transferStatus', 'CANCELLED']]);
+  });
+});
+
+describe('TransferService.deliver', () => {
+  it('hands a decision recorded before the wait began to the wait\'s token, once', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith' }, META);
+    expect(w.workflow.signals).toEqual([]);
+
+    await w.transfers.deliver(transfer.id, 'release');
+    expect(w.workflow.signals).toEqual([]);
+    await w.transfers.deliver(transfer.id, 'release', 'task-late');
+    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-late']);
+    expect((await w.store.getStep(transfer.id, 'release'))?.signalledAt).toBe(NOW.toISOString());
+    await w.transfers.deliver(transfer.id, 'release', 'task-later');
+    expect(w.workflow.signals).toHaveLength(1);
+    expect(w.workflow.refused).toEqual([]);
+  });
+
+  it('a step not opened or not decided has nothing to deliver', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    await w.transfers.deliver(transfer.id, 'acceptance', 'task-1');
+    await w.transfers.deliver(transfer.id, 'acceptance');
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-release', approvalWindowSeconds: WINDOW });
+    await w.transfers.deliver(transfer.id, 'release');
+    await w.transfers.deliver(transfer.id, 'release', 'task-2');
+    expect(w.workflow.signals).toEqual([]);
+  });
+
+  it('a delivery whose bookkeeping fails for a moment still counts as delivered; any other failure is passed on', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH' }, META);
+    await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith' }, META);
+    w.store.markSignalled = () => Promise.reject(new TransientError());
+    await w.transfers.deliver(transfer.id, 'release', 'task-1');
+    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-1']);
+    w.store.markSignalled = () => Promise.reject(new Error('table gone'));
+    await expect(w.transfers.deliver(transfer.id, 'release', 'task-2')).rejects.toThrow('table gone');
+  });
+});

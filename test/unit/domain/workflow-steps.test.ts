@@ -3,6 +3,7 @@ import { hashSecret, linkSecret } from '../../../lambdas/domain/approval-links.t
 import type { Caller } from '../../../lambdas/domain/caller.ts';
 import { ConflictError, RehomeFailed, TransferCancelled } from '../../../lambdas/domain/errors.ts';
 import type { Transfer, TransferWithHistory } from '../../../lambdas/domain/transfer.ts';
+import { WorkflowSteps } from '../../../lambdas/domain/workflow-steps.ts';
 import { failure, LINK_KEY, META, NOW, world, type World } from './in-memory-ports.ts';
 
 const north: Caller = { kind: 'partner', partnerId: 'P-NORTH', subject: 'alice@northwind.example' };
@@ -445,5 +446,413 @@ describe('WorkflowSteps: notices, not emails', () => {
     await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
     // Two weeks after 2026-03-10 15:00 UTC: 16:00 in Berlin, still on winter time.
     expect(w.mailer.sent[0]?.text).toContain('Please decide by 2026-03-24 16:00 (Europe/Berlin, UTC+01:00).');
+  });
+});
+
+describe('WorkflowSteps.requestApproval: one link per step', () => {
+  it('a resumed wait keeps its link open and stores only its new token: no new link, nothing superseded', async () => {
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    const first = await w.store.getStep(transfer.id, 'release');
+    const opened: unknown[] = [];
+    const openStep = w.store.openStep.bind(w.store);
+    w.store.openStep = (input) => (opened.push(input), openStep(input));
+
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-2', approvalWindowSeconds: WINDOW });
+
+    expect(opened).toEqual([expect.objectContaining({ taskToken: 'task-2', newLink: false, supersedes: null, event: null })]);
+    expect(w.store.links.get(first?.linkHash ?? '')?.state).toBe('open');
+    expect((await w.store.getStep(transfer.id, 'release'))?.linkSentAt).toBe(NOW.toISOString());
+  });
+
+  it('a step stored without its link\'s nonce gets a new link, which supersedes the old one', async () => {
+    const transfer = await requested();
+    w.store.steps.set(`${transfer.id}#release`, {
+      transferId: transfer.id,
+      step: 'release',
+      partnerId: 'P-NORTH',
+      taskToken: 'task-old',
+      linkHash: 'old-link-hash',
+      linkNonce: null,
+      linkSentAt: NOW.toISOString(),
+      expiresAt: '2026-03-20T15:00:00.000Z',
+      decision: null,
+      signal: null,
+      signalledAt: null,
+    });
+    w.store.links.set('old-link-hash', { hash: 'old-link-hash', transferId: transfer.id, step: 'release', partnerId: 'P-NORTH', expiresAt: '2026-03-20T15:00:00.000Z', state: 'open' });
+
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-new', approvalWindowSeconds: WINDOW });
+
+    const step = await w.store.getStep(transfer.id, 'release');
+    expect(step?.linkHash).not.toBe('old-link-hash');
+    expect(step?.expiresAt).toBe('2026-03-24T15:00:00.000Z');
+    expect(w.store.links.get('old-link-hash')?.state).toBe('superseded');
+    expect(w.mailer.sent).toHaveLength(1);
+  });
+
+  it('a decision recorded while the wait opened its step is delivered to the wait instead of an email', async () => {
+    const transfer = await requested();
+    const openStep = w.store.openStep.bind(w.store);
+    w.store.openStep = async (input) => {
+      await w.transfers.decideByCaller(north, transfer.id, 'release', { decision: 'release', transferDate: '2026-04-01', signedBy: 'Alice Smith' }, META);
+      return openStep(input);
+    };
+
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+
+    expect(w.mailer.sent).toEqual([]);
+    expect(w.workflow.signals.map((s) => s.taskToken)).toEqual(['task-1']);
+  });
+
+  it('a partner gone from the directory is asked of no one, and the event says so', async () => {
+    const transfer = await requested();
+    w.directory.partners.delete('P-NORTH');
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    expect(w.mailer.notices).toEqual([expect.objectContaining({ kind: 'approval-request', recipients: [] })]);
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'APPROVAL_REQUESTED', actor: { kind: 'system', name: 'workflow' }, detail: { recipients: [] } });
+  });
+
+  it('a step the transfer is not at is a NOT_WAITING conflict', async () => {
+    const transfer = await requested();
+    const error = await failure(w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 't', approvalWindowSeconds: WINDOW }));
+    expect(error).toMatchObject({ code: 'NOT_WAITING' });
+  });
+
+  it('the link is the public address without its trailing slashes', async () => {
+    const steps = new WorkflowSteps({ ...stepsDeps(), publicBaseUrl: 'https://portal.example.test/transfers//' });
+    const transfer = await requested();
+    await steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    expect(w.mailer.notices[0]).toMatchObject({ link: expect.stringMatching(/^https:\/\/portal\.example\.test\/transfers\/approvals\/[A-Za-z0-9_-]{43}$/) });
+  });
+});
+
+/** The dependencies of the world's steps, to build them with another setting. */
+function stepsDeps() {
+  return {
+    store: w.store,
+    directory: w.directory,
+    mailer: w.mailer,
+    alerts: w.alerts,
+    linkKey: { key: () => Promise.resolve(LINK_KEY) },
+    transfers: w.transfers,
+    clock: w.clock,
+    policy: w.policy,
+    publicBaseUrl: 'https://transfers.example.test/',
+    devopsEmail: 'devops@provider.example',
+  };
+}
+
+describe('WorkflowSteps.remindOrExpire: the step as it stands', () => {
+  const REMINDER = 3 * 86_400;
+
+  it('a reminder for the acceptance goes to the new partner', async () => {
+    const transfer = await w.transfers.create(north, { customerIds: ['C-ACME'], toPartnerId: 'P-SOUTH', release: { transferDate: '2026-04-01', signedBy: 'Alice Smith' } }, META);
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'acceptance', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    w.clock.current = new Date(NOW.getTime() + REMINDER * 1000);
+    await w.steps.remindOrExpire({ transferId: transfer.id, step: 'acceptance', reminderIntervalSeconds: REMINDER });
+    expect(w.mailer.notices.at(-1)).toMatchObject({ kind: 'approval-request', step: 'acceptance', reminder: true, recipients: ['partners@southgate.example'] });
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({
+      type: 'REMINDER_SENT',
+      actor: { kind: 'system', name: 'workflow' },
+      detail: { step: 'acceptance', partnerId: 'P-SOUTH', recipients: ['partners@southgate.example'] },
+    });
+  });
+
+  it('a partner gone from the directory is reminded of nothing, on record', async () => {
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    w.directory.partners.delete('P-NORTH');
+    w.clock.current = new Date(NOW.getTime() + REMINDER * 1000);
+    await w.steps.remindOrExpire({ transferId: transfer.id, step: 'release', reminderIntervalSeconds: REMINDER });
+    expect(w.mailer.notices.at(-1)).toMatchObject({ reminder: true, recipients: [] });
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'REMINDER_SENT', detail: { recipients: [] } });
+  });
+
+  it('a timeout of a step that never opened expires the transfer', async () => {
+    const transfer = await requested();
+    await expect(w.steps.remindOrExpire({ transferId: transfer.id, step: 'release', reminderIntervalSeconds: REMINDER })).resolves.toEqual({ expired: true, seconds: 0 });
+    expect(w.store.transfers.get(transfer.id)?.status).toBe('EXPIRED');
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'EXPIRED', actor: { kind: 'system', name: 'workflow' }, detail: { step: 'release' } });
+    expect(w.metrics.published.at(-1)).toEqual(['transferStatus', 'EXPIRED']);
+    expect(w.mailer.notices.at(-1)).toMatchObject({ kind: 'expiry', step: 'release' });
+  });
+
+  it('a timeout on a cancelled transfer ends quietly; on a step the transfer is not at, it is a NOT_WAITING conflict', async () => {
+    const cancelled = scheduled({ id: 'TR-20260310-CANCELLED0', status: 'CANCELLED', customers: [] });
+    expect(await failure(w.steps.remindOrExpire({ transferId: cancelled.id, step: 'release', reminderIntervalSeconds: REMINDER }))).toBeInstanceOf(TransferCancelled);
+    const transfer = await requested();
+    expect(await failure(w.steps.remindOrExpire({ transferId: transfer.id, step: 'acceptance', reminderIntervalSeconds: REMINDER }))).toMatchObject({ code: 'NOT_WAITING' });
+    expect(w.store.transfers.get(transfer.id)?.status).toBe('AWAITING_RELEASE');
+  });
+
+  it('a decision that wins the race with the expiry stands: the wait resumes at once to deliver it', async () => {
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    w.clock.current = new Date('2026-03-24T15:00:00.000Z');
+    const changeStatus = w.store.changeStatus.bind(w.store);
+    w.store.changeStatus = async (change) => {
+      const stored = w.store.transfers.get(transfer.id);
+      if (stored) stored.status = 'AWAITING_ACCEPTANCE';
+      return changeStatus(change);
+    };
+    await expect(w.steps.remindOrExpire({ transferId: transfer.id, step: 'release', reminderIntervalSeconds: REMINDER })).resolves.toEqual({ expired: false, seconds: 1 });
+    expect(w.mailer.notices.filter((n) => n.kind === 'expiry')).toEqual([]);
+  });
+
+  it('an expiry written meanwhile by another run is a conflict for the retry to settle', async () => {
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    w.clock.current = new Date('2026-03-24T15:00:00.000Z');
+    const changeStatus = w.store.changeStatus.bind(w.store);
+    w.store.changeStatus = async (change) => {
+      const stored = w.store.transfers.get(transfer.id);
+      if (stored) stored.status = 'EXPIRED';
+      return changeStatus(change);
+    };
+    expect(await failure(w.steps.remindOrExpire({ transferId: transfer.id, step: 'release', reminderIntervalSeconds: REMINDER }))).toBeInstanceOf(ConflictError);
+  });
+});
+
+describe('WorkflowSteps: schedule, re-home and confirm, as recorded', () => {
+  it('the schedule notices go to DevOps as such and to both partners as such', async () => {
+    const transfer = scheduled();
+    await w.steps.scheduleTransfer({ transferId: transfer.id });
+    expect(w.mailer.notices.map((n) => n.kind === 'schedule' && [n.audience, n.recipients])).toEqual([
+      ['devops', ['devops@provider.example']],
+      ['partner', ['ops@northwind.example', 'billing@northwind.example', 'partners@southgate.example']],
+    ]);
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'SCHEDULED', actor: { kind: 'system', name: 'workflow' } });
+  });
+
+  it('a partner gone from the directory is left out of the schedule notice', async () => {
+    const transfer = scheduled();
+    w.directory.partners.delete('P-SOUTH');
+    await w.steps.scheduleTransfer({ transferId: transfer.id });
+    expect(w.mailer.notices.at(-1)?.recipients).toEqual(['ops@northwind.example', 'billing@northwind.example']);
+    w.directory.partners.delete('P-NORTH');
+    await w.steps.scheduleTransfer({ transferId: transfer.id });
+    expect(w.mailer.notices.at(-1)?.recipients).toEqual([]);
+  });
+
+  it('a step for a transfer that does not exist fails naming it', async () => {
+    await expect(w.steps.sendConfirmations({ transferId: 'TR-NOPE' })).rejects.toThrow('Transfer TR-NOPE does not exist');
+    await expect(w.steps.rehomeCustomers({ transferId: 'TR-NOPE' })).rejects.toThrow('Transfer TR-NOPE does not exist');
+  });
+
+  it('each move is recorded with its customer, both partners and the lock; the completion with the outcomes and the lock; the dashboard counts it', async () => {
+    const transfer = scheduled();
+    const reclaims: unknown[] = [];
+    const reclaim = w.store.reclaim.bind(w.store);
+    w.store.reclaim = (...args) => (reclaims.push(args), reclaim(...args));
+    await w.steps.rehomeCustomers({ transferId: transfer.id });
+
+    const history = w.store.history(transfer.id);
+    expect(history[1]).toMatchObject({
+      type: 'CUSTOMER_MOVED',
+      actor: { kind: 'system', name: 'workflow' },
+      detail: { customerId: 'C-ACME', fromPartnerId: 'P-NORTH', toPartnerId: 'P-SOUTH', lockedUntil: '2026-04-08' },
+    });
+    expect(history.at(-1)?.detail).toEqual({
+      outcomes: [
+        { customerId: 'C-ACME', outcome: 'moved' },
+        { customerId: 'C-BRIGHT', outcome: 'moved' },
+      ],
+      lockedUntil: '2026-04-08',
+    });
+    expect(w.metrics.published).toEqual([['transferStatus', 'COMPLETED']]);
+    // Nothing to take back on a first run: the request's claims still hold.
+    expect(reclaims).toEqual([]);
+  });
+
+  it('a completed transfer re-homed again answers its outcomes, none when it has none on record', async () => {
+    const transfer = scheduled({ status: 'COMPLETED' });
+    await expect(w.steps.rehomeCustomers({ transferId: transfer.id })).resolves.toEqual({ outcomes: [] });
+  });
+
+  it('a failure names every customer left behind; the dashboard counts the FAILED status and the customers not moved', async () => {
+    const transfer = scheduled();
+    for (const id of ['C-ACME', 'C-BRIGHT']) {
+      const customer = w.directory.customers.get(id);
+      if (customer) customer.partnerId = 'P-EAST';
+    }
+    const error = await failure(w.steps.rehomeCustomers({ transferId: transfer.id }));
+    expect(error).toMatchObject({ name: 'RehomeFailed', message: '2 of 2 customers could not be moved: C-ACME, C-BRIGHT' });
+    expect(w.metrics.published).toEqual([
+      ['transferStatus', 'FAILED'],
+      ['rehomeErrors', 2],
+    ]);
+  });
+
+  it('a redrive of a FAILED transfer takes back only the claims of the customers left behind, moves them and completes', async () => {
+    const transfer = scheduled();
+    const bright = w.directory.customers.get('C-BRIGHT');
+    if (bright) bright.partnerId = 'P-EAST';
+    await failure(w.steps.rehomeCustomers({ transferId: transfer.id }));
+    expect(w.store.claims.has('C-BRIGHT')).toBe(false);
+    // The operator fixes the cause, then redrives the execution.
+    if (bright) bright.partnerId = 'P-NORTH';
+    const reclaims: unknown[] = [];
+    const reclaim = w.store.reclaim.bind(w.store);
+    w.store.reclaim = (transferId, customerIds, ...rest) => (reclaims.push([transferId, customerIds]), reclaim(transferId, customerIds, ...rest));
+
+    const result = await w.steps.rehomeCustomers({ transferId: transfer.id });
+
+    expect(reclaims).toEqual([[transfer.id, ['C-BRIGHT']]]);
+    expect(result.outcomes).toEqual([
+      { customerId: 'C-ACME', outcome: 'already-moved' },
+      { customerId: 'C-BRIGHT', outcome: 'moved' },
+    ]);
+    expect(w.directory.owner('C-BRIGHT')).toBe('P-SOUTH');
+    expect(w.store.transfers.get(transfer.id)?.status).toBe('COMPLETED');
+    const types = w.store.history(transfer.id).map((e) => e.type);
+    expect(types.slice(types.indexOf('FAILED') + 1)).toEqual(['REHOME_REDRIVEN', 'CUSTOMER_MOVED', 'COMPLETED']);
+  });
+
+  it('a cancel that wins the race with the start of re-homing stands: nothing moves', async () => {
+    const transfer = scheduled();
+    const changeStatus = w.store.changeStatus.bind(w.store);
+    w.store.changeStatus = async (change) => {
+      const stored = w.store.transfers.get(transfer.id);
+      if (stored) stored.status = 'CANCELLED';
+      return changeStatus(change);
+    };
+    const error = await failure(w.steps.rehomeCustomers({ transferId: transfer.id }));
+    expect(error).toBeInstanceOf(TransferCancelled);
+    expect(error).toMatchObject({ message: `Transfer ${transfer.id} was cancelled.` });
+    expect(w.store.moves).toEqual([]);
+  });
+
+  it('a start of re-homing refused for any other reason is passed on, and nothing moves', async () => {
+    const transfer = scheduled();
+    const changeStatus = w.store.changeStatus.bind(w.store);
+    w.store.changeStatus = async (change) => {
+      const stored = w.store.transfers.get(transfer.id);
+      if (stored) stored.status = 'EXPIRED';
+      return changeStatus(change);
+    };
+    expect(await failure(w.steps.rehomeCustomers({ transferId: transfer.id }))).toMatchObject({ code: 'INVALID_STATE' });
+    w.store.changeStatus = () => Promise.reject(new Error('table unreachable'));
+    const stored = w.store.transfers.get(transfer.id);
+    if (stored) stored.status = 'SCHEDULED';
+    await expect(w.steps.rehomeCustomers({ transferId: transfer.id })).rejects.toThrow('table unreachable');
+    expect(w.store.moves).toEqual([]);
+  });
+
+  it('confirmations tell the previous and the new partner, each as such, and are recorded', async () => {
+    const transfer = scheduled({ status: 'COMPLETED' });
+    await w.steps.sendConfirmations({ transferId: transfer.id });
+    expect(w.mailer.notices.map((n) => n.kind === 'confirmation' && [n.recipientRole, n.recipients])).toEqual([
+      ['previous', ['ops@northwind.example', 'billing@northwind.example']],
+      ['new', ['partners@southgate.example']],
+    ]);
+    expect(w.store.history(transfer.id).at(-1)).toEqual(
+      expect.objectContaining({
+        type: 'CONFIRMATIONS_SENT',
+        at: NOW.toISOString(),
+        actor: { kind: 'system', name: 'workflow' },
+        detail: { previousPartner: ['ops@northwind.example', 'billing@northwind.example'], newPartner: ['partners@southgate.example'] },
+      }),
+    );
+  });
+
+  it('confirmations are sent only for a completed transfer', async () => {
+    const transfer = scheduled({ status: 'IN_PROGRESS' });
+    const error = await failure(w.steps.sendConfirmations({ transferId: transfer.id }));
+    expect(error).toMatchObject({ code: 'NOT_COMPLETED' });
+    expect(w.mailer.notices).toEqual([]);
+    expect(w.store.history(transfer.id)).toEqual([]);
+  });
+});
+
+describe('WorkflowSteps: operators are alerted when an alert reaches someone', () => {
+  async function failedRehome(): Promise<unknown> {
+    const transfer = scheduled();
+    const bright = w.directory.customers.get('C-BRIGHT');
+    if (bright) bright.partnerId = 'P-EAST';
+    return failure(w.steps.rehomeCustomers({ transferId: transfer.id }));
+  }
+
+  it('the email alone reaching DevOps is enough (no topic, as locally)', async () => {
+    w.alerts.topic = false;
+    expect(await failedRehome()).toBeInstanceOf(RehomeFailed);
+    expect(w.mailer.notices).toHaveLength(1);
+  });
+
+  it('the topic alone is enough when the email fails', async () => {
+    w.mailer.failNext = new Error('SES down');
+    expect(await failedRehome()).toBeInstanceOf(RehomeFailed);
+    expect(w.alerts.published).toHaveLength(1);
+  });
+
+  it('with no email and no topic the step fails with the email\'s error, to be retried', async () => {
+    w.mailer.failNext = new Error('SES down');
+    w.alerts.topic = false;
+    expect(await failedRehome()).toMatchObject({ message: 'SES down' });
+  });
+
+  it('with both failing the step fails with the email\'s error', async () => {
+    w.mailer.failNext = new Error('SES down');
+    w.alerts.failNext = new Error('SNS down');
+    expect(await failedRehome()).toMatchObject({ message: 'SES down' });
+  });
+});
+
+describe('WorkflowSteps.recordOutcome: what it tells and keeps', () => {
+  async function declined(detail: Record<string, unknown> | null): Promise<Transfer> {
+    const transfer = scheduled({ id: 'TR-20260310-DECLINED00', status: 'DECLINED', transferDate: null, acceptedDate: null });
+    if (detail) {
+      await w.store.appendEvent(transfer.id, { at: NOW.toISOString(), type: 'DECLINED', actor: { kind: 'partner', partnerId: 'P-NORTH', name: 'Alice Smith' }, detail });
+    }
+    return transfer;
+  }
+
+  it('the decline notice tells the latest decline, whatever was recorded after it', async () => {
+    const transfer = await declined({ step: 'acceptance', decision: 'decline', signedBy: 'Bob Jones', reasonCode: 'DISPUTE', reason: 'Unpaid invoices' });
+    await w.store.appendEvent(transfer.id, { at: NOW.toISOString(), type: 'DECLINE_NOTICE_SENT', actor: { kind: 'system', name: 'workflow' }, detail: { step: 'acceptance' } });
+    await w.steps.recordOutcome({ transferId: transfer.id, outcome: 'DECLINED' });
+    expect(w.mailer.notices).toEqual([
+      expect.objectContaining({ kind: 'decline', step: 'acceptance', signedBy: 'Bob Jones', reasonCode: 'DISPUTE', reason: 'Unpaid invoices' }),
+    ]);
+  });
+
+  it('a decline with blank or no words tells none', async () => {
+    const transfer = await declined({ step: 'release', decision: 'decline', signedBy: 'Alice Smith', reasonCode: 'DISPUTE', reason: '   ' });
+    await w.steps.recordOutcome({ transferId: transfer.id, outcome: 'DECLINED' });
+    expect(w.mailer.notices.at(-1)).toMatchObject({ reasonCode: 'DISPUTE', reason: null });
+  });
+
+  it('a decline with no decline on record is told as a release refused, by no one named', async () => {
+    const transfer = await declined(null);
+    await w.steps.recordOutcome({ transferId: transfer.id, outcome: 'DECLINED' });
+    expect(w.mailer.notices).toEqual([expect.objectContaining({ kind: 'decline', step: 'release', signedBy: '', reasonCode: 'OTHER', reason: null })]);
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'DECLINE_NOTICE_SENT', detail: { step: 'release' } });
+  });
+
+  it('a confirmation failure is recorded once however often the step is retried, and alerted each time', async () => {
+    const transfer = scheduled({ status: 'COMPLETED' });
+    await w.store.appendEvent(transfer.id, { at: NOW.toISOString(), type: 'COMPLETED', actor: { kind: 'system', name: 'workflow' }, detail: {} });
+    const input = { transferId: transfer.id, outcome: 'CONFIRMATION_FAILED' as const, error: 'TransientError', cause: '{"errorMessage":"SES throttled"}' };
+    await w.steps.recordOutcome(input);
+    await w.steps.recordOutcome(input);
+    expect(w.store.history(transfer.id).filter((e) => e.type === 'CONFIRMATION_FAILED')).toHaveLength(1);
+    expect(w.mailer.notices).toEqual([
+      expect.objectContaining({ kind: 'failure-alert', problem: 'confirmations', error: 'Confirmations not sent: TransientError: SES throttled', outcomes: [] }),
+      expect.objectContaining({ kind: 'failure-alert', problem: 'confirmations' }),
+    ]);
+    expect(w.alerts.published[0]?.subject).toMatch(/^Action needed: confirmations not sent for transfer /);
+  });
+
+  it('the failure recorded is the error and the cause\'s message, the cause kept whole when it is not Lambda\'s JSON, at most 1000 characters', async () => {
+    const errorOf = async (input: { error?: string; cause?: string }) => {
+      const transfer = scheduled({ id: `TR-20260310-${String(w.store.transfers.size).padStart(10, '0')}`, status: 'COMPLETED', customers: [] });
+      await w.steps.recordOutcome({ transferId: transfer.id, outcome: 'CONFIRMATION_FAILED', ...input });
+      return w.store.history(transfer.id).find((e) => e.type === 'CONFIRMATION_FAILED')?.detail.error;
+    };
+    expect(await errorOf({ error: 'TransientError' })).toBe('TransientError');
+    expect(await errorOf({ cause: 'SES throttled' })).toBe('SES throttled');
+    expect(await errorOf({ error: 'Lambda.Unknown', cause: '{"errorType":"Error"}' })).toBe('Lambda.Unknown: {"errorType":"Error"}');
+    expect(await errorOf({})).toBe('unknown error');
+    expect(await errorOf({ error: 'E', cause: 'x'.repeat(2000) })).toBe(`E: ${'x'.repeat(997)}`);
   });
 });
