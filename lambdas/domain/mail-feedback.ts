@@ -1,5 +1,5 @@
 import type { AlertPort, DirectoryPort, TransferStorePort } from './ports.ts';
-import type { Actor, HistoryEvent, TransferWithHistory } from './transfer.ts';
+import type { Actor, HistoryEvent, TransferSummaryWithHistory } from './transfer.ts';
 
 /** The email tag naming the transfer an email is about (transfer ids are letters, digits and dashes, as SES tag values must be). */
 export const MAIL_TAG_TRANSFER = 'transferId';
@@ -22,7 +22,8 @@ export interface MailFeedback {
 }
 
 export interface MailFeedbackDeps {
-  store: Pick<TransferStorePort, 'get' | 'appendEvent'>;
+  /** The transfer with its history only (`getState`: one query, never the customers' domain snapshots). */
+  store: Pick<TransferStorePort, 'getState' | 'appendEvent'>;
   directory: Pick<DirectoryPort, 'getPartner'>;
   alerts: AlertPort;
 }
@@ -51,7 +52,7 @@ export class MailFeedbackRecorder {
   async record(feedback: MailFeedback): Promise<{ recorded: string[]; unreachable: string[] }> {
     const none = { recorded: [], unreachable: [] };
     if (feedback.kind === 'bounce' && !feedback.permanent) return none;
-    const transfer = await this.deps.store.get(feedback.transferId);
+    const transfer = (await this.deps.store.getState(feedback.transferId))?.transfer;
     // A transfer removed by its retention (or never there): nothing to record it on.
     if (transfer === undefined) return none;
     const parties = await this.parties(transfer);
@@ -71,7 +72,7 @@ export class MailFeedbackRecorder {
     }
     // Read again: feedback of the same transfer recorded meanwhile (another message, handled at once) counts
     // too, so the last of a party's bounces flags it whichever message it came in.
-    const history = recorded.length > 0 ? ((await this.deps.store.get(transfer.id))?.history ?? transfer.history) : transfer.history;
+    const history = recorded.length > 0 ? ((await this.deps.store.getState(transfer.id))?.transfer.history ?? transfer.history) : transfer.history;
     for (const address of bouncedAddresses(history)) bounced.add(address);
     const known = unreachableParties(history);
     const unreachable = parties.filter(({ id, contacts }) => contacts.length > 0 && contacts.every((contact) => bounced.has(contact)) && !known.includes(id));
@@ -88,7 +89,7 @@ export class MailFeedbackRecorder {
   }
 
   /** Both parties with their contacts as the directory has them now, lower-cased; a party gone from it has none. */
-  private async parties(transfer: TransferWithHistory): Promise<{ id: string; name: string; contacts: string[] }[]> {
+  private async parties(transfer: TransferSummaryWithHistory): Promise<{ id: string; name: string; contacts: string[] }[]> {
     return Promise.all(
       [transfer.fromPartner, transfer.toPartner].map(async (ref) => {
         const partner = await this.deps.directory.getPartner(ref.id);

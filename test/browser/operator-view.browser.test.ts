@@ -315,9 +315,10 @@ describe('the operator view', () => {
       await flag.waitFor({ timeout: 15_000 });
       expect((await flag.innerText()).replace(/\s+/g, ' ').trim()).toBe('Unreachable UNREACHABLE P-ACME: every contact bounced; no link, reminder or notice reaches it');
       expect(await flag.locator('.status-unreachable').count()).toBe(1);
-      expect((await row('Bounced').innerText()).replace(/\s+/g, ' ').trim()).toBe(
-        'Bounced billing@acme-it.example (P-ACME), ops@acme-it.example (P-ACME)',
-      );
+      // In the order they were recorded: the two bounces are handled at once, either first.
+      const bounced = (await row('Bounced').innerText()).replace(/\s+/g, ' ').trim();
+      expect(bounced).toMatch(/^Bounced /);
+      expect(bounced.slice('Bounced '.length).split(', ').sort()).toEqual(['billing@acme-it.example (P-ACME)', 'ops@acme-it.example (P-ACME)']);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

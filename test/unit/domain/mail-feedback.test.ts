@@ -64,11 +64,11 @@ describe('mail feedback', () => {
   it('flags the party when the last of its bounces is recorded while another message records the one before', async () => {
     const { w, recorder, transferId } = await setUp();
     // Message A read the transfer before message B recorded ops@; A then records billing@.
-    const before = await w.store.get(transferId);
+    const before = await w.store.getState(transferId);
     await recorder.record(bounce(transferId, ['ops@northwind.example']));
     let reads = 0;
     const stale = new MailFeedbackRecorder({
-      store: { get: async (id) => (reads++ === 0 ? before : w.store.get(id)), appendEvent: (id, event) => w.store.appendEvent(id, event) },
+      store: { getState: async (id) => (reads++ === 0 ? before : w.store.getState(id)), appendEvent: (id, event) => w.store.appendEvent(id, event) },
       directory: w.directory,
       alerts: w.alerts,
     });
