@@ -15,9 +15,10 @@ export class OperatorActions {
 
   /** Sends the silent party its current link again, now. */
   async remind(caller: Caller, id: string, rawBody: unknown): Promise<TransferWithHistory> {
+    const at = this.deps.clock.now();
     const { transfer, step, link } = await this.waitingStep(caller, id);
     const body = parseInput(remindBody, rawBody, 'reminder');
-    return this.deps.steps.sendReminder(transfer, step, link, actorOf(caller), { ticketId: body.ticketId });
+    return this.deps.steps.sendReminder(transfer, step, link, { actor: actorOf(caller), at, detail: { ticketId: body.ticketId } });
   }
 
   /** Moves the waiting step's deadline later; the workflow's next reminder or expiry follows the new one. */

@@ -212,6 +212,9 @@ export class WebhookDispatcher {
       return 'failed';
     }
     await store.settle(claimed, { status: 'pending', lastAttempt: { ...attempt, at }, settledAt: null });
+    // The try outlasted its wait: the retry's wake may have come meanwhile and put itself off until the try's
+    // time was up. The retry is due, so it is woken now (whichever of the two wakes comes second is stale).
+    if (Date.parse(settledAt) >= Date.parse(nextAttemptAt) - DUE_SLACK_MS) await queue.wake([next], 0);
     return 'retrying';
   }
 

@@ -113,32 +113,35 @@ export class WorkflowSteps {
    * link and says how long to wait next; after it, expires the transfer and tells both partners.
    */
   async remindOrExpire(input: { transferId: string; step: Step; reminderIntervalSeconds: number }): Promise<{ expired: boolean; seconds: number }> {
-    const { clock } = this.deps;
+    // Taken before the read: a reminder names the step as it stood at its time or later, never earlier.
+    const now = this.deps.clock.now();
     const { transfer, steps } = await this.state(input.transferId);
     const step = steps[input.step];
     // A decision that lost the race with the timeout: resume the wait, which delivers it at once.
     if (step?.decision) return { expired: false, seconds: 1 };
     this.assertWaiting(transfer, input.step);
-    const now = clock.now();
     const deadline = step?.expiresAt ? Date.parse(step.expiresAt) : now.getTime();
     if (now.getTime() >= deadline || !step?.linkNonce || !step.expiresAt) {
       return (await this.expire(transfer, input.step)) ? { expired: true, seconds: 0 } : { expired: false, seconds: 1 };
     }
-    await this.sendReminder(transfer, input.step, { linkNonce: step.linkNonce, expiresAt: step.expiresAt }, SYSTEM);
+    await this.sendReminder(transfer, input.step, { linkNonce: step.linkNonce, expiresAt: step.expiresAt }, { actor: SYSTEM, at: now });
     const remaining = Math.ceil((deadline - now.getTime()) / 1000);
     return { expired: false, seconds: Math.max(1, Math.min(input.reminderIntervalSeconds, remaining)) };
   }
 
-  /** Emails the party its current link again (same link, same deadline) and records it; answers the transfer as it now stands. */
+  /**
+   * Emails the party its current link again (same link, same deadline) and records it; answers the
+   * transfer as it now stands. `at` is the reminder's time: taken before `transfer` was read, so that a
+   * change recorded before it (an extension) is always one the reminder names.
+   */
   async sendReminder(
     transfer: TransferSummaryWithHistory,
     step: Step,
     link: { linkNonce: string; expiresAt: string },
-    actor: Actor,
-    detail: Record<string, unknown> = {},
+    reminder: { actor: Actor; at: Date; detail?: Record<string, unknown> },
   ): Promise<TransferWithHistory> {
-    // The reminder is of the state read before it: its time is taken now, not after the email went.
-    const at = this.deps.clock.now().toISOString();
+    const { actor, detail = {} } = reminder;
+    const at = reminder.at.toISOString();
     const party = step === 'release' ? transfer.fromPartner : transfer.toPartner;
     const [partner, key, full] = await Promise.all([
       this.deps.directory.getPartner(party.id),

@@ -41,6 +41,19 @@ describe('operators on a stuck approval', () => {
     });
   });
 
+  it('remind: timed before it reads the step, so an extension stamped during the read comes after it', async () => {
+    const transfer = await waiting();
+    const before = w.clock.now();
+    const read = w.store.getState.bind(w.store);
+    w.store.getState = async (id) => {
+      const state = await read(id);
+      w.clock.current = new Date(before.getTime() + 1000);
+      return state;
+    };
+    const after = await operators.remind(operator, transfer.id, { ticketId: 'SUP-9' });
+    expect(after.history.at(-1)).toMatchObject({ type: 'REMINDER_SENT', at: before.toISOString(), detail: { ticketId: 'SUP-9' } });
+  });
+
   it('extend: the step and its link get the later deadline, recorded', async () => {
     const transfer = await waiting();
     const before = await w.store.getStep(transfer.id, 'release');

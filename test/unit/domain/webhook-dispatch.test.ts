@@ -345,7 +345,7 @@ describe('a delivery\'s tries', () => {
     expect(await stored(world, refOf(event))).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
-  it('tries a slow endpoint again once its answer was a failure, with the same webhook-id', async () => {
+  it('tries a slow endpoint again as soon as its late answer was a failure, with the same webhook-id; the put-off wake then finds nothing to do', async () => {
     const world = setup([5]);
     const event = transferEvent('transfer.requested', at(0));
     await world.fanOut.fanOut([event]);
@@ -355,17 +355,51 @@ describe('a delivery\'s tries', () => {
     await vi.waitFor(() => expect(world.transport.posts).toHaveLength(1));
     world.clock.current = new Date(T0.getTime() + 5000);
     expect(await world.dispatcher.dispatch({ ...refOf(event), attempt: 1 })).toBe('waiting');
+    expect(world.queue.sent.at(-1)).toMatchObject({ wake: { attempt: 1 }, delaySeconds: 10 });
     world.clock.current = new Date(T0.getTime() + 8000);
     answer(refused(503));
     expect(await first).toBe('retrying');
+    // The retry was due at 5 s: woken at once, not when the put-off wake comes at 15 s.
+    expect(world.queue.sent.at(-1)).toMatchObject({ wake: { attempt: 1 }, delaySeconds: 0, at: new Date(T0.getTime() + 8000) });
 
-    world.clock.current = new Date(T0.getTime() + 15_000);
     expect(await world.dispatcher.dispatch({ ...refOf(event), attempt: 1 })).toBe('delivered');
+    world.clock.current = new Date(T0.getTime() + 15_000);
+    expect(await world.dispatcher.dispatch({ ...refOf(event), attempt: 1 })).toBe('stale');
     expect(world.transport.posts.map((p) => [p.headers['webhook-id'], p.at.toISOString()])).toEqual([
       [event.id, at(0)],
-      [event.id, at(15)],
+      [event.id, at(8)],
     ]);
     expect(await stored(world, refOf(event))).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
+  it('queues no extra wake for a retry when the failed try was answered before the retry was due', async () => {
+    const world = setup([5]);
+    const event = transferEvent('transfer.requested', at(0));
+    await world.fanOut.fanOut([event]);
+    world.transport.script = [refused(503)];
+    expect(await world.dispatcher.dispatch({ ...refOf(event), attempt: 0 })).toBe('retrying');
+    expect(world.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual([5]);
+    // Answered 3.5 s after the try began, more than the 1 s slack before the retry: still no extra wake.
+    const late = setup([5]);
+    await late.fanOut.fanOut([event]);
+    let answer: (attempt: WebhookAttempt) => void = () => undefined;
+    late.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
+    const first = late.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
+    await vi.waitFor(() => expect(late.transport.posts).toHaveLength(1));
+    late.clock.current = new Date(T0.getTime() + 3500);
+    answer(refused(503));
+    expect(await first).toBe('retrying');
+    expect(late.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual([5]);
+    // At 4 s, within the slack of the retry at 5 s, it is woken at once.
+    const due = setup([5]);
+    await due.fanOut.fanOut([event]);
+    due.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
+    const again = due.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
+    await vi.waitFor(() => expect(due.transport.posts).toHaveLength(1));
+    due.clock.current = new Date(T0.getTime() + 4000);
+    answer(refused(503));
+    expect(await again).toBe('retrying');
+    expect(due.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual([5, 0]);
   });
 
   it('marks a delivery failed when its last try died before its outcome was recorded: the check queued with that try finds it unsettled', async () => {

@@ -559,6 +559,22 @@ describe('WorkflowSteps.remindOrExpire: the step as it stands', () => {
     });
   });
 
+  it('a reminder is timed before it reads the step: an extension that lands during the read is recorded after the reminder that missed it', async () => {
+    const transfer = await requested();
+    await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
+    const before = new Date(NOW.getTime() + REMINDER * 1000);
+    w.clock.current = before;
+    // The read takes a second; an extension stamped inside it is one the reminder may not have seen.
+    const read = w.store.getState.bind(w.store);
+    w.store.getState = async (id) => {
+      const state = await read(id);
+      w.clock.current = new Date(before.getTime() + 1000);
+      return state;
+    };
+    await w.steps.remindOrExpire({ transferId: transfer.id, step: 'release', reminderIntervalSeconds: REMINDER });
+    expect(w.store.history(transfer.id).at(-1)).toMatchObject({ type: 'REMINDER_SENT', at: before.toISOString() });
+  });
+
   it('a partner gone from the directory is reminded of nothing, on record', async () => {
     const transfer = await requested();
     await w.steps.requestApproval({ transferId: transfer.id, step: 'release', taskToken: 'task-1', approvalWindowSeconds: WINDOW });
