@@ -4,10 +4,11 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUE_FUNCTIONS, handlerEntry } from '../../lambdas/handlers/catalog.ts';
 import { queueHoldsMessagesAlarm } from './alarms.ts';
+import { functionQueue } from './function-queue.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
 import { grantTableAccess } from './transfer-table.ts';
 
@@ -47,15 +48,7 @@ export class MailFeedback extends Construct {
 
   constructor(scope: Construct, id: string, props: MailFeedbackProps) {
     super(scope, id);
-    const retention = Duration.days(14);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: retention });
-    this.queue = new sqs.Queue(this, 'Queue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: retention,
-      visibilityTimeout: Duration.seconds(6 * RECORD_TIMEOUT.toSeconds()),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
-    });
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = functionQueue(this, RECORD_TIMEOUT));
     props.alertTopic.addSubscription(
       new subscriptions.SqsSubscription(this.queue, {
         rawMessageDelivery: true,

@@ -5,10 +5,11 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUE_FUNCTIONS, handlerEntry } from '../../lambdas/handlers/catalog.ts';
 import { queueHoldsMessagesAlarm } from './alarms.ts';
+import { functionQueue } from './function-queue.ts';
 import type { ApprovalLinkKey } from './approval-link-key.ts';
 import { constructIdFor, TransferFunction, type TransferFunctionEnvironment } from './transfer-function.ts';
 import { grantWebhookAccess } from './transfer-table.ts';
@@ -99,21 +100,7 @@ export class WebhookDelivery extends Construct {
     this.table = props.table;
     this.retrySchedule = parseWebhookRetrySchedule(props.retrySchedule ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE, 'The webhook retry schedule');
 
-    // The most SQS allows: a message waits this long if the dispatcher cannot take it.
-    const retention = Duration.days(14);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: retention,
-    });
-    this.queue = new sqs.Queue(this, 'Queue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: retention,
-      // AWS's advice for a Lambda-fed queue: 6 × the function timeout, so a message is not handed out again mid-batch.
-      visibilityTimeout: Duration.seconds(6 * DISPATCH_TIMEOUT.toSeconds()),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
-    });
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = functionQueue(this, DISPATCH_TIMEOUT));
 
     const name = QUEUE_FUNCTIONS.deliverWebhooks;
     this.dispatcher = new TransferFunction(this, constructIdFor(name), {

@@ -1,7 +1,7 @@
 // The DynamoDB adapters against Amazon's own emulator (DynamoDB Local), with the table built as the local stack builds it.
 import { DynamoDBClient, GetItemCommand, QueryCommand, type AttributeValue, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDirectory } from '../../lambdas/adapters/dynamo-directory.ts';
 import { DynamoTransferStore, LINK_GRACE_SECONDS } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import { TABLE_INDEXES } from '../../lambdas/adapters/table-schema.ts';
@@ -9,8 +9,7 @@ import type { DirectoryFile } from '../../lambdas/domain/directory.ts';
 import { ConflictError, ValidationError } from '../../lambdas/domain/errors.ts';
 import { genesisHash, verifyChain } from '../../lambdas/domain/history-chain.ts';
 import { summaryOf, transferCustomer, type ConsentRecord, type HistoryEvent, type Transfer, type TransferStatus } from '../../lambdas/domain/transfer.ts';
-import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
-import { createTable } from '../../local/stack.ts';
+import { dynamoLocalTable } from './dynamo-local-table.ts';
 
 const TABLE = 'customer-transfers-test';
 type RawItem = Record<string, AttributeValue>;
@@ -53,25 +52,16 @@ const DIRECTORY: DirectoryFile = {
   ],
 };
 
-let emulator: RunningEmulator | undefined;
 let raw: DynamoDBClient;
 let db: DynamoDBDocumentClient;
 let store: DynamoTransferStore;
 let directory: DynamoDirectory;
 
-beforeAll(async () => {
-  emulator = await startDynamoDbLocal({ port: 0 });
-  raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  await createTable(emulator.endpoint, TABLE);
+const local = dynamoLocalTable(TABLE, async (table) => {
+  ({ raw, db } = table);
   directory = new DynamoDirectory(db, TABLE);
   await directory.load(DIRECTORY, new Date('2026-03-01T00:00:00.000Z'));
   store = new DynamoTransferStore(db, TABLE);
-});
-
-afterAll(async () => {
-  raw?.destroy();
-  await emulator?.stop();
 });
 
 /** Every item of a partition, as DynamoDB stores it (attribute values, not unmarshalled). */
@@ -120,7 +110,7 @@ async function indexPartition(index: (typeof TABLE_INDEXES)[number], partitionVa
 /** A store on its own client that records every request it sends to DynamoDB (operation, and input as marshalled for the wire). */
 function recordingStore(): { store: DynamoTransferStore; requests: { operation: string; input: unknown }[]; close: () => void } {
   const requests: { operation: string; input: unknown }[] = [];
-  const client = new DynamoDBClient({ endpoint: emulator?.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new DynamoDBClient({ endpoint: local().endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   client.middlewareStack.add(
     (next, context) => async (args) => {
       requests.push({ operation: String(context.commandName), input: structuredClone(args.input) });

@@ -11,21 +11,24 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoTransferStore } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import { TransientError } from '../../lambdas/domain/errors.ts';
 import { genesisHash, verifyChain } from '../../lambdas/domain/history-chain.ts';
 import { transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
-import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
-import { createTable } from '../../local/stack.ts';
 import { sampleTransfer } from '../unit/adapters/support.ts';
+import { dynamoLocalTable } from './dynamo-local-table.ts';
 
 const TABLE = 'customer-transfers-chain-test';
 type RawItem = Record<string, AttributeValue>;
 
-let emulator: RunningEmulator | undefined;
 let raw: DynamoDBClient;
 let store: DynamoTransferStore;
+
+const local = dynamoLocalTable(TABLE, (table) => {
+  raw = table.raw;
+  store = new DynamoTransferStore(table.db, TABLE);
+});
 
 /** What one container's client sent, and how each call ended. */
 interface Call {
@@ -36,7 +39,7 @@ interface Call {
 /** A store on a client of its own, as a Lambda container has: its own cache of chain heads, its own connections. */
 function container(): { store: DynamoTransferStore; calls: Call[]; close: () => void } {
   const calls: Call[] = [];
-  const client = new DynamoDBClient({ endpoint: emulator?.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new DynamoDBClient({ endpoint: local().endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = String(context.commandName);
@@ -55,18 +58,6 @@ function container(): { store: DynamoTransferStore; calls: Call[]; close: () => 
   const own = new DynamoTransferStore(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), TABLE);
   return { store: own, calls, close: () => client.destroy() };
 }
-
-beforeAll(async () => {
-  emulator = await startDynamoDbLocal({ port: 0 });
-  raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await createTable(emulator.endpoint, TABLE);
-  store = new DynamoTransferStore(DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }), TABLE);
-});
-
-afterAll(async () => {
-  raw?.destroy();
-  await emulator?.stop();
-});
 
 function newTransfer(id: string, customerIds: string[] = []): Transfer {
   return sampleTransfer({ id, customers: customerIds.map((cid) => transferCustomer({ id: cid, name: `Customer ${cid}` }, [`${cid.toLowerCase()}.example`], 1)) });

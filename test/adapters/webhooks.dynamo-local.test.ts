@@ -1,9 +1,8 @@
 // Webhooks and their deliveries as the DynamoDB store keeps them, against Amazon's own emulator (DynamoDB Local):
 // both items of a webhook written and removed together, the conditional claim and settle, and deliveries kept
 // in their transfer's partition where reading the transfer never sees them.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DELIVERY_RETENTION_SECONDS, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-webhooks.ts';
 import { DynamoTransferStore } from '../../lambdas/adapters/dynamo-transfer-store.ts';
 import { keys } from '../../lambdas/adapters/table-keys.ts';
@@ -13,30 +12,19 @@ import { EVENT_TYPES, type EventType, type TransferEvent } from '../../lambdas/d
 import { summaryOf, transferCustomer, type HistoryEvent, type Transfer } from '../../lambdas/domain/transfer.ts';
 import type { WebhookAttempt } from '../../lambdas/domain/webhook-targets.ts';
 import { newDelivery, type Delivery, type StoredWebhook, type WebhookTestEvent } from '../../lambdas/domain/webhooks.ts';
-import { startDynamoDbLocal, type RunningEmulator } from '../../local/emulators.ts';
-import { createTable } from '../../local/stack.ts';
 import { sampleTransfer } from '../unit/adapters/support.ts';
+import { dynamoLocalTable } from './dynamo-local-table.ts';
 
 const TABLE = 'customer-transfers-webhooks-test';
 const AT = '2026-03-10T15:00:00.000Z';
 const later = (seconds: number) => new Date(Date.parse(AT) + seconds * 1000).toISOString();
 
-let emulator: RunningEmulator | undefined;
-let raw: DynamoDBClient;
 let db: DynamoDBDocumentClient;
 let webhooks: DynamoWebhookStore;
 
-beforeAll(async () => {
-  emulator = await startDynamoDbLocal({ port: 0 });
-  raw = new DynamoDBClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  await createTable(emulator.endpoint, TABLE);
-  db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+dynamoLocalTable(TABLE, (table) => {
+  db = table.db;
   webhooks = new DynamoWebhookStore(db, TABLE);
-});
-
-afterAll(async () => {
-  raw?.destroy();
-  await emulator?.stop();
 });
 
 let serial = 0;
