@@ -67,15 +67,16 @@ export class MailFeedbackRecorder {
         actor: SES,
         detail: { address, partnerId: party?.id ?? null, feedback: feedback.kind },
       });
-      bounced.add(address);
       recorded.push(address);
     }
-    // Read again: feedback of the same transfer recorded meanwhile (another message, handled at once) counts
-    // too, so the last of a party's bounces flags it whichever message it came in.
-    const history = recorded.length > 0 ? ((await this.deps.store.getState(transfer.id))?.transfer.history ?? transfer.history) : transfer.history;
-    for (const address of bouncedAddresses(history)) bounced.add(address);
+    // Read again after recording: feedback of the same transfer recorded meanwhile (another message, handled
+    // at once) counts too, so the last of a party's bounces flags it whichever message it came in.
+    const history = recorded.length === 0 ? transfer.history : (await this.deps.store.getState(transfer.id))?.transfer.history;
+    // Removed meanwhile (by its retention): no party to flag on it.
+    if (history === undefined) return { recorded, unreachable: [] };
+    const bouncedNow = bouncedAddresses(history);
     const known = unreachableParties(history);
-    const unreachable = parties.filter(({ id, contacts }) => contacts.length > 0 && contacts.every((contact) => bounced.has(contact)) && !known.includes(id));
+    const unreachable = parties.filter(({ id, contacts }) => contacts.length > 0 && contacts.every((contact) => bouncedNow.has(contact)) && !known.includes(id));
     for (const party of unreachable) {
       await this.deps.store.appendEvent(transfer.id, { at: feedback.at, type: PARTY_UNREACHABLE, actor: SES, detail: { partnerId: party.id } });
       await this.deps.alerts.publish(

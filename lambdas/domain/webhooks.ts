@@ -302,9 +302,12 @@ export class WebhookFanOut {
     for (const event of events) {
       const parties = partiesOf(event);
       const key = parties.join('\u0000');
-      if (!subscribers.has(key)) subscribers.set(key, this.deps.store.subscribersOf(parties));
-      const webhooks = (await subscribers.get(key)) ?? [];
-      for (const webhook of webhooks) {
+      let webhooks = subscribers.get(key);
+      if (webhooks === undefined) {
+        webhooks = this.deps.store.subscribersOf(parties);
+        subscribers.set(key, webhooks);
+      }
+      for (const webhook of await webhooks) {
         if (webhook.events.includes(event.type)) deliveries.push(newDelivery(webhook, event, now));
       }
     }

@@ -29,7 +29,7 @@ describe('releaseStatement', () => {
 
   it('several customers, immediately, before anyone signs', () => {
     expect(releaseStatement({ ...ONE, customers: [ACME, BRIGHT], immediate: true })).toBe(
-      `I, ${SIGNER_PLACEHOLDER}, am authorised to act for Northwind IT (P-NORTH). Northwind IT releases the customers ` +
+      'I, [the full name typed below], am authorised to act for Northwind IT (P-NORTH). Northwind IT releases the customers ' +
         'Acme Widgets (C-ACME), Brightside Dental (C-BRIGHT) to Southgate Networks (P-SOUTH), to be transferred immediately. ' +
         'From that date Northwind IT no longer manages or bills them. Mail flow, domains, settings and users stay unchanged.',
     );
@@ -41,6 +41,13 @@ describe('releaseStatement', () => {
 });
 
 describe('acceptanceStatement', () => {
+  it('one customer: "the customer", "bill it"; before anyone signs, the placeholder', () => {
+    expect(acceptanceStatement(ONE)).toBe(
+      `I, ${SIGNER_PLACEHOLDER}, am authorised to act for Southgate Networks (P-SOUTH). Southgate Networks agrees to accept the customer ` +
+        'Acme Widgets (C-ACME) from Northwind IT (P-NORTH) on 2026-04-01, and to manage and bill it from that date.',
+    );
+  });
+
   it('names the new partner as the one that agrees', () => {
     expect(acceptanceStatement({ ...ONE, customers: [ACME, BRIGHT], signedBy: 'Bob Jones' })).toBe(
       'I, Bob Jones, am authorised to act for Southgate Networks (P-SOUTH). Southgate Networks agrees to accept the customers ' +

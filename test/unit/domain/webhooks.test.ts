@@ -108,7 +108,11 @@ describe('registering a webhook', () => {
     const error = await failure(service.register(OPERATOR, { url: 'https://crm.provider.example/hooks' }));
 
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error).toMatchObject({ status: 400, details: { issues: [{ field: 'ticketId', message: 'is required for operators' }] } });
+    expect(error).toMatchObject({
+      status: 400,
+      message: 'An operator registers a webhook only citing a support ticket: ticketId is required.',
+      details: { issues: [{ field: 'ticketId', message: 'is required for operators' }] },
+    });
     expect(targets.checked).toEqual([]);
     expect(store.webhooks.size).toBe(0);
   });
@@ -129,6 +133,7 @@ describe('registering a webhook', () => {
     const { service, store } = setup();
     const error = await failure(service.register(NORTH_DEV, { url: 'https://hooks.northwind.example/t', partnerId: 'P-SOUTH' }));
     expect(error).toBeInstanceOf(NotFoundError);
+    expect(error).toMatchObject({ status: 404, message: 'No such partner among yours.' });
     expect(store.webhooks.size).toBe(0);
     // Its own partner id is allowed.
     await expect(service.register(NORTH_DEV, { url: 'https://hooks.northwind.example/t', partnerId: 'P-NORTH' })).resolves.toMatchObject({ partnerId: 'P-NORTH' });
@@ -192,7 +197,11 @@ describe('listing webhooks', () => {
     const { service, south, provider } = await registered();
     expect((await service.list(OPERATOR, { partnerId: 'P-SOUTH' })).webhooks.map((w) => w.id)).toEqual([south.id]);
     expect((await service.list(OPERATOR, {})).webhooks.map((w) => w.id)).toEqual([provider.id]);
-    expect(await failure(service.list(OPERATOR, { partnerId: 'P-SOUTH', extra: '1' }))).toBeInstanceOf(ValidationError);
+    expect(await failure(service.list(OPERATOR, { partnerId: 'P-SOUTH', extra: '1' }))).toMatchObject({
+      status: 400,
+      message: 'The query is not valid. query: unknown field: extra.',
+      details: { issues: [{ field: 'query', message: 'unknown field: extra' }] },
+    });
   });
 
   it('lists the owner\'s recent failed deliveries, newest first, without their bodies', async () => {
@@ -234,6 +243,7 @@ describe('removing and testing a webhook', () => {
     const unknown = await failure(service.remove(SOUTH_DEV, `wh_${'0'.repeat(32)}`, undefined));
     const removeOther = await failure(service.remove(SOUTH_DEV, north.id, undefined));
     const testOther = await failure(service.test(SOUTH_DEV, north.id, undefined));
+    expect(unknown).toMatchObject({ status: 404, message: 'No such webhook.' });
     for (const error of [removeOther, testOther]) {
       expect(error).toBeInstanceOf(NotFoundError);
       expect((error as NotFoundError).message).toBe((unknown as NotFoundError).message);
@@ -255,8 +265,19 @@ describe('removing and testing a webhook', () => {
 
   it('requires an operator to cite a ticket to remove or test one, and then lets it act on any', async () => {
     const { service, store, north } = await registered();
-    expect(await failure(service.remove(OPERATOR, north.id, {}))).toMatchObject({ status: 400, details: { issues: [{ field: 'ticketId' }] } });
-    expect(await failure(service.test(OPERATOR, north.id, null))).toMatchObject({ status: 400, details: { issues: [{ field: 'ticketId' }] } });
+    expect(await failure(service.remove(OPERATOR, north.id, {}))).toMatchObject({
+      status: 400,
+      message: 'An operator removes a webhook only citing a support ticket: ticketId is required.',
+      details: { issues: [{ field: 'ticketId' }] },
+    });
+    expect(await failure(service.test(OPERATOR, north.id, null))).toMatchObject({
+      status: 400,
+      message: 'An operator tests a webhook only citing a support ticket: ticketId is required.',
+      details: { issues: [{ field: 'ticketId' }] },
+    });
+    for (const act of [() => service.remove(OPERATOR, north.id, { ticketId: 'SUP-9', force: 'yes' }), () => service.test(OPERATOR, north.id, { ticketId: 'SUP-9', force: 'yes' })]) {
+      expect(await failure(act())).toMatchObject({ status: 400, message: 'The query is not valid. query: unknown field: force.' });
+    }
     await expect(service.test(OPERATOR, north.id, { ticketId: 'SUP-9' })).resolves.toEqual({ eventId: expect.stringMatching(/^evt_[0-9a-f]{32}$/) });
     await service.remove(OPERATOR, north.id, { ticketId: 'SUP-9' });
     expect(store.webhooks.has(north.id)).toBe(false);
@@ -390,6 +411,35 @@ describe('fanning events out to webhooks', () => {
     // Woken again, each as for its first try: a delivery tried since finds the wake stale.
     expect(queue.sent).toHaveLength(2 * first.length);
     expect(queue.sent.slice(first.length).map((s) => [s.wake.attempt, s.delaySeconds])).toEqual(first.map(() => [0, 0]));
+  });
+
+  it('reads the subscribers of a pair of parties once per batch, whichever of them is the new partner', async () => {
+    const { fanOut, store } = await subscribed();
+    const reads: string[][] = [];
+    const read = store.subscribersOf.bind(store);
+    store.subscribersOf = (partnerIds) => (reads.push([...partnerIds]), read(partnerIds));
+    await fanOut.fanOut([
+      transferEvent('transfer.requested', '2026-03-10T15:00:00.000Z', { transferId: 'TR-ONE', from: 'P-NORTH', to: 'P-SOUTH' }),
+      transferEvent('transfer.requested', '2026-03-10T15:00:00.000Z', { transferId: 'TR-TWO', from: 'P-SOUTH', to: 'P-NORTH' }),
+      transferEvent('transfer.released', '2026-03-10T15:00:00.000Z', { transferId: 'TR-ONE', from: 'P-NORTH', to: 'P-SOUTH' }),
+    ]);
+    expect(reads).toEqual([['P-NORTH', 'P-SOUTH']]);
+  });
+
+  it('never takes one pair of parties for another whose ids run together', async () => {
+    const { fanOut, store, service } = setup();
+    const partner = (partnerId: string): Caller => ({ kind: 'partner', partnerId, subject: `dev@${partnerId.toLowerCase()}.example` });
+    const c = await service.register(partner('P-C'), { url: 'https://hooks.c.example/t' });
+    const a = await service.register(partner('P-A'), { url: 'https://hooks.a.example/t' });
+    // "P-A" + "P-BP-C" and "P-AP-B" + "P-C" read the same when joined with nothing between.
+    await fanOut.fanOut([
+      transferEvent('transfer.requested', '2026-03-10T15:00:00.000Z', { transferId: 'TR-ONE', from: 'P-A', to: 'P-BP-C' }),
+      transferEvent('transfer.requested', '2026-03-10T15:00:00.000Z', { transferId: 'TR-TWO', from: 'P-AP-B', to: 'P-C' }),
+    ]);
+    expect(store.written.map((d) => [d.webhookId, d.transferId])).toEqual([
+      [a.id, 'TR-ONE'],
+      [c.id, 'TR-TWO'],
+    ]);
   });
 
   it('writes and wakes nothing when no webhook hears of the events', async () => {
