@@ -106,6 +106,18 @@ async function drain(world: World, limit = 500): Promise<Array<{ outcome: Dispat
   throw new Error(`the queue still held wakes after ${limit} steps`);
 }
 
+/** A delivery's first try under way at T0 (its retry due after 5 s), its endpoint not answering until `answer` is called. */
+async function firstTryUnderWay(): Promise<{ world: World; event: TransferEvent; first: Promise<DispatchOutcome>; answer: (attempt: WebhookAttempt) => void }> {
+  const world = setup([5]);
+  const event = transferEvent('transfer.requested', at(0));
+  await world.fanOut.fanOut([event]);
+  let answer: (attempt: WebhookAttempt) => void = () => undefined;
+  world.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
+  const first = world.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
+  await vi.waitFor(() => expect(world.transport.posts).toHaveLength(1));
+  return { world, event, first, answer };
+}
+
 /** Verifies a try as a partner would, with the Standard Webhooks library, at the time it was sent. */
 function verify(post: { headers: Record<string, string>; body: string; at: Date }, secret = SECRET): unknown {
   vi.useFakeTimers({ toFake: ['Date'] });
@@ -323,13 +335,7 @@ describe('a delivery\'s tries', () => {
   });
 
   it('makes no second try while a slow endpoint is still answering the first: the retry\'s wake waits for its outcome', async () => {
-    const world = setup([5]);
-    const event = transferEvent('transfer.requested', at(0));
-    await world.fanOut.fanOut([event]);
-    let answer: (attempt: WebhookAttempt) => void = () => undefined;
-    world.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
-    const first = world.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
-    await vi.waitFor(() => expect(world.transport.posts).toHaveLength(1));
+    const { world, event, first, answer } = await firstTryUnderWay();
 
     // The retry is due after 5 s, the endpoint has 10 s to answer: its wake looks again once that time is up.
     world.clock.current = new Date(T0.getTime() + 5000);
@@ -346,13 +352,7 @@ describe('a delivery\'s tries', () => {
   });
 
   it('tries a slow endpoint again as soon as its late answer was a failure, with the same webhook-id; the put-off wake then finds nothing to do', async () => {
-    const world = setup([5]);
-    const event = transferEvent('transfer.requested', at(0));
-    await world.fanOut.fanOut([event]);
-    let answer: (attempt: WebhookAttempt) => void = () => undefined;
-    world.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
-    const first = world.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
-    await vi.waitFor(() => expect(world.transport.posts).toHaveLength(1));
+    const { world, event, first, answer } = await firstTryUnderWay();
     world.clock.current = new Date(T0.getTime() + 5000);
     expect(await world.dispatcher.dispatch({ ...refOf(event), attempt: 1 })).toBe('waiting');
     expect(world.queue.sent.at(-1)).toMatchObject({ wake: { attempt: 1 }, delaySeconds: 10 });
@@ -372,34 +372,17 @@ describe('a delivery\'s tries', () => {
     expect(await stored(world, refOf(event))).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
-  it('queues no extra wake for a retry when the failed try was answered before the retry was due', async () => {
-    const world = setup([5]);
-    const event = transferEvent('transfer.requested', at(0));
-    await world.fanOut.fanOut([event]);
-    world.transport.script = [refused(503)];
-    expect(await world.dispatcher.dispatch({ ...refOf(event), attempt: 0 })).toBe('retrying');
-    expect(world.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual([5]);
-    // Answered 3.5 s after the try began, more than the 1 s slack before the retry: still no extra wake.
-    const late = setup([5]);
-    await late.fanOut.fanOut([event]);
-    let answer: (attempt: WebhookAttempt) => void = () => undefined;
-    late.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
-    const first = late.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
-    await vi.waitFor(() => expect(late.transport.posts).toHaveLength(1));
-    late.clock.current = new Date(T0.getTime() + 3500);
+  // The retry is due 5 s after the try began; within a second of it, it is woken at once.
+  it.each([
+    [0, [5]],
+    [3500, [5]],
+    [4000, [5, 0]],
+  ])('a failed try answered %i ms after it began queues the retry\'s wakes %j', async (answeredAfterMs, delays) => {
+    const { world, first, answer } = await firstTryUnderWay();
+    world.clock.current = new Date(T0.getTime() + answeredAfterMs);
     answer(refused(503));
     expect(await first).toBe('retrying');
-    expect(late.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual([5]);
-    // At 4 s, within the slack of the retry at 5 s, it is woken at once.
-    const due = setup([5]);
-    await due.fanOut.fanOut([event]);
-    due.transport.script = [new Promise<WebhookAttempt>((resolve) => (answer = resolve))];
-    const again = due.dispatcher.dispatch({ ...refOf(event), attempt: 0 });
-    await vi.waitFor(() => expect(due.transport.posts).toHaveLength(1));
-    due.clock.current = new Date(T0.getTime() + 4000);
-    answer(refused(503));
-    expect(await again).toBe('retrying');
-    expect(due.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual([5, 0]);
+    expect(world.queue.sent.filter((sent) => sent.wake.attempt === 1).map((sent) => sent.delaySeconds)).toEqual(delays);
   });
 
   it('marks a delivery failed when its last try died before its outcome was recorded: the check queued with that try finds it unsettled', async () => {
