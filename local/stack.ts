@@ -25,6 +25,7 @@ import { deployContext, deployedStack, resolveEnvironment, type DeployedStack } 
 import { LocalLambda, MAX_ENVIRONMENTS, asStepFunctionsError, processStreams, type FunctionLogSink } from './lambda-runtime/functions.ts';
 import { directoryFileSchema } from '../lambdas/domain/directory.ts';
 import { freePort, startDynamoDbLocal, startSesLocal, type RunningEmulator } from './emulators.ts';
+import { startSesFront } from './ses-front.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { startLocalHttpApi, type LocalHttpApiOptions, type LocalHttpHandler, type LocalRoute } from './http-api/server.ts';
 import { loadOrCreateSigningKey, localJwtSettings } from './jwt-keys.ts';
@@ -263,13 +264,6 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     const [dynamodb, ses] = emulators as [RunningEmulator, RunningEmulator];
     log(`DynamoDB Local on ${dynamodb.endpoint}, SES emulator on ${ses.endpoint}`);
 
-    let faults: LocalStack['faults'];
-    if (options.faultProxies) {
-      const endpointOf = (url: string) => ({ host: '127.0.0.1', port: Number(new URL(url).port) });
-      faults = { dynamodb: await startFaultProxy(endpointOf(dynamodb.endpoint)), ses: await startFaultProxy(endpointOf(ses.endpoint)) };
-      for (const proxy of Object.values(faults)) stoppers.push(() => proxy.close());
-    }
-
     const settings: Record<string, string | undefined> = { ...process.env, ...options.env };
     // Origins a browser portal may call the API from, as the deployed API's CORS (context portalOrigins).
     const portalOrigins = parsePortalOrigins(settings.PORTAL_ORIGINS, 'PORTAL_ORIGINS');
@@ -278,6 +272,16 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     const mode = options.functions ?? functionsMode(settings.LOCAL_FUNCTIONS);
     // The stack as `cdk deploy` would ship it with these settings: each function's environment, timeout and memory.
     const deployed: DeployedStack = await deployedStack(deployContext(settings));
+    // The emulator sends whatever it is given; the functions reach it through a front that refuses what SES
+    // refuses (a configuration set the stack does not create, a message tag SES would not take).
+    const sesFront = await startSesFront({ target: ses.endpoint, configurationSets: deployed.configurationSets });
+    stoppers.push(() => sesFront.close());
+    let faults: LocalStack['faults'];
+    if (options.faultProxies) {
+      const endpointOf = (url: string) => ({ host: '127.0.0.1', port: Number(new URL(url).port) });
+      faults = { dynamodb: await startFaultProxy(endpointOf(dynamodb.endpoint)), ses: await startFaultProxy(endpointOf(sesFront.endpoint)) };
+      for (const proxy of Object.values(faults)) stoppers.push(() => proxy.close());
+    }
     const eventBridge = await startLocalEventBridge({
       port: ports.events,
       region: LOCAL_REGION,
@@ -317,7 +321,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       AWS_SECRET_ACCESS_KEY: 'local',
       // A proxy in front of an emulator (faults, benchmarks) may be named in `env`.
       AWS_ENDPOINT_URL_DYNAMODB: options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? faults?.dynamodb.endpoint ?? dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SESV2: options.env?.AWS_ENDPOINT_URL_SESV2 ?? faults?.ses.endpoint ?? ses.endpoint,
+      AWS_ENDPOINT_URL_SESV2: options.env?.AWS_ENDPOINT_URL_SESV2 ?? faults?.ses.endpoint ?? sesFront.endpoint,
       AWS_ENDPOINT_URL_SFN: options.env?.AWS_ENDPOINT_URL_SFN ?? `http://127.0.0.1:${ports.sfn}`,
       AWS_ENDPOINT_URL_EVENTBRIDGE: options.env?.AWS_ENDPOINT_URL_EVENTBRIDGE ?? eventBridge.url,
       AWS_ENDPOINT_URL_SQS: options.env?.AWS_ENDPOINT_URL_SQS ?? sqs.url,

@@ -53,11 +53,13 @@ export interface DeployedStack {
   readonly resourceTypes: Record<string, string>;
   readonly queues: readonly DeployedQueue[];
   readonly queueSources: readonly DeployedQueueSource[];
+  /** The names of the SES configuration sets the stack creates: a send naming another one is refused, as SES does. */
+  readonly configurationSets: readonly string[];
 }
 
-/** The files the stack is synthesized from: any change there synthesizes again. */
+/** The files the stack is synthesized from, and this file, which reads it: any change there synthesizes again. */
 const SOURCES = ['bin', 'lib', 'lambdas'];
-const SOURCE_FILES = ['cdk.json', 'package-lock.json'];
+const SOURCE_FILES = ['cdk.json', 'package-lock.json', 'local/lambda-runtime/deployed-functions.ts'];
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(join(REPO_ROOT, dir), { withFileTypes: true, recursive: true });
@@ -160,7 +162,13 @@ async function synthesize(context: Record<string, unknown>): Promise<DeployedSta
     };
   });
   const resourceTypes = Object.fromEntries(Object.entries(template.Resources).map(([id, resource]) => [id, resource.Type]));
-  return { stackName: stack.stackName, functions, resourceTypes, ...queuesOf(template.Resources, functionIds) };
+  const configurationSets = Object.values(template.Resources).flatMap((resource) => {
+    if (resource.Type !== 'AWS::SES::ConfigurationSet') return [];
+    const name = resource.Properties?.Name;
+    if (typeof name !== 'string') throw new Error('The local twin needs each SES configuration set of the stack to have a literal name.');
+    return [name];
+  });
+  return { stackName: stack.stackName, functions, resourceTypes, configurationSets, ...queuesOf(template.Resources, functionIds) };
 }
 
 /** The logical id an `Fn::GetAtt [id, 'Arn']` or a `Ref` names. */

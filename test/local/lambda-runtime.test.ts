@@ -226,3 +226,13 @@ describe('the bundles kept between runs', () => {
     }
   });
 });
+
+describe('the SES configuration set as the synthesized stack deploys it', () => {
+  it('is listed for the local SES front, and every function that sends names that one', async () => {
+    const stack = await deployedStack({ jwtIssuer: 'https://issuer.transfer.localhost/', jwtAudience: 'transfer-portal' });
+    expect(stack.configurationSets).toEqual([`${STACK_NAME}-mail`]);
+    const named = stack.functions.flatMap((fn) => (fn.environment.SES_CONFIGURATION_SET === undefined ? [] : [fn.environment.SES_CONFIGURATION_SET]));
+    expect(named.length).toBeGreaterThan(0);
+    expect(new Set(named)).toEqual(new Set(stack.configurationSets));
+  });
+});
