@@ -586,6 +586,18 @@ describe('the order a webhook hears of a transfer in', () => {
     expect(world.log.filter((line) => line.endsWith('in 0 s'))).toEqual([`wake ${released.id} attempt 0 in 0 s`]);
   });
 
+  it('wakes the next event of the transfer\'s life, and holds a later one behind the earliest pending, whatever order the store lists them in', async () => {
+    const world = setup();
+    // Handed (and listed by the store) last first.
+    await world.fanOut.fanOut([scheduled, released, requested]);
+    world.log.length = 0;
+    expect(await world.dispatcher.dispatch({ ...refOf(scheduled), attempt: 0 })).toBe('held');
+    expect(await world.dispatcher.dispatch({ ...refOf(requested), attempt: 0 })).toBe('delivered');
+    expect(world.log.filter((line) => line.endsWith('in 0 s'))).toEqual([`wake ${released.id} attempt 0 in 0 s`]);
+    expect(await world.dispatcher.dispatch({ ...refOf(released), attempt: 0 })).toBe('delivered');
+    expect(world.log.filter((line) => line.endsWith('in 0 s'))).toEqual([`wake ${released.id} attempt 0 in 0 s`, `wake ${scheduled.id} attempt 0 in 0 s`]);
+  });
+
   it('wakes the next event when the earlier one failed for good, and when it was dropped with its webhook', async () => {
     const world = setup([]);
     await world.fanOut.fanOut([requested, released, scheduled]);
