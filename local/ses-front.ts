@@ -48,7 +48,11 @@ export async function startSesFront(options: { target: string; configurationSets
   const target = new URL(options.target);
   const forward = (incoming: IncomingMessage, answer: ServerResponse, body?: Buffer) => {
     const headers = { ...incoming.headers, host: target.host };
-    if (body !== undefined) headers['content-length'] = String(body.length);
+    if (body !== undefined) {
+      // Read whole: sent on with its length, not in chunks.
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+    }
     const upstream = request({ host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers }, (response) => {
       answer.writeHead(response.statusCode ?? 502, response.headers);
       response.pipe(answer);
