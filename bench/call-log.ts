@@ -4,9 +4,9 @@
  * which operation, and when it started and ended. On AWS each call is a network round trip, so the
  * calls a request makes one after another are the latency it cannot avoid.
  */
-import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { closeProxy, forward, listenOnLoopback, type Forwarded } from '../local/loopback-proxy.ts';
 
 export interface AwsCall {
   service: 'dynamodb' | 'ses' | 'sfn';
@@ -60,29 +60,6 @@ export function operationOf(method: string, path: string, headers: IncomingHttpH
   if (typeof target === 'string') return target.split('.').pop() ?? target;
   if (method === 'POST' && path.startsWith('/v2/email/outbound-emails')) return 'SendEmail';
   return `${method} ${path.split('?')[0] ?? ''}`;
-}
-
-export interface Forwarded {
-  status: number;
-  headers: IncomingHttpHeaders;
-  payload: Buffer;
-}
-
-/** Sends one request on to the service on a loopback port and reads its whole answer. */
-export function forward(agent: Agent, port: number, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Forwarded> {
-  return new Promise((resolve, reject) => {
-    const upstream = request(
-      { host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': String(body.length) }, agent },
-      (answer) => {
-        const parts: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => parts.push(chunk));
-        answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, payload: Buffer.concat(parts) }));
-        answer.on('error', reject);
-      },
-    );
-    upstream.on('error', reject);
-    upstream.end(body);
-  });
 }
 
 /** A pass-through proxy in front of one service (the SES emulator, the local Step Functions API) that logs each call. */
@@ -151,20 +128,3 @@ export function callLoggingServer(service: AwsCall['service'], log: AwsCallLog, 
   });
 }
 
-/** Starts a proxy's server on a free loopback port and answers its endpoint. */
-export async function listenOnLoopback(server: Server): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** Stops a proxy: its connections to the service and its own. */
-export async function closeProxy(server: Server, agent: Agent): Promise<void> {
-  agent.destroy();
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}

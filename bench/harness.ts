@@ -18,7 +18,8 @@ import { freePort } from '../local/emulators.ts';
 import { signLocalToken } from '../local/jwt-keys.ts';
 import { LocalClient, type StoredEmail, type TransferView } from '../local/local-client.ts';
 import { executionArnFor, parseStateMachineArn } from '../local/step-functions/arns.ts';
-import { AwsCallLog, CallRecorder, callLoggingServer, closeProxy, forward, listenOnLoopback } from './call-log.ts';
+import { closeProxy, forward, listenOnLoopback } from '../local/loopback-proxy.ts';
+import { AwsCallLog, CallRecorder, callLoggingServer } from './call-log.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 

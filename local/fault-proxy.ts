@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { listenOnLoopback } from './loopback-proxy.ts';
 
 /**
  * A TCP proxy in front of a local emulator that can be made unreachable and reachable again, so
@@ -32,14 +33,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('The fault proxy has no port');
+  const endpoint = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
+    endpoint,
     cut() {
       cut = true;
       for (const socket of sockets) socket.destroy();

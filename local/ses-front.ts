@@ -1,4 +1,5 @@
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { closeProxy, forward, listenOnLoopback } from './loopback-proxy.ts';
 
 /** SES v2's SendEmail: the one call the functions make. */
 const SEND_EMAIL_PATH = '/v2/email/outbound-emails';
@@ -45,36 +46,12 @@ export function sendEmailRefusal(body: unknown, configurationSets: readonly stri
  * before the emulator stores anything; every other request goes through unchanged.
  */
 export async function startSesFront(options: { target: string; configurationSets: readonly string[] }): Promise<SesFront> {
-  const target = new URL(options.target);
-  const forward = (incoming: IncomingMessage, answer: ServerResponse, body?: Buffer) => {
-    const headers = { ...incoming.headers, host: target.host };
-    if (body !== undefined) {
-      // Read whole: sent on with its length, not in chunks.
-      delete headers['transfer-encoding'];
-      headers['content-length'] = String(body.length);
-    }
-    const upstream = request({ host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers }, (response) => {
-      answer.writeHead(response.statusCode ?? 502, response.headers);
-      response.pipe(answer);
-    });
-    upstream.on('error', () => {
-      if (!answer.headersSent) answer.writeHead(502, { 'content-type': 'application/json' });
-      answer.end(JSON.stringify({ message: 'The SES emulator did not answer.' }));
-    });
-    if (body === undefined) incoming.pipe(upstream);
-    else upstream.end(body);
+  const port = Number(new URL(options.target).port);
+  const answer = (outgoing: ServerResponse, status: number, headers: OutgoingHttpHeaders, payload: Buffer | string) => {
+    outgoing.writeHead(status, headers);
+    outgoing.end(payload);
   };
-  const refuse = (answer: ServerResponse, refusal: { status: number; type: string; message: string }) => {
-    answer.writeHead(refusal.status, { 'content-type': 'application/json', 'x-amzn-errortype': refusal.type });
-    answer.end(JSON.stringify({ message: refusal.message }));
-  };
-
-  const server: Server = createServer((incoming, answer) => {
-    const path = (incoming.url ?? '').split('?')[0];
-    if (incoming.method !== 'POST' || path !== SEND_EMAIL_PATH) {
-      forward(incoming, answer);
-      return;
-    }
+  const server: Server = createServer((incoming, outgoing) => {
     const chunks: Buffer[] = [];
     let size = 0;
     incoming.on('data', (chunk: Buffer) => {
@@ -82,34 +59,33 @@ export async function startSesFront(options: { target: string; configurationSets
       if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
     });
     incoming.on('end', () => {
-      if (size > MAX_REQUEST_BYTES) {
-        refuse(answer, { status: 400, type: 'BadRequestException', message: 'The message is larger than SES accepts (40 MB).' });
-        return;
-      }
+      const method = incoming.method ?? 'GET';
+      const path = incoming.url ?? '/';
       const body = Buffer.concat(chunks);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        parsed = undefined;
+      if (method === 'POST' && path.split('?')[0] === SEND_EMAIL_PATH) {
+        const refusal =
+          size > MAX_REQUEST_BYTES
+            ? { status: 400, type: 'BadRequestException', message: 'The message is larger than SES accepts (40 MB).' }
+            : sendEmailRefusal(parseJson(body), options.configurationSets);
+        if (refusal) {
+          answer(outgoing, refusal.status, { 'content-type': 'application/json', 'x-amzn-errortype': refusal.type }, JSON.stringify({ message: refusal.message }));
+          return;
+        }
       }
-      const refusal = sendEmailRefusal(parsed, options.configurationSets);
-      if (refusal) refuse(answer, refusal);
-      else forward(incoming, answer, body);
+      forward(undefined, port, method, path, incoming.headers, body).then(
+        ({ status, headers, payload }) => answer(outgoing, status, headers, payload),
+        () => answer(outgoing, 502, { 'content-type': 'application/json' }, JSON.stringify({ message: 'The SES emulator did not answer.' })),
+      );
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('The SES front has no port');
-  return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const endpoint = await listenOnLoopback(server);
+  return { endpoint, close: () => closeProxy(server) };
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
